@@ -1,0 +1,33 @@
+// npm run bench: load + group time and heap for generated machines, and how they grow.
+import { performance } from 'node:perf_hooks';
+import { Machine } from '../src/engine/machine';
+import { loadTopology } from '../src/topology/load';
+import { generateMachineYaml } from './generate-machine';
+
+function measure(devices: number): { devices: number; groups: number; loadMs: number; groupMs: number; heapMb: number } {
+  const yaml = generateMachineYaml(devices);
+  global.gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const t0 = performance.now();
+  const r = loadTopology(yaml, `generated-${devices}.yaml`);
+  if (!r.ok) throw new Error(r.errors.map((e) => `${e.line}:${e.col} ${e.path}: ${e.message}`).slice(0, 5).join('\n'));
+  const t1 = performance.now();
+  const m = Machine.boot(r.topology);
+  const t2 = performance.now();
+  const heapMb = (process.memoryUsage().heapUsed - heapBefore) / 1048576;
+  return { devices: m.devices.size, groups: m.groups.size, loadMs: t1 - t0, groupMs: t2 - t1, heapMb };
+}
+
+function main(): void {
+  const sizes = [1000, 10000, 100000];
+  console.log('devices  groups  load(ms)  group(ms)  total(ms)  us/device  heap(MB)');
+  for (const n of sizes) {
+    const r = measure(n);
+    const total = r.loadMs + r.groupMs;
+    console.log(
+      `${String(r.devices).padStart(7)} ${String(r.groups).padStart(7)} ${r.loadMs.toFixed(1).padStart(9)} ${r.groupMs.toFixed(1).padStart(10)} ${total.toFixed(1).padStart(10)} ${((total * 1000) / r.devices).toFixed(2).padStart(10)} ${r.heapMb.toFixed(1).padStart(9)}`,
+    );
+  }
+}
+
+main();

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Everything iommufs needs on a fresh Debian 12 machine with Node 20: the system FUSE 2
+# library and fusermount (fuse-native links against libfuse.so.2), npm packages, the build.
+# With --test, also the real tools the end-to-end tests drive (lspci from pciutils).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_pkgs=()
+have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+have_lib 'libfuse.so.2' || want_pkgs+=(libfuse2)
+command -v fusermount >/dev/null 2>&1 || want_pkgs+=(fuse)
+if [ "${1:-}" = "--test" ]; then
+  command -v lspci >/dev/null 2>&1 || want_pkgs+=(pciutils)
+  command -v python3 >/dev/null 2>&1 || want_pkgs+=(python3)
+fi
+
+if [ "${#want_pkgs[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing ${want_pkgs[*]}; run as root or: sudo apt-get install -y ${want_pkgs[*]}" >&2
+    exit 1
+  fi
+  echo "setup: apt-get install ${want_pkgs[*]}" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want_pkgs[@]}" >/dev/null
+fi
+
+# npm ci only when the installed tree is missing or older than the lock file.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+npx --no-install tsc -p tsconfig.json

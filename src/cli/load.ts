@@ -1,0 +1,19 @@
+// Loading a topology for a command: errors become one file:line:col line each and exit 2.
+
+import { loadTopologyFile } from '../topology/load';
+import { formatDiagnostic } from '../topology/model';
+import type { Topology } from '../topology/model';
+import { Machine } from '../engine/machine';
+import { CliError } from './errors';
+
+export function loadOrFail(path: string): { topology: Topology; warnings: string[] } {
+  const r = loadTopologyFile(path);
+  if (!r.ok) throw new CliError(r.errors.map(formatDiagnostic).join('\n'), 2);
+  return { topology: r.topology, warnings: r.warnings };
+}
+
+export function bootOrFail(path: string): { machine: Machine; warnings: string[] } {
+  const { topology, warnings } = loadOrFail(path);
+  const machine = Machine.boot(topology);
+  return { machine, warnings: [...warnings, ...machine.warnings] };
+}

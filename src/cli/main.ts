@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+// The iommufs command line (shared/docs/cli.md). Only main() prints and exits; commands
+// return their output or throw CliError.
+
+import { parseArgs } from 'node:util';
+import { explainDevice } from '../engine/explain';
+import { CliError } from './errors';
+import { groupsJson, groupsText } from './groups';
+import type { Io } from './io';
+import { bootOrFail, loadOrFail } from './load';
+
+const USAGE = `usage:
+  iommufs mount <topology.yaml> <mountpoint> [--allow-other] [--state FILE] [--debug]
+  iommufs run <topology.yaml> -- <command> [args...]
+  iommufs export <topology.yaml> <dir>
+  iommufs groups <topology.yaml> [--json]
+  iommufs explain <topology.yaml> <device>
+  iommufs validate <topology.yaml>`;
+
+type Command = (args: string[], io: Io) => Promise<number> | number;
+
+type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+
+function positionals(args: string[], options: OptionSpec, count: number, name: string): { pos: string[]; values: Record<string, string | boolean | undefined> } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new CliError(`${name}: ${(e as Error).message}\n${USAGE}`, 2);
+  }
+  if (parsed.positionals.length !== count) throw new CliError(`${name}: expected ${count} argument(s)\n${USAGE}`, 2);
+  return { pos: parsed.positionals, values: parsed.values as Record<string, string | boolean | undefined> };
+}
+
+function printWarnings(io: Io, warnings: string[]): void {
+  for (const w of warnings) io.err(`warning: ${w}`);
+}
+
+const commands: Record<string, Command> = {
+  groups(args, io) {
+    const { pos, values } = positionals(args, { json: { type: 'boolean' } }, 1, 'groups');
+    const { machine, warnings } = bootOrFail(pos[0]!);
+    printWarnings(io, warnings);
+    if (values.json) io.out(JSON.stringify(groupsJson(machine)));
+    else {
+      const text = groupsText(machine);
+      if (text) io.out(text);
+    }
+    return 0;
+  },
+  explain(args, io) {
+    const { pos } = positionals(args, {}, 2, 'explain');
+    const { machine } = bootOrFail(pos[0]!);
+    const text = explainDevice(machine, normalizeDeviceName(pos[1]!));
+    if (text === undefined) throw new CliError(`explain: no device ${pos[1]} in ${pos[0]}`, 1);
+    io.out(text);
+    return 0;
+  },
+  validate(args) {
+    const { pos } = positionals(args, {}, 1, 'validate');
+    loadOrFail(pos[0]!);
+    return 0;
+  },
+};
+
+/** Accept "01:00.0" as lspci prints it, meaning segment 0000. */
+function normalizeDeviceName(name: string): string {
+  return /^[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/.test(name) ? `0000:${name.toLowerCase()}` : name.toLowerCase();
+}
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.out(USAGE);
+    return name ? 0 : 2;
+  }
+  const cmd = commands[name];
+  if (!cmd) {
+    io.err(`iommufs: unknown command '${name}'\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await cmd(rest, io);
+  } catch (e) {
+    if (e instanceof CliError) {
+      io.err(e.message);
+      return e.exitCode;
+    }
+    io.err(`iommufs: internal error: ${(e as Error).stack ?? String(e)}`);
+    return 70;
+  }
+}
+
+export function registerCommand(name: string, cmd: Command): void {
+  commands[name] = cmd;
+}
+
+async function main(): Promise<void> {
+  const io: Io = {
+    out: (t) => process.stdout.write(t + '\n'),
+    err: (t) => process.stderr.write(t + '\n'),
+  };
+  const code = await run(process.argv.slice(2), io);
+  process.exitCode = code;
+}
+
+if (require.main === module) void main();

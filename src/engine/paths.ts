@@ -1,0 +1,3 @@
+export function parentPath(path: string): string {
+  return path.slice(0, path.lastIndexOf('/'));
+}

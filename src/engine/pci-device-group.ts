@@ -1,0 +1,168 @@
+// Which group a PCI device joins: drivers/iommu/iommu.c pci_device_group() with its helpers
+// get_pci_alias_or_group, get_pci_alias_group and get_pci_function_alias_group, over the DMA
+// alias walk of drivers/pci/search.c pci_for_each_dma_alias. Every decision is recorded as a
+// step so that `explain` can say why.
+
+import { firstAcsFailureOnPath, pciAcsEnabled, REQ_ACS_FLAGS } from '../pci/acs';
+import type { AcsContext } from '../pci/acs';
+import type { PciBus, PciFunction } from '../pci/enumerate';
+import { PCI_EXP_TYPE } from '../pci/pcie-type';
+import { slotOf } from '../pci/address';
+import type { GroupStep, IommuGroup, PciDevice } from './types';
+
+export interface GroupingContext {
+  acs: AcsContext;
+  /** The engine's device for a function present on the bus (grouped or not yet). */
+  deviceOf(f: PciFunction): PciDevice | undefined;
+}
+
+export interface GroupDecision {
+  /** The group to join, or null when a new group must be allocated. */
+  join: IommuGroup | null;
+  steps: GroupStep[];
+}
+
+interface AliasHop {
+  owner: PciFunction;
+  why: string;
+}
+
+/** The devices whose requester ID the IOMMU sees for `f`, nearest first (search.c). */
+function dmaAliasOwners(dev: PciDevice, ctx: GroupingContext): AliasHop[] {
+  const hops: AliasHop[] = [];
+  let bus: PciBus = dev.fn.bus;
+  while (bus.parent !== null) {
+    const b = bus.bridge;
+    if (!b) {
+      bus = bus.parent; // a VF's virtual bus has no bridge
+      continue;
+    }
+    const bdev = ctx.deviceOf(b);
+    if (bdev?.bridgeXlateRoot) break;
+    if (b.pcie) {
+      if (b.pcieType === PCI_EXP_TYPE.PCI_BRIDGE) {
+        hops.push({ owner: b, why: `${b.name} is a PCIe-to-PCI bridge: it issues DMA for everything below it with its own requester ID` });
+      } else if (b.pcieType === PCI_EXP_TYPE.PCIE_BRIDGE) {
+        hops.push({ owner: b, why: `${b.name} is a PCI-to-PCIe bridge and takes ownership of the transactions it forwards` });
+      }
+    } else {
+      hops.push({ owner: b, why: `${b.name} is a conventional PCI bridge: devices below it cannot be told apart from it` });
+    }
+    bus = bus.parent;
+  }
+  return hops;
+}
+
+export function pciDeviceGroup(dev: PciDevice, ctx: GroupingContext): GroupDecision {
+  const steps: GroupStep[] = [];
+  const join = (g: IommuGroup, step: GroupStep): GroupDecision => {
+    steps.push(step);
+    return { join: g, steps };
+  };
+
+  // (1) DMA alias walk: the last device reached becomes the anchor for what follows.
+  let anchor: PciFunction = dev.fn;
+  for (const hop of dmaAliasOwners(dev, ctx)) {
+    anchor = hop.owner;
+    const owner = ctx.deviceOf(hop.owner);
+    steps.push({ kind: 'alias', text: hop.why });
+    if (owner?.group) return join(owner.group, { kind: 'alias', text: `joins the group of ${hop.owner.name}`, joined: hop.owner.name });
+  }
+
+  // (2) Walk up to the first bridge whose whole path to the root has ACS.
+  let bus: PciBus = anchor.bus;
+  while (bus.parent !== null) {
+    const b = bus.bridge;
+    if (!b) {
+      bus = bus.parent;
+      continue;
+    }
+    const failing = firstAcsFailureOnPath(b, REQ_ACS_FLAGS, ctx.acs);
+    if (!failing) {
+      steps.push({ kind: 'acs', text: `${b.name} and every bridge above it isolate with ACS (${describeAcs(b, ctx)})` });
+      break;
+    }
+    const verdict = pciAcsEnabled(failing, REQ_ACS_FLAGS, ctx.acs);
+    steps.push({
+      kind: 'acs',
+      text:
+        failing === b
+          ? `${b.name} does not isolate its downstream devices: ${verdict.why}`
+          : `${b.name} sits below ${failing.name}, which does not isolate: ${verdict.why}`,
+    });
+    anchor = b;
+    const bdev = ctx.deviceOf(b);
+    if (bdev?.group) return join(bdev.group, { kind: 'acs', text: `joins the group of ${b.name}`, joined: b.name });
+    bus = bus.parent;
+  }
+
+  // (3) and (4): quirk aliases on the anchor's bus, then non-isolated functions of its slot.
+  const anchorDev = ctx.deviceOf(anchor);
+  if (anchorDev) {
+    const seen = new Set<number>();
+    const viaAlias = aliasGroup(anchorDev, seen, ctx, steps);
+    if (viaAlias) return { join: viaAlias, steps };
+    const viaSlot = slotGroup(anchorDev, seen, ctx, steps);
+    if (viaSlot) return { join: viaSlot, steps };
+  }
+  steps.push({ kind: 'new', text: 'no alias, bridge or slot ties it to an existing group: a new group' });
+  return { join: null, steps };
+}
+
+function describeAcs(b: PciFunction, ctx: GroupingContext): string {
+  return pciAcsEnabled(b, REQ_ACS_FLAGS, ctx.acs).why;
+}
+
+function busPeers(p: PciDevice, ctx: GroupingContext): PciDevice[] {
+  const out: PciDevice[] = [];
+  for (const f of p.fn.bus.devices) {
+    if (f === p.fn) continue;
+    const d = ctx.deviceOf(f);
+    if (d) out.push(d);
+  }
+  return out.sort((a, b) => a.seq - b.seq);
+}
+
+/** pci_devs_are_dma_aliases: either one's alias mask names the other. */
+function areDmaAliases(a: PciDevice, b: PciDevice): boolean {
+  return a.dmaAliasMask.has(b.fn.devfn) || b.dmaAliasMask.has(a.fn.devfn);
+}
+
+/** get_pci_alias_group */
+function aliasGroup(p: PciDevice, seen: Set<number>, ctx: GroupingContext, steps: GroupStep[]): IommuGroup | null {
+  if (seen.has(p.fn.devfn)) return null;
+  seen.add(p.fn.devfn);
+  if (p.group) return p.group;
+  for (const q of busPeers(p, ctx)) {
+    if (!areDmaAliases(p, q)) continue;
+    const quirk = [...p.aliasQuirks, ...q.aliasQuirks].join(', ') || 'dma-alias';
+    const g = aliasGroup(q, seen, ctx, steps) ?? slotGroup(q, seen, ctx, steps);
+    if (g) {
+      steps.push({ kind: 'alias-quirk', text: `${p.name} and ${q.name} are DMA aliases of each other (${quirk}): joins ${q.name}'s group`, joined: q.name });
+      return g;
+    }
+  }
+  return null;
+}
+
+/** get_pci_function_alias_group: functions of one slot that both fail ACS share a group. */
+function slotGroup(p: PciDevice, seen: Set<number>, ctx: GroupingContext, steps: GroupStep[]): IommuGroup | null {
+  if (!p.fn.multifunction) return null;
+  const own = pciAcsEnabled(p.fn, REQ_ACS_FLAGS, ctx.acs);
+  if (own.ok) return null;
+  for (const q of busPeers(p, ctx)) {
+    if (slotOf(q.fn.devfn) !== slotOf(p.fn.devfn)) continue;
+    const theirs = pciAcsEnabled(q.fn, REQ_ACS_FLAGS, ctx.acs);
+    if (theirs.ok) continue;
+    const g = aliasGroup(q, seen, ctx, steps);
+    if (g) {
+      steps.push({
+        kind: 'slot',
+        text: `${p.name} is a function of a multifunction slot and does not isolate (${own.why}); ${q.name} in the same slot does not either (${theirs.why}): joins its group`,
+        joined: q.name,
+      });
+      return g;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,188 @@
+// Serves a SysfsTree as FsOps, with the behaviour sysfs (kernfs) has for each
+// operation. Every method is synchronous: handlers run one at a time on the JS thread
+// (clients.md §3 #18), so a store's checks and its effect happen with nothing in
+// between, which is the serialisation the kernel gets from its kernfs locks.
+
+import { constants } from 'node:fs';
+import { Errno } from '../engine/errno';
+import type { SysfsTree } from '../sysfs/node';
+import type { FsDirListing, FsOps, FsStat, FsStatfs } from './fs-ops';
+import { OpenFiles } from './open-files';
+import { resolve, resolveDir, resolveLink, resolveOpenAttr } from './resolve';
+import { statOf } from './stat';
+
+// O_ACCMODE is not in node's fs.constants; it is 3 on Linux (include/uapi/asm-generic/fcntl.h).
+const O_ACCMODE = 0o3;
+const S_IRUGO = 0o444;
+const S_IWUGO = 0o222;
+
+export interface SysfsFsOptions {
+  /** What every node's atime/mtime/ctime shows; the mount's start time by default. */
+  time?: Date;
+}
+
+export class SysfsFs implements FsOps {
+  readonly time: Date;
+  readonly openFiles = new OpenFiles();
+
+  constructor(private readonly tree: SysfsTree, opts: SysfsFsOptions = {}) {
+    this.time = opts.time ?? new Date();
+  }
+
+  getattr(path: string): FsStat {
+    return statOf(resolve(this.tree, path), this.time);
+  }
+
+  /** Entries with their stats so readdir gives each its d_type (`find -type l`, §3 #15).
+   * kernfs_fop_readdir emits '.' and '..' first (dir_emit_dots); libfuse 2.9's
+   * high-level API adds nothing, so they are listed here. */
+  readdir(path: string): FsDirListing {
+    const dir = resolveDir(this.tree, path);
+    const names = ['.', '..'];
+    const dirStat = statOf(dir, this.time);
+    const stats = [dirStat, dirStat];
+    for (const name of dir.list()) {
+      const node = dir.lookup(name);
+      if (node === undefined) continue; // listed but gone: nothing to show
+      names.push(name);
+      stats.push(statOf(node, this.time));
+    }
+    return { names, stats };
+  }
+
+  opendir(path: string): void {
+    resolveDir(this.tree, path);
+  }
+
+  readlink(path: string): string {
+    return resolveLink(this.tree, path).target;
+  }
+
+  /** Only reached without default_permissions; existence is then all we check. */
+  access(path: string): void {
+    resolve(this.tree, path);
+  }
+
+  statfs(): FsStatfs {
+    return { bsize: 4096, frsize: 4096, namemax: 255 };
+  }
+
+  /** kernfs_fop_open (fs/kernfs/file.c) refuses with EACCES, for root too, a read-open
+   * of a file without any read bit and a write-open of one without any write bit or
+   * without a store; the DAC check (default_permissions) cannot do that for root.
+   * show() is not called here: as in sysfs, its errors belong to read(). */
+  open(path: string, flags: number): number {
+    const node = resolve(this.tree, path);
+    if (node.kind === 'dir') throw new Errno('EISDIR', `${path}: is a directory`);
+    if (node.kind === 'link') throw new Errno('EINVAL', `${path}: open of a symlink itself`);
+    const access = flags & O_ACCMODE;
+    const wantsRead = access === constants.O_RDONLY || access === constants.O_RDWR;
+    const wantsWrite = access === constants.O_WRONLY || access === constants.O_RDWR;
+    if (wantsRead && (node.mode & S_IRUGO) === 0) throw new Errno('EACCES', `${path}: not readable`);
+    if (wantsWrite && ((node.mode & S_IWUGO) === 0 || node.store === undefined)) {
+      throw new Errno('EACCES', `${path}: not writable`);
+    }
+    return this.openFiles.add(path, flags);
+  }
+
+  /** A read from offset 0 calls show() afresh (as seq_file does after a seek to 0:
+   * "lseek to 0 and read" is how sysfs readers refresh); later offsets are served from
+   * that snapshot. Clamped to the content, as libfuse's hello.c does. */
+  read(path: string, handle: number, len: number, offset: number): Buffer {
+    const file = this.openFiles.get(handle);
+    if (offset === 0 || file.snapshot === undefined) {
+      file.snapshot = resolveOpenAttr(this.tree, path).show();
+    }
+    const text = file.snapshot;
+    const start = Math.min(offset, text.length);
+    return text.subarray(start, Math.min(start + len, text.length));
+  }
+
+  /** The whole buffer goes to store() with its offset (text attributes ignore it, so
+   * an O_APPEND write arriving at offset 4096 works; `config` honours it). The answer
+   * is the byte count, as sysfs_kf_write returns it. Nothing awaits between store's
+   * checks and its effect: it is one synchronous call. */
+  write(path: string, handle: number, data: Buffer, offset: number): number {
+    const file = this.openFiles.get(handle);
+    // sysfs_kf_write returns 0 for an empty write without calling store.
+    if (data.length === 0) return 0;
+    const node = resolveOpenAttr(this.tree, path);
+    if (node.store === undefined) throw new Errno('EACCES', `${path}: not writable`);
+    node.store(data, offset);
+    file.snapshot = undefined; // the next read shows the new state
+    return data.length;
+  }
+
+  release(_path: string, handle: number): void {
+    this.openFiles.remove(handle);
+  }
+
+  /** `echo 1 > attr` and Python's "w" open with O_TRUNC, which FUSE 2.9 sends as a
+   * separate truncate (§3 #10); kernfs_iop_setattr accepts and ignores a size change. */
+  truncate(path: string): void {
+    this.truncatable(path);
+  }
+
+  ftruncate(path: string): void {
+    this.truncatable(path);
+  }
+
+  /** `touch` on sysfs succeeds for root; the times are not kept (one constant time). */
+  utimens(path: string): void {
+    resolve(this.tree, path);
+  }
+
+  /** Creating a file in a sysfs directory: kernfs dirs have no ->create, and
+   * lookup_open (fs/namei.c) answers EACCES ("can't create …: Permission denied" in
+   * the recordings). */
+  create(path: string): number {
+    throw new Errno('EACCES', `${path}: sysfs directories take no new files`);
+  }
+
+  /** vfs_mknod, vfs_unlink, vfs_symlink, vfs_link (fs/namei.c) give EPERM when the
+   * directory has no such inode op, which kernfs dirs do not have; kernfs_iop_mkdir,
+   * kernfs_iop_rmdir and kernfs_iop_rename (fs/kernfs/dir.c) give EPERM without the
+   * syscall_ops that only cgroupfs provides. */
+  mknod(path: string): void {
+    throw new Errno('EPERM', `${path}: sysfs refuses mknod`);
+  }
+
+  mkdir(path: string): void {
+    throw new Errno('EPERM', `${path}: sysfs refuses mkdir`);
+  }
+
+  rmdir(path: string): void {
+    throw new Errno('EPERM', `${path}: sysfs refuses rmdir`);
+  }
+
+  unlink(path: string): void {
+    throw new Errno('EPERM', `${path}: sysfs refuses unlink`);
+  }
+
+  rename(src: string): void {
+    throw new Errno('EPERM', `${src}: sysfs refuses rename`);
+  }
+
+  link(_src: string, dest: string): void {
+    throw new Errno('EPERM', `${dest}: sysfs refuses hard links`);
+  }
+
+  symlink(_target: string, path: string): void {
+    throw new Errno('EPERM', `${path}: sysfs refuses symlink`);
+  }
+
+  /** Real kernfs lets root change modes and owners and keeps them; the simulator does
+   * not keep per-node attributes, so it refuses rather than pretend. */
+  chmod(path: string): void {
+    throw new Errno('EPERM', `${path}: mode changes are not simulated`);
+  }
+
+  chown(path: string): void {
+    throw new Errno('EPERM', `${path}: owner changes are not simulated`);
+  }
+
+  private truncatable(path: string): void {
+    const node = resolve(this.tree, path);
+    if (node.kind === 'dir') throw new Errno('EISDIR', `${path}: is a directory`);
+  }
+}

@@ -1,0 +1,62 @@
+// What a file system served over FUSE implements, independent of the FUSE binding.
+// Every method is synchronous and either returns its value or throws (an Errno to
+// refuse; anything else is a bug and becomes EIO). The binding alone deals with
+// callbacks, so "answer exactly once" and the errno conversion live in one place,
+// like go-fuse's fs/api.go returning a syscall.Errno from each method.
+
+export interface FsStat {
+  /** Type bits included (S_IFDIR | 0o755, ...). */
+  mode: number;
+  nlink: number;
+  size: number;
+  uid: number;
+  gid: number;
+  blksize: number;
+  blocks: number;
+  atime: Date;
+  mtime: Date;
+  ctime: Date;
+}
+
+export interface FsStatfs {
+  bsize: number;
+  frsize: number;
+  namemax: number;
+}
+
+export interface FsDirListing {
+  names: string[];
+  /** One per name, so that readdir carries each entry's type (d_type). */
+  stats: FsStat[];
+}
+
+export interface FsOps {
+  getattr(path: string): FsStat;
+  readdir(path: string): FsDirListing;
+  opendir(path: string, flags: number): void;
+  readlink(path: string): string;
+  access(path: string, mode: number): void;
+  statfs(path: string): FsStatfs;
+
+  /** Returns a handle (> 0). */
+  open(path: string, flags: number): number;
+  /** Returns at most `len` bytes from `offset`; fewer (or none) at the end. */
+  read(path: string, handle: number, len: number, offset: number): Buffer;
+  /** `data` is owned by the callee. Returns the number of bytes taken. */
+  write(path: string, handle: number, data: Buffer, offset: number): number;
+  release(path: string, handle: number): void;
+  truncate(path: string, size: number): void;
+  ftruncate(path: string, handle: number, size: number): void;
+  utimens(path: string): void;
+
+  create(path: string, mode: number): number;
+  mknod(path: string): void;
+  mkdir(path: string): void;
+  rmdir(path: string): void;
+  unlink(path: string): void;
+  rename(src: string, dest: string): void;
+  link(src: string, dest: string): void;
+  symlink(target: string, path: string): void;
+  chmod(path: string, mode: number): void;
+  chown(path: string, uid: number, gid: number): void;
+}

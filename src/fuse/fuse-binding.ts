@@ -1,0 +1,206 @@
+// The only module that touches fuse-native (unmaintained, libfuse 2.9, x64 only:
+// clients.md §3 #1, #2), so that a fork or an own addon can replace it here alone.
+// It turns synchronous FsOps into fuse-native's callback ops, answering each request
+// exactly once, with the one errno conversion of ErrnoMapper.
+
+import { readFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import type FuseNative from 'fuse-native';
+import type { FsOps, FsStat } from './fs-ops';
+import { allowOtherProblem, nativeMountOptions, type MountOptions } from './mount-options';
+import { isFuseMounted } from './mount-table';
+import { ErrnoMapper, stderrLogger, type Logger } from './to-errno';
+
+type FuseClass = typeof FuseNative;
+
+export interface BindingOptions extends MountOptions {
+  log?: Logger;
+  /** How long to wait for the kernel's INIT before giving up. */
+  mountTimeoutMs?: number;
+}
+
+export interface MountHandle {
+  readonly mountpoint: string;
+  /** Unmounts (lazily, `fusermount -uz`) and releases the FUSE thread. Idempotent. */
+  unmount(): Promise<void>;
+  /** Resolves when the mount disappears from /proc/self/mounts for any reason,
+   * e.g. an external `fusermount -u`, after which fuse-native would keep running
+   * with nothing to serve (§3 #16). Polls once a second without holding the
+   * process open. */
+  whenGone(): Promise<void>;
+}
+
+let loaded: FuseClass | undefined;
+
+/** Loaded on first mount, so commands that never mount work where fuse-native cannot
+ * load (no prebuild for arm64, no system libfuse.so.2). */
+function loadFuse(): FuseClass {
+  if (loaded !== undefined) return loaded;
+  try {
+    loaded = require('fuse-native') as FuseClass;
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new Error(
+      `cannot load fuse-native (${why}). It needs linux-x64, the system libfuse.so.2 ` +
+        `(Debian 12: apt-get install libfuse2 fuse; Debian 13/Ubuntu 24.04: libfuse2t64) ` +
+        `and fusermount from the "fuse" package.`,
+    );
+  }
+  return loaded;
+}
+
+function toNativeStat(s: FsStat): FuseNative.Stat {
+  return { ...s };
+}
+
+/** Wraps each FsOps method into fuse-native's callback shape. */
+export function toNativeOps(ops: FsOps, mapper: ErrnoMapper, log: Logger): FuseNative.Operations {
+  // Runs `body` and guarantees `cb` is called exactly once: with what body answers,
+  // or with the errno of what it threw. A second answer is a bug and only logged.
+  function serve<A extends unknown[]>(op: string, path: string, cb: (code: number, ...rest: A) => void, body: (reply: (code: number, ...rest: A) => void) => void): void {
+    let answered = false;
+    const reply = (code: number, ...rest: A): void => {
+      if (answered) {
+        log(`iommufs: ${op} ${path} answered twice (ignored)`);
+        return;
+      }
+      answered = true;
+      cb(code, ...rest);
+    };
+    try {
+      body(reply);
+    } catch (e) {
+      const code = mapper.toErrno(e, op, path);
+      if (answered) log(`iommufs: ${op} ${path} threw after answering: ${String(e)}`);
+      // Every fuse-native callback takes an errno alone (its wrapper fills defaults).
+      else (reply as unknown as (code: number) => void)(code);
+    }
+  }
+  const done = (op: string, path: string, cb: FuseNative.DoneCb, body: () => void): void =>
+    serve(op, path, cb, (reply) => {
+      body();
+      reply(0);
+    });
+
+  return {
+    init: (cb) => cb(0),
+    statfs: (path, cb) => serve('statfs', path, cb, (reply) => reply(0, ops.statfs(path))),
+    getattr: (path, cb) => serve('getattr', path, cb, (reply) => reply(0, toNativeStat(ops.getattr(path)))),
+    access: (path, mode, cb) => done('access', path, cb, () => ops.access(path, mode)),
+    readdir: (path, cb) =>
+      serve('readdir', path, cb, (reply) => {
+        const { names, stats } = ops.readdir(path);
+        reply(0, names, stats.map(toNativeStat));
+      }),
+    // No handle for directories: readdir resolves the path again each time.
+    opendir: (path, flags, cb) =>
+      serve('opendir', path, cb, (reply) => {
+        ops.opendir(path, flags);
+        reply(0, 0);
+      }),
+    releasedir: (path, _fd, cb) => done('releasedir', path, cb, () => undefined),
+    readlink: (path, cb) => serve('readlink', path, cb, (reply) => reply(0, ops.readlink(path))),
+    open: (path, flags, cb) => serve('open', path, cb, (reply) => reply(0, ops.open(path, flags))),
+    create: (path, mode, cb) => serve('create', path, cb, (reply) => reply(0, ops.create(path, mode))),
+    read: (path, fd, buf, len, pos, cb) =>
+      serve('read', path, cb, (reply) => {
+        const data = ops.read(path, fd, len, pos);
+        // `buf` is native memory valid only until we answer: copy into it, clamped.
+        reply(data.copy(buf, 0, 0, Math.min(len, data.length)));
+      }),
+    write: (path, fd, buf, len, pos, cb) =>
+      serve('write', path, cb, (reply) => {
+        // Copied out of the lent native buffer before anyone can keep a reference.
+        reply(ops.write(path, fd, Buffer.from(buf.subarray(0, len)), pos));
+      }),
+    release: (path, fd, cb) => done('release', path, cb, () => ops.release(path, fd)),
+    // Without these libfuse answers ENOSYS; there is nothing to flush or sync.
+    flush: (path, _fd, cb) => done('flush', path, cb, () => undefined),
+    fsync: (path, _datasync, _fd, cb) => done('fsync', path, cb, () => undefined),
+    truncate: (path, size, cb) => done('truncate', path, cb, () => ops.truncate(path, size)),
+    ftruncate: (path, fd, size, cb) => done('ftruncate', path, cb, () => ops.ftruncate(path, fd, size)),
+    utimens: (path, _atime, _mtime, cb) => done('utimens', path, cb, () => ops.utimens(path)),
+    chmod: (path, mode, cb) => done('chmod', path, cb, () => ops.chmod(path, mode)),
+    chown: (path, uid, gid, cb) => done('chown', path, cb, () => ops.chown(path, uid, gid)),
+    mknod: (path, _mode, _dev, cb) => done('mknod', path, cb, () => ops.mknod(path)),
+    mkdir: (path, _mode, cb) => done('mkdir', path, cb, () => ops.mkdir(path)),
+    rmdir: (path, cb) => done('rmdir', path, cb, () => ops.rmdir(path)),
+    unlink: (path, cb) => done('unlink', path, cb, () => ops.unlink(path)),
+    rename: (src, dest, cb) => done('rename', src, cb, () => ops.rename(src, dest)),
+    link: (src, dest, cb) => done('link', dest, cb, () => ops.link(src, dest)),
+    symlink: (target, path, cb) => done('symlink', path, cb, () => ops.symlink(target, path)),
+  };
+}
+
+async function readFuseConf(): Promise<string | undefined> {
+  try {
+    return await readFile('/etc/fuse.conf', 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function callback(fn: (cb: (err: Error | null) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => fn((err) => (err ? reject(err) : resolve())));
+}
+
+/** Mounts `ops` at `mnt` (created if missing; a stale mount there is cleaned first).
+ * Resolves once the kernel has sent INIT, i.e. the tree answers. */
+export async function mountFuse(mnt: string, ops: FsOps, opts: BindingOptions = {}): Promise<MountHandle> {
+  const mountpoint = resolvePath(mnt);
+  const log = opts.log ?? stderrLogger;
+  if (opts.allowOther === true) {
+    const problem = allowOtherProblem(process.getuid?.() ?? 0, await readFuseConf());
+    if (problem !== undefined) throw new Error(`cannot mount ${mountpoint}: ${problem}`);
+  }
+  const Fuse = loadFuse();
+  const fuse = new Fuse(mountpoint, toNativeOps(ops, new ErrnoMapper(log), log), nativeMountOptions(opts));
+
+  const mountTimeoutMs = opts.mountTimeoutMs ?? 15_000;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      callback((cb) => fuse.mount(cb)),
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`no FUSE INIT within ${mountTimeoutMs} ms`)), mountTimeoutMs);
+      }),
+    ]);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    // fuse-native compares st_dev of the mount point and its parent (§3 #5).
+    const hint = why === 'Mountpoint in use' ? ': it is already a mount point; mount elsewhere and bind-mount it' : '';
+    if (await isFuseMounted(mountpoint)) await callback((cb) => Fuse.unmount(mountpoint, cb)).catch(() => undefined);
+    throw new Error(`cannot mount ${mountpoint}: ${why}${hint}`);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+
+  let unmounting: Promise<void> | undefined;
+  let gone: Promise<void> | undefined;
+  return {
+    mountpoint,
+    unmount() {
+      unmounting ??= callback((cb) => fuse.unmount(cb)).catch(async (e: unknown) => {
+        // `fusermount -uz` fails when someone unmounted it already: that is fine.
+        if (await isFuseMounted(mountpoint)) throw e;
+      });
+      return unmounting;
+    },
+    whenGone() {
+      gone ??= new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          isFuseMounted(mountpoint).then(
+            (mounted) => {
+              if (mounted) return;
+              clearInterval(timer);
+              resolve();
+            },
+            () => undefined,
+          );
+        }, 1000);
+        timer.unref();
+      });
+      return gone;
+    },
+  };
+}

@@ -1,0 +1,14 @@
+// Layer 5 assembled: a SysfsTree served at a mount point.
+
+import type { SysfsTree } from '../sysfs/node';
+import { SysfsFs } from './adapter';
+import { mountFuse, type BindingOptions, type MountHandle } from './fuse-binding';
+
+export { SysfsFs } from './adapter';
+export { mountFuse, type BindingOptions, type MountHandle } from './fuse-binding';
+export { KERNEL_OPTIONS, type MountOptions } from './mount-options';
+export { unmountOnSignals } from './signals';
+
+export function mountSysfs(tree: SysfsTree, mnt: string, opts: BindingOptions = {}): Promise<MountHandle> {
+  return mountFuse(mnt, new SysfsFs(tree), opts);
+}

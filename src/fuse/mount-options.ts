@@ -1,0 +1,76 @@
+// The mount options, as plain data, so they can be checked without mounting.
+//
+// fuse-native translates only a fixed list of options and drops any whose value is
+// falsy (so `entryTimeout: 0` never arrives) and has no `direct_io` at all
+// (clients.md §3 #6). Its `fsname` is appended verbatim as `fsname=<text>` to the
+// `-o` list, so options after a comma in it reach libfuse as options of their own.
+// That is how the kernel-side behaviour is set here:
+//   direct_io         no page cache: short attributes are not NUL-padded to the
+//                     reported 4096 bytes under parallel readers (§3 #7, #8)
+//   entry_timeout=0   no stale dentries: a link removed by an unbind is gone at once
+//   attr_timeout=0    no stale sizes/modes (§3 #9); libfuse's passthrough.c sets
+//   negative_timeout=0  these to 0 too for data that changes underneath
+//   default_permissions  the kernel enforces the modes for non-root callers, since
+//                     handlers get no caller uid (§3 #13)
+
+export const KERNEL_OPTIONS: readonly string[] = [
+  'direct_io',
+  'entry_timeout=0',
+  'attr_timeout=0',
+  'negative_timeout=0',
+  'default_permissions',
+];
+
+/** Every handler answers synchronously, so a timeout means a stuck event loop; the
+ * limit is explicit instead of fuse-native's silent 15 s (§3 #17). */
+export const DEFAULT_OP_TIMEOUT_MS = 10_000;
+
+export interface MountOptions {
+  /** Let other users (and root in other namespaces) use the mount (§3 #19). */
+  allowOther?: boolean;
+  /** libfuse's own request log on stderr. */
+  debug?: boolean;
+  /** Per-op timeout in ms (ETIMEDOUT after it). */
+  timeoutMs?: number;
+  /** The device name /proc/mounts shows. */
+  name?: string;
+}
+
+/** What fuse-native's constructor gets (the shape of its `opts`). */
+export interface NativeMountOptions {
+  force: true;
+  mkdir: true;
+  fsname: string;
+  subtype: string;
+  allowOther: boolean;
+  debug: boolean;
+  timeout: { default: number };
+}
+
+export function nativeMountOptions(opts: MountOptions = {}): NativeMountOptions {
+  const name = opts.name ?? 'iommufs';
+  if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`mount name "${name}" must be a plain word`);
+  return {
+    // force: a stale mount left by a killed daemon ("Transport endpoint is not
+    // connected") is unmounted before mounting; mkdir: the mount point is created.
+    force: true,
+    mkdir: true,
+    fsname: [name, ...KERNEL_OPTIONS].join(','),
+    subtype: 'iommufs',
+    allowOther: opts.allowOther === true,
+    debug: opts.debug === true,
+    timeout: { default: opts.timeoutMs ?? DEFAULT_OP_TIMEOUT_MS },
+  };
+}
+
+/** Why `allow_other` would fail before libfuse says so obscurely: a non-root daemon
+ * needs `user_allow_other` in /etc/fuse.conf (§3 #19). Undefined when fine. */
+export function allowOtherProblem(uid: number, fuseConf: string | undefined): string | undefined {
+  if (uid === 0) return undefined;
+  const enabled = (fuseConf ?? '')
+    .split('\n')
+    .map((line) => line.replace(/#.*/, '').trim())
+    .includes('user_allow_other');
+  if (enabled) return undefined;
+  return 'allow_other for a non-root daemon needs "user_allow_other" in /etc/fuse.conf';
+}

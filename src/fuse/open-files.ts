@@ -1,0 +1,49 @@
+// The table of open attribute files: what kernfs keeps in `struct kernfs_open_file`
+// (fs/kernfs/file.c), reduced to the snapshot of show() a reader is being served from.
+// Handles are small positive int32s because fuse-native passes `fh` through an int32
+// and treats 0 as "no handle".
+
+import { Errno } from '../engine/errno';
+
+export interface OpenFile {
+  path: string;
+  flags: number;
+  /** The text show() gave at the last read from offset 0; pieces read later come
+   * from it, so a reader reading in pieces sees one text (seq_file semantics). */
+  snapshot: Buffer | undefined;
+}
+
+const MAX_HANDLE = 0x7fffffff;
+
+export class OpenFiles {
+  private readonly files = new Map<number, OpenFile>();
+  private next = 1;
+
+  add(path: string, flags: number): number {
+    if (this.files.size >= MAX_HANDLE - 1) throw new Errno('ENOMEM', 'too many open files');
+    while (this.files.has(this.next)) this.advance();
+    const handle = this.next;
+    this.advance();
+    this.files.set(handle, { path, flags, snapshot: undefined });
+    return handle;
+  }
+
+  get(handle: number): OpenFile {
+    const file = this.files.get(handle);
+    // The kernel only sends handles we gave out; a miss is a bug, hence EIO.
+    if (file === undefined) throw new Errno('EIO', `unknown file handle ${handle}`);
+    return file;
+  }
+
+  remove(handle: number): void {
+    this.files.delete(handle);
+  }
+
+  get size(): number {
+    return this.files.size;
+  }
+
+  private advance(): void {
+    this.next = this.next >= MAX_HANDLE ? 1 : this.next + 1;
+  }
+}

@@ -1,0 +1,67 @@
+// Reading facts back out of a config space image, as the kernel does at probe time
+// (drivers/pci/pci.c pci_find_capability / pci_find_ext_capability, probe.c, pci-sysfs.c).
+
+export const CAP_ID = { PM: 0x01, MSI: 0x05, EXP: 0x10, MSIX: 0x11 } as const;
+export const EXT_CAP_ID = { AER: 0x0001, DSN: 0x0003, ACS: 0x000d, ARI: 0x000e, SRIOV: 0x0010, PASID: 0x001b } as const;
+
+function u16(b: Uint8Array, off: number): number {
+  return (b[off] ?? 0) | ((b[off + 1] ?? 0) << 8);
+}
+
+function u32(b: Uint8Array, off: number): number {
+  return (u16(b, off) | (u16(b, off + 2) << 16)) >>> 0;
+}
+
+export function findCap(b: Uint8Array, id: number): number | undefined {
+  if (!(u16(b, 0x06) & 0x10)) return undefined;
+  let ptr = (b[0x34] ?? 0) & 0xfc;
+  for (let ttl = 48; ptr >= 0x40 && ttl > 0; ttl--) {
+    if (b[ptr] === id) return ptr;
+    ptr = (b[ptr + 1] ?? 0) & 0xfc;
+  }
+  return undefined;
+}
+
+export function findExtCap(b: Uint8Array, id: number): number | undefined {
+  if (b.length <= 0x100) return undefined;
+  let off = 0x100;
+  for (let ttl = (4096 - 256) / 8; off >= 0x100 && ttl > 0; ttl--) {
+    const header = u32(b, off);
+    if (header === 0) return undefined;
+    if ((header & 0xffff) === id) return off;
+    off = (header >>> 20) & 0xffc;
+  }
+  return undefined;
+}
+
+const SPEEDS = ['Unknown', '2.5 GT/s PCIe', '5.0 GT/s PCIe', '8.0 GT/s PCIe', '16.0 GT/s PCIe', '32.0 GT/s PCIe', '64.0 GT/s PCIe'];
+
+/** pci-sysfs.c max_link_speed_show & co: speed names from pci_speed_string. */
+export function linkInfo(b: Uint8Array): { maxSpeed: string; maxWidth: number; curSpeed: string; curWidth: number } | undefined {
+  const exp = findCap(b, CAP_ID.EXP);
+  if (exp === undefined) return undefined;
+  const lnkcap = u32(b, exp + 0x0c);
+  const lnksta = u16(b, exp + 0x12);
+  return {
+    maxSpeed: SPEEDS[lnkcap & 0xf] ?? 'Unknown',
+    maxWidth: (lnkcap >> 4) & 0x3f,
+    curSpeed: SPEEDS[lnksta & 0xf] ?? 'Unknown',
+    curWidth: (lnksta >> 4) & 0x3f,
+  };
+}
+
+/** Device Capabilities: Function Level Reset (pcie_has_flr). */
+export function hasFlr(b: Uint8Array): boolean {
+  const exp = findCap(b, CAP_ID.EXP);
+  return exp !== undefined && (u32(b, exp + 4) & (1 << 28)) !== 0;
+}
+
+/** pci_pm_reset is possible when the PM capability does not advertise No_Soft_Reset. */
+export function hasPmReset(b: Uint8Array): boolean {
+  const pm = findCap(b, CAP_ID.PM);
+  return pm !== undefined && (u16(b, pm + 4) & 0x8) === 0;
+}
+
+export function hasMsiOrMsix(b: Uint8Array): boolean {
+  return findCap(b, CAP_ID.MSI) !== undefined || findCap(b, CAP_ID.MSIX) !== undefined;
+}

@@ -1,0 +1,76 @@
+// Small builders for sysfs nodes. Attributes follow fs/sysfs: text files stat as 4096 bytes;
+// a store receives the whole write (Documentation/filesystems/sysfs.rst).
+
+import { posix } from 'node:path';
+import type { AttrNode, DirNode, LinkNode, Node } from './node';
+
+export const PAGE_SIZE = 4096;
+
+export type Entries = Array<[string, Node]>;
+
+/** A directory whose entries are computed on every lookup from `build`. */
+export function dir(build: () => Entries, mode = 0o755): DirNode {
+  return {
+    kind: 'dir',
+    mode,
+    list: () => build().map(([name]) => name),
+    lookup: (name) => {
+      for (const [n, node] of build()) if (n === name) return node;
+      return undefined;
+    },
+    subdirCount: () => build().filter(([, n]) => n.kind === 'dir').length,
+  };
+}
+
+/** A directory with a fast lookup, for large listings (bus/pci/devices, iommu_groups). */
+export function indexedDir(spec: { names: () => string[]; lookup: (name: string) => Node | undefined; subdirs: () => number }, mode = 0o755): DirNode {
+  return { kind: 'dir', mode, list: spec.names, lookup: spec.lookup, subdirCount: spec.subdirs };
+}
+
+export const emptyDir = (): DirNode => dir(() => []);
+
+export function link(target: string): LinkNode {
+  return { kind: 'link', target };
+}
+
+/** A link from the directory `fromDir` to `to`, both relative to the sysfs root. */
+export function relLink(fromDir: string, to: string): LinkNode {
+  return link(posix.relative(fromDir, to));
+}
+
+/** A read-only text attribute (0444 unless told). `show` returns the text without its newline. */
+export function ro(show: () => string, mode = 0o444): AttrNode {
+  return { kind: 'attr', mode, size: PAGE_SIZE, show: () => Buffer.from(show() + '\n') };
+}
+
+/** A text attribute whose show output is used exactly (no newline added). */
+export function roRaw(show: () => string, mode = 0o444): AttrNode {
+  return { kind: 'attr', mode, size: PAGE_SIZE, show: () => Buffer.from(show()) };
+}
+
+/** A read-write text attribute; `store` gets the written text and throws Errno to refuse. */
+export function rw(show: () => string, store: (text: string) => void, mode = 0o644): AttrNode {
+  return {
+    kind: 'attr',
+    mode,
+    size: PAGE_SIZE,
+    show: () => Buffer.from(show() + '\n'),
+    store: (data) => store(data.toString('latin1')),
+  };
+}
+
+/** A write-only attribute (0200, or 0220 for `remove`). Reading it is EIO in sysfs; modes keep readers out. */
+export function wo(store: (text: string) => void, mode = 0o200): AttrNode {
+  return {
+    kind: 'attr',
+    mode,
+    size: PAGE_SIZE,
+    show: () => Buffer.alloc(0),
+    store: (data) => store(data.toString('latin1')),
+  };
+}
+
+/** A write-only attribute that accepts anything and does nothing (uevent triggers, say). */
+export function sink(mode = 0o200): AttrNode {
+  return wo(() => undefined, mode);
+}

@@ -1,0 +1,92 @@
+// /sys/bus/pci (drivers/pci/pci-driver.c pci_bus_type, drivers/base/bus.c bus_attrs and
+// driver_attrs): device links, driver directories with bind/unbind/new_id/remove_id.
+
+import { bind, driversProbe, newId, removeId, unbind } from '../engine/driver-ops';
+import { rescanAll } from '../engine/hotplug';
+import type { Machine } from '../engine/machine';
+import type { PciDevice } from '../engine/types';
+import { dir, indexedDir, relLink, ro, rw, sink, wo } from './build';
+import type { Entries } from './build';
+import type { DirNode } from './node';
+import { deviceDirPath } from './paths';
+
+function pciDevices(m: Machine): PciDevice[] {
+  return [...m.devices.values()].filter((d): d is PciDevice => d.kind === 'pci');
+}
+
+function devicesDir(m: Machine): DirNode {
+  const here = 'bus/pci/devices';
+  return indexedDir({
+    names: () => pciDevices(m).map((d) => d.name).sort(),
+    lookup: (name) => {
+      const d = m.devices.get(name);
+      return d && d.kind === 'pci' ? relLink(here, deviceDirPath(d)) : undefined;
+    },
+    subdirs: () => 0,
+  });
+}
+
+function driverDir(m: Machine, name: string): DirNode {
+  const here = `bus/pci/drivers/${name}`;
+  return dir((): Entries => {
+    const drv = m.drivers.get(name);
+    if (!drv) return [];
+    const e: Entries = pciDevices(m)
+      .filter((d) => d.driver === name)
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+      .map((d) => [d.name, relLink(here, deviceDirPath(d))]);
+    e.push(['bind', wo((t) => bind(m, name, t))]);
+    if (drv.module && m.moduleLoaded(drv.module)) e.push(['module', relLink(here, `module/${drv.module}`)]);
+    e.push(['new_id', wo((t) => newId(m, name, t))]);
+    e.push(['remove_id', wo((t) => removeId(m, name, t))]);
+    e.push(['uevent', sink()]);
+    e.push(['unbind', wo((t) => unbind(m, name, t))]);
+    return e;
+  });
+}
+
+function driversDir(m: Machine): DirNode {
+  return indexedDir({
+    names: () => [...m.drivers.keys()].sort(),
+    lookup: (name) => (m.drivers.has(name) ? driverDir(m, name) : undefined),
+    subdirs: () => m.drivers.size,
+  });
+}
+
+function slotsDir(m: Machine): DirNode {
+  // One slot directory per hotplug-capable port slot (drivers/pci/slot.c); the name is the
+  // physical slot number. Ports of the topology with slot numbers are not modelled yet, so
+  // slots are listed by the root and downstream ports that have a secondary bus.
+  return dir(() =>
+    pciDevices(m)
+      .filter((d) => d.fn.pcieType === 4 || d.fn.pcieType === 6)
+      .map((d, i): [string, DirNode] => [
+        String(i + 1),
+        dir(() => [
+          ['address', ro(() => `${d.fn.segment.toString(16).padStart(4, '0')}:${d.fn.secondary!.number.toString(16).padStart(2, '0')}:00`)],
+        ]),
+      ]),
+  );
+}
+
+export function busPciDir(m: Machine): DirNode {
+  return dir(() => [
+    ['devices', devicesDir(m)],
+    ['drivers', driversDir(m)],
+    [
+      'drivers_autoprobe',
+      rw(
+        () => (m.driversAutoprobe ? '1' : '0'),
+        (t) => {
+          // bus.c drivers_autoprobe_store: '0' turns it off, anything else on.
+          m.driversAutoprobe = t[0] !== '0';
+        },
+      ),
+    ],
+    ['drivers_probe', wo((t) => driversProbe(m, t))],
+    ['rescan', wo((t) => rescanAll(m, t))],
+    ['resource_alignment', rw(() => '', () => undefined)],
+    ['slots', slotsDir(m)],
+    ['uevent', sink()],
+  ]);
+}

@@ -1,0 +1,43 @@
+// The sysfs tree as nodes. A directory is a view computed from the engine on every
+// lookup; an attribute is a show()/store() pair over the engine, as the kernel's
+// `struct device_attribute` is (include/linux/device.h). Nothing here holds a copy of state.
+
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
+
+export interface DirNode {
+  kind: 'dir';
+  /** Permission bits only (0755 for sysfs dirs). */
+  mode: number;
+  /** Names in the order `ls -f` would give; the adapter sorts if it needs to. */
+  list(): string[];
+  lookup(name: string): Node | undefined;
+  /** Number of subdirectories, for nlink = 2 + subdirs (virt-host-validate reads it). */
+  subdirCount(): number;
+}
+
+export interface AttrNode {
+  kind: 'attr';
+  /** Permission bits only (0444, 0644, 0200, ...). */
+  mode: number;
+  /** What stat reports: 4096 for text attributes, the real size for binary ones (`config`). */
+  size: number;
+  /** The current content; taken once at open so that a reader sees one consistent text. */
+  show(): Buffer;
+  /** Absent for read-only attributes. Throws Errno on refusal and changes nothing then.
+   * `offset` matters only for binary attributes (config); text attributes ignore it. */
+  store?(data: Buffer, offset: number): void;
+}
+
+export interface LinkNode {
+  kind: 'link';
+  target: string;
+}
+
+export type Node = DirNode | AttrNode | LinkNode;
+
+/** The root of a simulated /sys. */
+export interface SysfsTree {
+  root: DirNode;
+}

@@ -1,0 +1,22 @@
+// Where things live in the simulated /sys (all paths relative to its root).
+
+import type { Device } from '../engine/types';
+
+export function deviceDirPath(d: Device): string {
+  return d.kind === 'pci' ? d.fn.sysfsPath : `devices/platform/${d.name}`;
+}
+
+export function parentDirPath(path: string): string {
+  return path.slice(0, path.lastIndexOf('/'));
+}
+
+export const BUS_PCI = 'bus/pci';
+export const PCI_DRIVERS = 'bus/pci/drivers';
+
+export function driverDirPath(bus: 'pci' | 'platform', driver: string): string {
+  return `bus/${bus}/drivers/${driver}`;
+}
+
+export function iommuUnitPath(unit: string): string {
+  return `devices/virtual/iommu/${unit}`;
+}

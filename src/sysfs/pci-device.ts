@@ -1,0 +1,210 @@
+// A PCI device's directory, as drivers/pci/pci-sysfs.c (pci_dev_attrs, pcie_dev_attrs,
+// pci_bridge_attrs, pci_dev_config_attr, reset attrs), drivers/pci/pcie/aer.c,
+// drivers/pci/iov.c and the driver core (drivers/base/core.c, dd.c) lay it out.
+// Entries that come from firmware (firmware_node, resourceN, rom, waiting_for_supplier)
+// are not simulated.
+
+import type { Machine } from '../engine/machine';
+import type { PciDevice } from '../engine/types';
+import { hasFlr, hasMsiOrMsix, hasPmReset, linkInfo, EXT_CAP_ID, findExtCap } from '../pci/config-read';
+import { PCI_EXP_TYPE } from '../pci/pcie-type';
+import { dir, emptyDir, relLink, ro, rw, wo } from './build';
+import type { Entries } from './build';
+import type { AttrNode, DirNode } from './node';
+import { deviceDirPath, driverDirPath, iommuUnitPath } from './paths';
+import { groupPath } from './iommu-groups';
+import { pciWrites } from './pci-device-writes';
+import { powerDir } from './power';
+import { portServiceEntries } from './port-services';
+import { sriovEntries } from './sriov-attrs';
+
+const hex = (n: number, w: number): string => '0x' + n.toString(16).padStart(w, '0');
+const HEX = (n: number, w: number): string => n.toString(16).toUpperCase().padStart(w, '0');
+
+export function subsystemIds(d: PciDevice): { vendor: number; device: number } {
+  const f = d.fn;
+  return f.subsystem ?? (f.headerType === 0 ? { vendor: f.id.vendor, device: f.id.device } : { vendor: 0, device: 0 });
+}
+
+/** drivers/pci/pci-driver.c pci_uevent / pci-sysfs.c modalias_show. */
+export function modalias(d: PciDevice): string {
+  const f = d.fn;
+  const s = subsystemIds(d);
+  const c = f.classCode;
+  return `pci:v${HEX(f.id.vendor, 8)}d${HEX(f.id.device, 8)}sv${HEX(s.vendor, 8)}sd${HEX(s.device, 8)}bc${HEX(c >> 16, 2)}sc${HEX((c >> 8) & 0xff, 2)}i${HEX(c & 0xff, 2)}`;
+}
+
+function ueventText(d: PciDevice): string {
+  const f = d.fn;
+  const s = subsystemIds(d);
+  const lines = [
+    ...(d.driver ? [`DRIVER=${d.driver}`] : []),
+    `PCI_CLASS=${f.classCode.toString(16).toUpperCase()}`,
+    `PCI_ID=${HEX(f.id.vendor, 4)}:${HEX(f.id.device, 4)}`,
+    `PCI_SUBSYS_ID=${HEX(s.vendor, 4)}:${HEX(s.device, 4)}`,
+    `PCI_SLOT_NAME=${d.name}`,
+    `MODALIAS=${modalias(d)}`,
+  ];
+  return lines.join('\n');
+}
+
+/** pci-sysfs.c resource_show: start, end, flags per resource; 13 lines, 17 for bridges. */
+function resourceText(d: PciDevice): string {
+  const zero = '0x0000000000000000 0x0000000000000000 0x0000000000000000';
+  return Array.from({ length: d.fn.headerType === 1 ? 17 : 13 }, () => zero).join('\n');
+}
+
+/** drivers/pci/pci.c pci_init_reset_methods, in the kernel's order (flr, pm, bus). */
+export function resetMethods(m: Machine, d: PciDevice): string[] {
+  const cfg = m.configBytes(d);
+  const out: string[] = [];
+  if (hasFlr(cfg)) out.push('flr');
+  if (hasPmReset(cfg)) out.push('pm');
+  // pci_parent_bus_reset: not on a root bus, not a bridge, and alone on its bus.
+  const f = d.fn;
+  const alone = f.bus.devices.filter((x) => m.deviceOf(x)).length === 1;
+  if (f.bus.parent !== null && f.bus.bridge !== null && f.headerType === 0 && alone) out.push('bus');
+  if (f.headerType === 1 && f.bus.parent !== null && f.bus.bridge !== null && alone) out.push('bus');
+  return out;
+}
+
+function configAttr(m: Machine, d: PciDevice): AttrNode {
+  return {
+    kind: 'attr',
+    mode: 0o644,
+    size: d.fn.pcie ? 4096 : 256,
+    show: () => Buffer.from(m.configBytes(d)),
+    store: (data, offset) => m.writeConfig(d, offset, data),
+  };
+}
+
+export function pciDeviceDir(m: Machine, d: PciDevice): DirNode {
+  const here = deviceDirPath(d);
+  return dir((): Entries => {
+    const f = d.fn;
+    const cfg = m.configBytes(d);
+    const w = pciWrites(m, d);
+    const e: Entries = [];
+    const s = subsystemIds(d);
+    const link = f.pcie ? linkInfo(cfg) : undefined;
+    const aer = findExtCap(cfg, EXT_CAP_ID.AER) !== undefined;
+    const bound = d.driver !== null;
+    const isBridge = f.headerType === 1;
+
+    for (const child of m.childDevices(here)) e.push([child.name, pciDeviceDir(m, child)]);
+    if (bound && d.driver === 'pcieport') e.push(...portServiceEntries(m, d, cfg));
+    if (aer) {
+      e.push(['aer_dev_correctable', ro(() => aerCounters(AER_COR, 'TOTAL_ERR_COR'))]);
+      e.push(['aer_dev_fatal', ro(() => aerCounters(AER_UNCOR, 'TOTAL_ERR_FATAL'))]);
+      e.push(['aer_dev_nonfatal', ro(() => aerCounters(AER_UNCOR, 'TOTAL_ERR_NONFATAL'))]);
+      if (f.pcieType === PCI_EXP_TYPE.ROOT_PORT || f.pcieType === PCI_EXP_TYPE.RC_EC) {
+        e.push(['aer_rootport_total_err_cor', ro(() => '0')]);
+        e.push(['aer_rootport_total_err_fatal', ro(() => '0')]);
+        e.push(['aer_rootport_total_err_nonfatal', ro(() => '0')]);
+      }
+    }
+    e.push(['ari_enabled', ro(() => (isBridge && f.ari ? '1' : '0'))]);
+    e.push(['broken_parity_status', rw(() => '0', w.brokenParity)]);
+    e.push(['class', ro(() => hex(f.classCode, 6))]);
+    e.push(['config', configAttr(m, d)]);
+    e.push(['consistent_dma_mask_bits', ro(() => '32')]);
+    if (link) {
+      e.push(['current_link_speed', ro(() => link.curSpeed)]);
+      e.push(['current_link_width', ro(() => String(link.curWidth))]);
+    }
+    e.push(['d3cold_allowed', rw(() => (f.pcie && d.driver !== 'pcieport' ? '1' : '0'), w.d3cold)]);
+    e.push(['device', ro(() => hex(f.id.device, 4))]);
+    e.push(['dma_mask_bits', ro(() => '32')]);
+    if (d.driver) e.push(['driver', relLink(here, driverDirPath('pci', d.driver))]);
+    e.push(['driver_override', rw(() => d.driverOverride ?? '(null)', w.driverOverride)]);
+    e.push(['enable', rw(() => (bound ? '1' : '0'), w.enable)]);
+    if (d.group && d.unit) {
+      e.push(['iommu', relLink(here, iommuUnitPath(d.unit.name))]);
+      e.push(['iommu_group', relLink(here, groupPath(d.group.id))]);
+    }
+    e.push(['irq', ro(() => String(legacyIrq(d)))]);
+    e.push(['link', emptyDir()]);
+    e.push(['local_cpulist', ro(() => '0')]);
+    e.push(['local_cpus', ro(() => '1')]);
+    if (link) {
+      e.push(['max_link_speed', ro(() => link.maxSpeed)]);
+      e.push(['max_link_width', ro(() => String(link.maxWidth))]);
+    }
+    e.push(['modalias', ro(() => modalias(d))]);
+    e.push(['msi_bus', rw(() => '1', w.msiBus)]);
+    if (bound && hasMsiOrMsix(cfg) && d.driver === 'pcieport') e.push(['msi_irqs', dir(() => [[String(24 + d.seq), ro(() => 'msi')]])]);
+    e.push(['numa_node', rw(() => String(d.numaNode), w.numaNode)]);
+    if (isBridge && f.secondary) e.push(['pci_bus', pciBusDir(m, d)]);
+    e.push(['power', powerDir(wakeupCapable(m, d))]);
+    e.push(['power_state', ro(() => (bound ? 'D0' : 'unknown'))]);
+    e.push(['remove', wo(w.remove, 0o220)]);
+    e.push(['rescan', wo(w.rescan)]);
+    const resets = resetMethods(m, d);
+    if (resets.length > 0) {
+      e.push(['reset', wo(w.reset)]);
+      e.push(['reset_method', rw(() => resets.join(' '), w.resetMethod)]);
+    }
+    if (isBridge) e.push(['reset_subordinate', wo(w.resetSubordinate)]);
+    e.push(['resource', ro(() => resourceText(d))]);
+    e.push(['revision', ro(() => hex(f.revision, 2))]);
+    if (isBridge && f.secondary) {
+      e.push(['secondary_bus_number', ro(() => String(f.secondary!.number))]);
+      e.push(['subordinate_bus_number', ro(() => String(f.secondary!.subordinate))]);
+    }
+    e.push(...sriovEntries(m, d, here));
+    e.push(['subsystem', relLink(here, 'bus/pci')]);
+    e.push(['subsystem_device', ro(() => hex(s.device, 4))]);
+    e.push(['subsystem_vendor', ro(() => hex(s.vendor, 4))]);
+    e.push(['uevent', rw(() => ueventText(d), () => undefined)]);
+    e.push(['vendor', ro(() => hex(f.id.vendor, 4))]);
+    return e;
+  });
+}
+
+/** drivers/pci/pcie/pme.c pcie_pme_mark_devices: a root port's PME service marks the port and
+ * everything below it wakeup-capable. */
+function wakeupCapable(m: Machine, d: PciDevice): boolean {
+  for (let f: typeof d.fn | null = d.fn; f; f = f.bus.bridge) {
+    if (f.pcieType === PCI_EXP_TYPE.ROOT_PORT && m.deviceOf(f)?.driver === 'pcieport') return true;
+  }
+  return false;
+}
+
+function pciBusDir(m: Machine, d: PciDevice): DirNode {
+  const bus = d.fn.secondary!;
+  const name = `${d.fn.segment.toString(16).padStart(4, '0')}:${bus.number.toString(16).padStart(2, '0')}`;
+  const here = `${deviceDirPath(d)}/pci_bus/${name}`;
+  return dir(() => [
+    [
+      name,
+      dir(() => [
+        ['cpuaffinity', ro(() => '1')],
+        ['cpulistaffinity', ro(() => '0')],
+        ['device', relLink(here, deviceDirPath(d))],
+        ['power', powerDir(false)],
+        ['rescan', wo(pciWrites(m, d).rescanBridge!)],
+        ['subsystem', relLink(here, 'class/pci_bus')],
+        ['uevent', rw(() => '', () => undefined)],
+      ]),
+    ],
+  ]);
+}
+
+/** A plausible legacy IRQ (the real one comes from firmware routing, which is not simulated). */
+function legacyIrq(d: PciDevice): number {
+  if (d.fn.classCode >> 8 === 0x0600 || d.fn.classCode >> 8 === 0x0601) return 0;
+  return 10 + (d.fn.devfn % 2);
+}
+
+const AER_COR = ['RxErr', 'BadTLP', 'BadDLLP', 'Rollover', 'Timeout', 'NonFatalErr', 'CorrIntErr', 'HeaderOF'];
+const AER_UNCOR = [
+  'Undefined', 'DLP', 'SDES', 'TLP', 'FCP', 'CmpltTO', 'CmpltAbrt', 'UnxCmplt', 'RxOF', 'MalfTLP', 'ECRC', 'UnsupReq',
+  'ACSViol', 'UncorrIntErr', 'BlockedTLP', 'AtomicOpBlocked', 'TLPBlockedErr', 'PoisonTLPBlocked', 'DMWrReqBlocked',
+  'IDECheck', 'MisIDETLP', 'PCRC_CHECK', 'TLPXlatBlocked',
+];
+
+/** drivers/pci/pcie/aer.c aer_stats_dev_attr: one "Name count" line per error, then the total. */
+function aerCounters(names: string[], total: string): string {
+  return [...names.map((n) => `${n} 0`), `${total} 0`].join('\n');
+}
+

@@ -1,0 +1,167 @@
+// The root of the simulated /sys: every directory a view over the machine.
+
+import type { Machine } from '../engine/machine';
+import type { IommuUnit, PciDevice, PlatformDevice } from '../engine/types';
+import { busPciDir } from './bus-pci';
+import { dir, indexedDir, relLink, ro, rw, sink } from './build';
+import type { Entries } from './build';
+import { iommuGroupsDir } from './iommu-groups';
+import type { DirNode, SysfsTree } from './node';
+import { deviceDirPath, iommuUnitPath } from './paths';
+import { pciDeviceDir } from './pci-device';
+import { platformDeviceDir } from './platform-device';
+import { powerDir } from './power';
+
+/** drivers/iommu/intel/iommu.c intel_iommu_groups: what QEMU's VT-d reports [rec]. */
+function intelIommuDir(m: Machine, unit: IommuUnit): DirNode {
+  const index = m.units.indexOf(unit);
+  return dir(() => [
+    ['address', ro(() => (0xfed90000 + index * 0x1000).toString(16))],
+    ['cap', ro(() => 'd2008c22260206')],
+    ['domains_supported', ro(() => '65536')],
+    ['domains_used', ro(() => String(m.groups.size + 2))],
+    ['ecap', ro(() => (unit.spec.pasidBits > 0 ? 'f02f5e' : 'f00f4a'))],
+    ['version', ro(() => '1:0')],
+  ]);
+}
+
+function unitDir(m: Machine, unit: IommuUnit): DirNode {
+  const here = iommuUnitPath(unit.name);
+  return dir((): Entries => {
+    const e: Entries = [
+      [
+        'devices',
+        dir(() =>
+          [...m.devices.values()]
+            .filter((d) => d.unit === unit && d.group !== null)
+            .map((d) => d.name)
+            .sort()
+            .map((name): [string, ReturnType<typeof relLink>] => [name, relLink(`${here}/devices`, deviceDirPath(m.devices.get(name)!))]),
+        ),
+      ],
+    ];
+    if (unit.spec.type === 'intel-vtd') e.push(['intel-iommu', intelIommuDir(m, unit)]);
+    if (unit.spec.type === 'amd-vi') {
+      e.push(['amd-iommu', dir(() => [['cap', ro(() => '0x00190063')], ['features', ro(() => '0x0000000000000000')]])]);
+    }
+    e.push(['power', powerDir(false)]);
+    e.push(['subsystem', relLink(here, 'class/iommu')]);
+    e.push(['uevent', rw(() => '', () => undefined)]);
+    return e;
+  });
+}
+
+function activeUnits(m: Machine): IommuUnit[] {
+  return m.units.filter((u) => u.active);
+}
+
+function hostBridgeDir(m: Machine, index: number): DirNode {
+  const host = m.pci.hostBridges[index]!;
+  const here = `devices/${host.dirName}`;
+  return dir((): Entries => {
+    const e: Entries = m.childDevices(here).map((d: PciDevice) => [d.name, pciDeviceDir(m, d)]);
+    const busName = `${host.segment.toString(16).padStart(4, '0')}:${host.busNumber.toString(16).padStart(2, '0')}`;
+    e.push([
+      'pci_bus',
+      dir(() => [
+        [
+          busName,
+          dir(() => [
+            ['cpuaffinity', ro(() => '1')],
+            ['cpulistaffinity', ro(() => '0')],
+            ['device', relLink(`${here}/pci_bus/${busName}`, here)],
+            ['power', powerDir(false)],
+            ['rescan', sink()],
+            ['subsystem', relLink(`${here}/pci_bus/${busName}`, 'class/pci_bus')],
+            ['uevent', rw(() => '', () => undefined)],
+          ]),
+        ],
+      ]),
+    ]);
+    e.push(['power', powerDir(false)]);
+    e.push(['uevent', rw(() => '', () => undefined)]);
+    return e;
+  });
+}
+
+function devicesDir(m: Machine): DirNode {
+  return dir((): Entries => {
+    const e: Entries = m.pci.hostBridges.map((h, i): [string, DirNode] => [h.dirName, hostBridgeDir(m, i)]);
+    const platform = [...m.devices.values()].filter((d): d is PlatformDevice => d.kind === 'platform');
+    if (platform.length > 0) e.push(['platform', dir(() => platform.map((d): [string, DirNode] => [d.name, platformDeviceDir(m, d)]))]);
+    e.push([
+      'virtual',
+      dir(() => [['iommu', dir(() => activeUnits(m).map((u): [string, DirNode] => [u.name, unitDir(m, u)]))]]),
+    ]);
+    return e;
+  });
+}
+
+function classDir(m: Machine): DirNode {
+  return dir(() => [
+    ['iommu', dir(() => activeUnits(m).map((u) => [u.name, relLink('class/iommu', iommuUnitPath(u.name))]))],
+    [
+      'pci_bus',
+      dir(() => {
+        const out: Entries = [];
+        for (const h of m.pci.hostBridges) {
+          const name = `${h.segment.toString(16).padStart(4, '0')}:${h.busNumber.toString(16).padStart(2, '0')}`;
+          out.push([name, relLink('class/pci_bus', `devices/${h.dirName}/pci_bus/${name}`)]);
+        }
+        for (const d of m.pciDevicesInOrder()) {
+          const sec = d.fn.secondary;
+          if (!sec) continue;
+          const name = `${d.fn.segment.toString(16).padStart(4, '0')}:${sec.number.toString(16).padStart(2, '0')}`;
+          out.push([name, relLink('class/pci_bus', `${deviceDirPath(d)}/pci_bus/${name}`)]);
+        }
+        return out.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+      }),
+    ],
+  ]);
+}
+
+/** /sys/firmware/acpi/tables: the DMAR (Intel) or IVRS (AMD) table when such a unit exists. */
+function firmwareDir(m: Machine): DirNode {
+  return dir(() => {
+    const tables: Entries = [];
+    const types = new Set(m.topology.iommus.map((u) => u.type));
+    if (types.has('intel-vtd')) tables.push(['DMAR', { kind: 'attr', mode: 0o400, size: 152, show: () => Buffer.alloc(152) }]);
+    if (types.has('amd-vi')) tables.push(['IVRS', { kind: 'attr', mode: 0o400, size: 208, show: () => Buffer.alloc(208) }]);
+    return m.topology.arch === 'x86' || tables.length > 0 ? [['acpi', dir(() => [['tables', dir(() => tables)]])]] : [];
+  });
+}
+
+function moduleDir(m: Machine): DirNode {
+  return indexedDir({
+    names: () => m.loadedModules(),
+    lookup: (name) => (m.loadedModules().includes(name) ? dir(() => [['uevent', sink()]]) : undefined),
+    subdirs: () => m.loadedModules().length,
+  });
+}
+
+function busDir(m: Machine): DirNode {
+  return dir(() => {
+    const e: Entries = [['pci', busPciDir(m)]];
+    const platform = [...m.devices.values()].filter((d): d is PlatformDevice => d.kind === 'platform');
+    if (platform.length > 0) {
+      e.push([
+        'platform',
+        dir(() => [['devices', dir(() => platform.map((d) => [d.name, relLink('bus/platform/devices', deviceDirPath(d))]))]]),
+      ]);
+    }
+    return e;
+  });
+}
+
+export function sysfsTree(m: Machine): SysfsTree {
+  const root = dir(() => [
+    ['bus', busDir(m)],
+    ['class', classDir(m)],
+    ['devices', devicesDir(m)],
+    ['firmware', firmwareDir(m)],
+    ['kernel', dir(() => [['iommu_groups', iommuGroupsDir(m)]])],
+    ['module', moduleDir(m)],
+  ]);
+  return { root };
+}
+

@@ -1,0 +1,55 @@
+// Bus numbers must be unique within a segment. Fixed numbers (`slot.bus`, a root bus's
+// `bus`) can collide with each other and with the ones firmware would hand out depth
+// first in address order. The walk below numbers buses exactly as src/pci/enumerate.ts
+// does (which this layer may not import), so the engine never sees two buses with one number.
+
+import { PCI_TYPES } from './device-fields';
+import type { DeviceSpec, RootBusSpec } from './model';
+import type { DeviceNotes } from './read-devices';
+import { hex2, hex4 } from './values';
+import type { YamlReader } from './yaml-reader';
+
+export interface RootBusNotes {
+  spec: RootBusSpec;
+  path: string;
+  /** Where the `bus` key's value (or the entry) is written. */
+  busOffset: number;
+}
+
+export function checkBusNumbers(r: YamlReader, roots: readonly RootBusNotes[], notes: DeviceNotes): void {
+  const used = new Map<string, string>();
+  const key = (segment: number, bus: number): string => `${segment}:${bus}`;
+  const name = (segment: number, bus: number): string => `bus 0x${hex2(bus)} of segment ${hex4(segment)}`;
+  for (const root of roots) {
+    const k = key(root.spec.segment, root.spec.bus);
+    const other = used.get(k);
+    if (other) r.error(root.busOffset, `${root.path}.bus`, `${name(root.spec.segment, root.spec.bus)} is already ${other}`);
+    else used.set(k, `the root bus of ${root.path}`);
+  }
+
+  const walk = (devices: readonly DeviceSpec[], segment: number, next: { value: number }): void => {
+    const sorted = devices.filter((d) => !notes.badKey.has(d)).sort((a, b) => a.devfn - b.devfn);
+    for (const d of sorted) {
+      if (!PCI_TYPES[d.type].bridge) continue;
+      const fixed = d.fixedSecondaryBus;
+      const number = fixed ?? next.value;
+      next.value = Math.max(next.value, number + 1);
+      if (number > 0xff) {
+        r.errorAt(d.pos, d.path, 'no bus number left for its secondary bus (numbering depth first went past 0xff)');
+        continue;
+      }
+      const k = key(segment, number);
+      const other = used.get(k);
+      const fixedOffset = notes.fixedBusOffset.get(d);
+      if (other && fixed !== undefined && fixedOffset !== undefined) {
+        r.error(fixedOffset, `${d.path}.slot.bus`, `${name(segment, number)} is already ${other}`);
+      } else if (other) {
+        r.errorAt(d.pos, d.path, `its secondary bus, numbered 0x${hex2(number)} depth first, is already ${other}; choose a free one with slot: { bus: N }`);
+      } else {
+        used.set(k, `the secondary bus of ${d.path} (line ${d.pos.line})`);
+      }
+      walk(d.devices, segment, next);
+    }
+  };
+  for (const root of roots) walk(root.spec.devices, root.spec.segment, { value: root.spec.bus + 1 });
+}

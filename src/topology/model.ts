@@ -1,0 +1,186 @@
+// The typed, validated model of a topology file (shared/docs/topology-format.md, version 1).
+// Everything here is plain immutable data; positions point back into the YAML for messages.
+
+export interface SourcePos {
+  line: number; // 1-based
+  col: number; // 1-based
+}
+
+export type Arch = 'x86' | 'arm64' | 'power';
+
+export type IommuType = 'intel-vtd' | 'amd-vi' | 'arm-smmu-v3' | 'arm-smmu' | 'virtio-iommu' | 'power-tce';
+
+/** Kinds in the kernel's enum order (include/linux/iommu.h `iommu_resv_type`); sorting depends on it. */
+export type RegionKind = 'direct' | 'direct-relaxable' | 'reserved' | 'msi';
+
+export interface ReservedRegionSpec {
+  start: bigint;
+  end: bigint; // inclusive
+  kind: RegionKind;
+}
+
+export interface IommuUnitSpec {
+  name: string;
+  type: IommuType;
+  /** 'all', or device names ("0000:00:02.0"): that device and everything below it. */
+  scope: 'all' | string[];
+  interruptRemapping: boolean;
+  reserved: ReservedRegionSpec[];
+  pasidBits: number;
+  dirtyTracking: boolean;
+  nesting: boolean;
+  pos: SourcePos;
+}
+
+export type PciType =
+  | 'endpoint'
+  | 'legacy-endpoint'
+  | 'rc-endpoint'
+  | 'root-port'
+  | 'upstream-port'
+  | 'downstream-port'
+  | 'pcie-pci-bridge'
+  | 'pci-bridge'
+  | 'host-bridge'
+  | 'rc-event-collector';
+
+/** ACS capability bits, as in include/uapi/linux/pci_regs.h PCI_ACS_*. */
+export const ACS = {
+  sv: 0x01,
+  tb: 0x02,
+  rr: 0x04,
+  cr: 0x08,
+  uf: 0x10,
+  ec: 0x20,
+  dt: 0x40,
+} as const;
+export type AcsFlag = keyof typeof ACS;
+
+export interface PciId {
+  vendor: number;
+  device: number;
+}
+
+export interface SriovSpec {
+  total: number;
+  offset: number;
+  stride: number;
+  vfId: PciId;
+  vfDriver?: string;
+  num: number;
+}
+
+export interface MdevTypeSpec {
+  type: string;
+  name?: string;
+  available: number;
+  deviceApi: string;
+}
+
+export interface DeviceSpec {
+  /** The key as written ("01.0", or "00.a5" below an ARI port). */
+  key: string;
+  slot: number;
+  fn: number;
+  /** devfn = slot << 3 | fn (for ARI keys, the function number itself). */
+  devfn: number;
+  id: PciId;
+  subsystem?: PciId;
+  classCode: number;
+  revision: number;
+  type: PciType;
+  pcie: boolean;
+  /** The multifunction bit of the header type register as the topology sets it. */
+  multifunctionBit: boolean;
+  /** ACS capability bits offered, or null for no ACS extended capability. */
+  acsCap: number | null;
+  ari: boolean;
+  pasidBits: number;
+  /** Fixed secondary bus number (bridges only). */
+  fixedSecondaryBus?: number;
+  devices: DeviceSpec[];
+  /** Extra DMA alias devfns on the same bus (topology `dma-alias`). */
+  dmaAlias: number[];
+  driver?: string;
+  sriov?: SriovSpec;
+  mdev: MdevTypeSpec[];
+  numaNode: number;
+  label?: string;
+  pos: SourcePos;
+  /** The YAML path for messages, e.g. `pci[0].devices."01.0"`. */
+  path: string;
+}
+
+export interface RootBusSpec {
+  segment: number;
+  bus: number;
+  /** Unit name, 'none' (outside every unit), or undefined (units' scope decides). */
+  iommu?: string;
+  devices: DeviceSpec[];
+  pos: SourcePos;
+}
+
+export interface PlatformDeviceSpec {
+  name: string;
+  iommu?: string;
+  streamIds: number[];
+  driver?: string;
+  pos: SourcePos;
+}
+
+export interface DriverSpec {
+  name: string;
+  ids: PciId[];
+}
+
+export interface AcsOverride {
+  downstream: boolean;
+  multifunction: boolean;
+  ids: PciId[];
+}
+
+/** The kernel command line, reduced to the parameters the engine honours. */
+export interface BootOptions {
+  raw: string;
+  intelIommu?: 'on' | 'off';
+  amdIommuOff: boolean;
+  /** iommu.passthrough=1 or iommu=pt → true; iommu.passthrough=0 or iommu=nopt → false. */
+  passthrough?: boolean;
+  /** iommu.strict=1 (or intel_iommu=strict) → true; iommu.strict=0 → false. */
+  strict?: boolean;
+  acsOverride: AcsOverride;
+  allowUnsafeInterrupts: boolean;
+  /** pci=disable_acs_redir=<devs>: device matchers as the kernel writes them. */
+  disableAcsRedir: string[];
+  noats: boolean;
+  /** Messages for parameters that look meaningful but are not (pci=noacs). */
+  warnings: string[];
+}
+
+export interface Topology {
+  version: 1;
+  file: string;
+  name: string;
+  description: string;
+  arch: Arch;
+  cmdline: BootOptions;
+  iommus: IommuUnitSpec[];
+  pci: RootBusSpec[];
+  platform: PlatformDeviceSpec[];
+  drivers: DriverSpec[];
+  /** Kernel the topology models; only 6.1 semantics are implemented so far. */
+  kernel: '6.1';
+}
+
+export interface Diagnostic {
+  file: string;
+  line: number;
+  col: number;
+  /** YAML path of the offending node, e.g. `pci[0].devices."01.0".id` (may be empty). */
+  path: string;
+  message: string;
+}
+
+export function formatDiagnostic(d: Diagnostic): string {
+  return `${d.file}:${d.line}:${d.col}: ${d.path ? d.path + ': ' : ''}${d.message}`;
+}

@@ -1,0 +1,290 @@
+// A `devices` map (one bus) and the devices in it, recursively through bridges: field
+// checks, defaults that depend on where a device sits, and the rules that tie the
+// functions of one slot together as Linux's bus scan sees them (drivers/pci/probe.c).
+
+import type { DeviceSpec, PciId, PciType } from './model';
+import {
+  PCI_TYPES,
+  PCI_TYPE_NAMES,
+  readAcs,
+  readDmaAlias,
+  readDriverName,
+  readMdev,
+  readSlot,
+  readSriov,
+} from './device-fields';
+import { MAX_PASID_BITS } from './read-iommus';
+import { hex2, parseDeviceKey, parsePciId } from './values';
+import type { At, YamlReader } from './yaml-reader';
+
+export const DEVICE_KEYS = [
+  'id',
+  'subsystem',
+  'class',
+  'revision',
+  'type',
+  'pcie',
+  'multifunction',
+  'acs',
+  'ari',
+  'pasid',
+  'slot',
+  'devices',
+  'dma-alias',
+  'driver',
+  'sriov',
+  'mdev',
+  'numa-node',
+  'label',
+] as const;
+
+/** What a bus is, as far as the devices on it are concerned. */
+export interface BusContext {
+  segment: number;
+  rootBus: boolean;
+  /** Conventional PCI: below a pci-bridge, a pcie-pci-bridge or a conventional bridge. */
+  conventional: boolean;
+  /** The bridge above has `ari: true`: ARI keys allowed, the whole bus is one device. */
+  ari: boolean;
+  /** The bridge above is a PCIe root or downstream port, whose link has only device 00. */
+  oneChild: boolean;
+  parentType?: PciType;
+}
+
+/** Facts the later passes need that the model does not keep. */
+export interface DeviceNotes {
+  /** Devices whose key is invalid or repeats an address: left out of address rules and bus numbering. */
+  badKey: Set<DeviceSpec>;
+  fixedBusOffset: Map<DeviceSpec, number>;
+  multifunctionAt: Map<DeviceSpec, At>;
+}
+
+export function readDeviceMap(r: YamlReader, at: At, ctx: BusContext, notes: DeviceNotes): DeviceSpec[] {
+  const m = r.map(at, null);
+  if (!m) return [];
+  const devices: DeviceSpec[] = [];
+  for (const e of m.all()) {
+    let devfn = -1;
+    if (!e.keyIsString) {
+      r.error(e.keyOffset, e.value.path, `device key ${e.key} must be quoted ("${e.key}"): unquoted, YAML reads it as a number`);
+    } else {
+      const key = parseDeviceKey(e.key, ctx.ari);
+      if (key.ok) devfn = key.value.devfn;
+      else r.error(e.keyOffset, e.value.path, key.message);
+    }
+    const dev = readDevice(r, e.key, e.keyOffset, e.value, Math.max(devfn, 0), ctx, notes);
+    if (devfn < 0) notes.badKey.add(dev);
+    devices.push(dev);
+  }
+  checkAddresses(r, devices, ctx, notes);
+  return devices;
+}
+
+function readDevice(r: YamlReader, key: string, keyOffset: number, at: At, devfn: number, ctx: BusContext, notes: DeviceNotes): DeviceSpec {
+  const path = at.path;
+  const dev: DeviceSpec = {
+    key,
+    // PCI_SLOT/PCI_FUNC of the devfn, also for ARI keys ("00.a5" is slot 0x14 function 5).
+    slot: devfn >> 3,
+    fn: devfn & 7,
+    devfn,
+    id: { vendor: 0, device: 0 },
+    classCode: 0,
+    revision: 0,
+    type: 'endpoint',
+    pcie: !ctx.conventional,
+    multifunctionBit: false,
+    acsCap: null,
+    ari: false,
+    pasidBits: 0,
+    devices: [],
+    dmaAlias: [],
+    mdev: [],
+    numaNode: -1,
+    pos: r.pos(keyOffset),
+    path,
+  };
+  const m = r.map(at, DEVICE_KEYS);
+  if (!m) return dev;
+
+  const idAt = m.get('id');
+  if (!idAt) r.error(keyOffset, path, 'missing required key "id"');
+  else dev.id = readId(r, idAt) ?? dev.id;
+  const subsystemAt = m.get('subsystem');
+  const subsystem = subsystemAt && readId(r, subsystemAt);
+  if (subsystem) dev.subsystem = subsystem;
+
+  // Type and PCI Express-ness decide each other's defaults: an explicit `pcie` wins, a
+  // host or PCI-PCI bridge and anything below a conventional bus are conventional, the
+  // rest PCIe; an endpoint without `type` is an RCiEP when it is PCIe on a root bus.
+  const typeAt = m.get('type');
+  const explicitType = typeAt && r.oneOf(typeAt, PCI_TYPE_NAMES, 'PCI type');
+  const pcieAt = m.get('pcie');
+  const explicitPcie = pcieAt && r.bool(pcieAt);
+  if (explicitPcie !== undefined) dev.pcie = explicitPcie;
+  else dev.pcie = explicitType === 'host-bridge' || explicitType === 'pci-bridge' ? false : !ctx.conventional;
+  dev.type = explicitType ?? (dev.pcie && ctx.rootBus ? 'rc-endpoint' : 'endpoint');
+  const info = PCI_TYPES[dev.type];
+  if (ctx.conventional && (dev.pcie || info.pcieOnly)) {
+    r.error(keyOffset, path, 'PCIe function below a conventional bus');
+  } else if (!dev.pcie && info.pcieOnly && pcieAt) {
+    r.error(pcieAt.offset, pcieAt.path, `pcie: false contradicts type ${dev.type}, which only exists in PCI Express`);
+  }
+  if (info.onRootBus && !ctx.rootBus && typeAt) {
+    r.error(typeAt.offset, typeAt.path, `${article(dev.type)} is part of the root complex and sits on a root bus, not below a bridge`);
+  }
+
+  const classAt = m.get('class');
+  if (classAt) dev.classCode = r.int(classAt, 0, 0xffffff) ?? 0;
+  else if (info.defaultClass !== undefined) dev.classCode = info.defaultClass;
+  else r.error(keyOffset, path, `missing required key "class" (${article(dev.type)} has no default class code)`);
+  const revisionAt = m.get('revision');
+  if (revisionAt) dev.revision = r.int(revisionAt, 0, 0xff) ?? 0;
+  const mfAt = m.get('multifunction');
+  if (mfAt) {
+    const bit = r.bool(mfAt);
+    if (bit !== undefined) {
+      dev.multifunctionBit = bit;
+      notes.multifunctionAt.set(dev, mfAt);
+    }
+  }
+
+  // ACS, ARI, PASID and SR-IOV are extended capabilities, which live in the 4 KiB
+  // configuration space only PCI Express functions have.
+  const needPcie = (what: string, a: At): void => {
+    if (!dev.pcie) r.error(a.offset, a.path, `${what} is a PCI Express extended capability; a conventional function cannot have it`);
+  };
+  const acsAt = m.get('acs');
+  if (acsAt) {
+    dev.acsCap = readAcs(r, acsAt) ?? null;
+    if (dev.acsCap !== null) needPcie('ACS', acsAt);
+  }
+  const ariAt = m.get('ari');
+  if (ariAt) {
+    dev.ari = r.bool(ariAt) ?? false;
+    if (dev.ari) needPcie('ARI', ariAt);
+  }
+  const pasidAt = m.get('pasid');
+  if (pasidAt) {
+    dev.pasidBits = r.int(pasidAt, 0, MAX_PASID_BITS) ?? 0;
+    if (dev.pasidBits > 0) needPcie('PASID', pasidAt);
+  }
+  const sriovAt = m.get('sriov');
+  if (sriovAt) {
+    if (info.bridge) r.error(sriovAt.offset, sriovAt.path, `SR-IOV needs an endpoint; this is ${article(dev.type)}`);
+    needPcie('SR-IOV', sriovAt);
+    const sriov = readSriov(r, sriovAt);
+    if (sriov) dev.sriov = sriov;
+  }
+
+  const aliasAt = m.get('dma-alias');
+  if (aliasAt) dev.dmaAlias = readDmaAlias(r, aliasAt, ctx.ari);
+  const driverAt = m.get('driver');
+  const driver = driverAt && readDriverName(r, driverAt);
+  if (driver !== undefined) dev.driver = driver;
+  const mdevAt = m.get('mdev');
+  if (mdevAt) dev.mdev = readMdev(r, mdevAt);
+  const numaAt = m.get('numa-node');
+  if (numaAt) dev.numaNode = r.int(numaAt, -1, 1023) ?? -1;
+  const labelAt = m.get('label');
+  const label = labelAt && r.string(labelAt);
+  if (label !== undefined) dev.label = label;
+
+  for (const k of ['slot', 'devices'] as const) {
+    if (m.has(k) && !info.bridge) {
+      r.error(m.keyOffset(k), `${path}.${k}`, `${k}: only a bridge has a secondary bus; this is ${article(dev.type)}`);
+    }
+  }
+  if (!info.bridge) return dev;
+  const slotAt = m.get('slot');
+  const slot = slotAt && readSlot(r, slotAt);
+  if (slot) {
+    dev.fixedSecondaryBus = slot.bus;
+    notes.fixedBusOffset.set(dev, slot.offset);
+  }
+  const devicesAt = m.get('devices');
+  if (devicesAt) {
+    const conventional = info.conventionalBelow || !dev.pcie;
+    const child: BusContext = {
+      segment: ctx.segment,
+      rootBus: false,
+      conventional,
+      ari: dev.ari && !conventional,
+      oneChild: dev.pcie && (dev.type === 'root-port' || dev.type === 'downstream-port'),
+      parentType: dev.type,
+    };
+    dev.devices = readDeviceMap(r, devicesAt, child, notes);
+  }
+  return dev;
+}
+
+function readId(r: YamlReader, at: At): PciId | undefined {
+  const text = r.string(at);
+  if (text === undefined) return undefined;
+  const id = parsePciId(text);
+  if (!id.ok) r.error(at.offset, at.path, id.message);
+  return id.ok ? id.value : undefined;
+}
+
+/**
+ * Rules across the functions of one bus: one device per address; function 0 present in
+ * every slot (probe.c pci_scan_slot stops at a missing function 0); function 0 with the
+ * multifunction bit when its slot has others (next_fn scans no further without it); below
+ * a root or downstream port only device 00 (only_one_child) unless ARI makes the bus one
+ * device of up to 256 functions (next_ari_fn), which needs ARI on function 0 as well
+ * (pci_configure_ari enables ARI forwarding only then).
+ */
+function checkAddresses(r: YamlReader, devices: DeviceSpec[], ctx: BusContext, notes: DeviceNotes): void {
+  const byDevfn = new Map<number, DeviceSpec>();
+  for (const d of devices) {
+    if (notes.badKey.has(d)) continue;
+    const other = byDevfn.get(d.devfn);
+    if (other) {
+      r.errorAt(d.pos, d.path, `"${d.key}" is the same address as "${other.key}" (line ${other.pos.line})`);
+      notes.badKey.add(d);
+    } else byDevfn.set(d.devfn, d);
+  }
+  const valid = devices.filter((d) => !notes.badKey.has(d));
+  const slots = new Map<number, DeviceSpec[]>();
+  for (const d of valid) {
+    const slot = ctx.ari ? 0 : d.slot;
+    if (ctx.oneChild && !ctx.ari && slot !== 0) {
+      r.errorAt(d.pos, d.path, `Linux scans only device 00 below ${article(ctx.parentType ?? 'bridge')} (probe.c only_one_child), so it would not find this function`);
+      continue;
+    }
+    slots.set(slot, [...(slots.get(slot) ?? []), d]);
+  }
+  for (const [slot, members] of slots) {
+    const base = slot << 3;
+    const fn0 = members.find((d) => d.devfn === base);
+    if (!fn0) {
+      const first = members[0]!;
+      const where = ctx.ari ? 'this ARI bus' : `slot ${hex2(slot)}`;
+      r.errorAt(first.pos, first.path, `${where} has no function 0, so Linux finds none of its functions (probe.c pci_scan_slot)`);
+      continue;
+    }
+    const mfAt = notes.multifunctionAt.get(fn0);
+    if (!mfAt) fn0.multifunctionBit = members.length > 1;
+    else if (!ctx.ari && !fn0.multifunctionBit && members.length > 1) {
+      const others = members.filter((d) => d !== fn0).map((d) => `"${d.key}"`);
+      r.error(
+        mfAt.offset,
+        mfAt.path,
+        `multifunction: false on function 0 hides the other functions of slot ${hex2(slot)} (${others.join(', ')}): Linux scans no further (probe.c next_fn)`,
+      );
+    }
+    const beyond = ctx.ari ? members.find((d) => d.devfn > 7) : undefined;
+    if (beyond && !fn0.ari) {
+      r.errorAt(
+        beyond.pos,
+        beyond.path,
+        `function 0x${hex2(beyond.devfn)} needs ARI, but "${fn0.key}" lacks ari: true, so the port does not forward ARI (pci_configure_ari)`,
+      );
+    }
+  }
+}
+
+/** "an rc-endpoint", "an upstream-port", "a root-port". */
+export function article(word: string): string {
+  return `${/^(?:[aeiou]|rc-)/.test(word) ? 'an' : 'a'} ${word}`;
+}
