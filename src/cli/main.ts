@@ -8,6 +8,7 @@ import { CliError } from './errors';
 import { groupsJson, groupsText } from './groups';
 import type { Io } from './io';
 import { bootOrFail, loadOrFail } from './load';
+import { mountCommand } from './mount';
 
 const USAGE = `usage:
   iommufs mount <topology.yaml> <mountpoint> [--allow-other] [--state FILE] [--debug]
@@ -56,6 +57,16 @@ const commands: Record<string, Command> = {
     io.out(text);
     return 0;
   },
+  mount(args, io) {
+    const { pos, values } = positionals(
+      args,
+      { 'allow-other': { type: 'boolean' }, debug: { type: 'boolean' }, state: { type: 'string' } },
+      2,
+      'mount',
+    );
+    if (values.state !== undefined) throw new CliError('mount: --state is not supported yet', 2);
+    return mountCommand({ topology: pos[0]!, mountpoint: pos[1]!, allowOther: values['allow-other'] === true, debug: values.debug === true }, io);
+  },
   validate(args) {
     const { pos } = positionals(args, {}, 1, 'validate');
     loadOrFail(pos[0]!);
@@ -101,7 +112,8 @@ async function main(): Promise<void> {
     err: (t) => process.stderr.write(t + '\n'),
   };
   const code = await run(process.argv.slice(2), io);
-  process.exitCode = code;
+  // A finished mount leaves fuse-native's handles behind; leave explicitly.
+  process.exit(code);
 }
 
 if (require.main === module) void main();

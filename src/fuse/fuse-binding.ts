@@ -4,7 +4,7 @@
 // exactly once, with the one errno conversion of ErrnoMapper.
 
 import { readFile } from 'node:fs/promises';
-import { resolve as resolvePath } from 'node:path';
+import { dirname, resolve as resolvePath } from 'node:path';
 import type FuseNative from 'fuse-native';
 import type { FsOps, FsStat } from './fs-ops';
 import { allowOtherProblem, nativeMountOptions, type MountOptions } from './mount-options';
@@ -132,6 +132,24 @@ export function toNativeOps(ops: FsOps, mapper: ErrnoMapper, log: Logger): FuseN
   };
 }
 
+interface NativeBinding {
+  fuse_native_unmount(mnt: string, thread: Buffer): void;
+}
+
+/** What fuse-native's own close does after a successful `fusermount -uz`: its private
+ * `_thread` and the native binding (node-gyp-build returns the already loaded addon).
+ * Reached only after an external unmount; failures are logged, not thrown. */
+function releaseNative(fuse: FuseNative, mountpoint: string, log: Logger): void {
+  try {
+    const dir = dirname(require.resolve('fuse-native/package.json'));
+    const load = require(require.resolve('node-gyp-build', { paths: [dir] })) as (dir: string) => NativeBinding;
+    const thread = (fuse as unknown as { _thread: Buffer | null })._thread;
+    if (thread !== null) load(dir).fuse_native_unmount(mountpoint, thread);
+  } catch (e) {
+    log(`iommufs: could not release the FUSE thread of ${mountpoint}: ${String(e)}`);
+  }
+}
+
 async function readFuseConf(): Promise<string | undefined> {
   try {
     return await readFile('/etc/fuse.conf', 'utf8');
@@ -158,18 +176,24 @@ export async function mountFuse(mnt: string, ops: FsOps, opts: BindingOptions = 
 
   const mountTimeoutMs = opts.mountTimeoutMs ?? 15_000;
   let timer: NodeJS.Timeout | undefined;
+  let timedOut = false;
   try {
     await Promise.race([
       callback((cb) => fuse.mount(cb)),
       new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new Error(`no FUSE INIT within ${mountTimeoutMs} ms`)), mountTimeoutMs);
+        timer = setTimeout(() => {
+          timedOut = true;
+          reject(new Error(`no FUSE INIT within ${mountTimeoutMs} ms`));
+        }, mountTimeoutMs);
       }),
     ]);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     // fuse-native compares st_dev of the mount point and its parent (§3 #5).
     const hint = why === 'Mountpoint in use' ? ': it is already a mount point; mount elsewhere and bind-mount it' : '';
-    if (await isFuseMounted(mountpoint)) await callback((cb) => Fuse.unmount(mountpoint, cb)).catch(() => undefined);
+    // Only a mount that got as far as the kernel is ours to undo; "in use" means
+    // someone else's mount is there and must be left alone.
+    if (timedOut) await callback((cb) => fuse.unmount(cb)).catch(() => undefined);
     throw new Error(`cannot mount ${mountpoint}: ${why}${hint}`);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
@@ -181,8 +205,11 @@ export async function mountFuse(mnt: string, ops: FsOps, opts: BindingOptions = 
     mountpoint,
     unmount() {
       unmounting ??= callback((cb) => fuse.unmount(cb)).catch(async (e: unknown) => {
-        // `fusermount -uz` fails when someone unmounted it already: that is fine.
+        // `fusermount -uz` fails when someone unmounted it already. fuse-native then
+        // skips releasing its native side, whose libuv handle would keep the process
+        // alive for ever (§3 #16), so release it here.
         if (await isFuseMounted(mountpoint)) throw e;
+        releaseNative(fuse, mountpoint, log);
       });
       return unmounting;
     },

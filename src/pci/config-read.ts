@@ -36,15 +36,20 @@ export function findExtCap(b: Uint8Array, id: number): number | undefined {
 
 const SPEEDS = ['Unknown', '2.5 GT/s PCIe', '5.0 GT/s PCIe', '8.0 GT/s PCIe', '16.0 GT/s PCIe', '32.0 GT/s PCIe', '64.0 GT/s PCIe'];
 
-/** pci-sysfs.c max_link_speed_show & co: speed names from pci_speed_string. */
-export function linkInfo(b: Uint8Array): { maxSpeed: string; maxWidth: number; curSpeed: string; curWidth: number } | undefined {
+/**
+ * pci-sysfs.c max_link_speed_show & co. Root Complex integrated endpoints and event
+ * collectors have no link registers (pci.c pcie_cap_has_lnkctl), so they read as zero: the
+ * speeds print "Unknown" and a zero LNKCAP gives PCIE_LNK_WIDTH_UNKNOWN (255).
+ */
+export function linkInfo(b: Uint8Array, pcieType: number | null): { maxSpeed: string; maxWidth: number; curSpeed: string; curWidth: number } | undefined {
   const exp = findCap(b, CAP_ID.EXP);
   if (exp === undefined) return undefined;
-  const lnkcap = u32(b, exp + 0x0c);
-  const lnksta = u16(b, exp + 0x12);
+  const hasLink = pcieType !== 0x9 && pcieType !== 0xa;
+  const lnkcap = hasLink ? u32(b, exp + 0x0c) : 0;
+  const lnksta = hasLink ? u16(b, exp + 0x12) : 0;
   return {
     maxSpeed: SPEEDS[lnkcap & 0xf] ?? 'Unknown',
-    maxWidth: (lnkcap >> 4) & 0x3f,
+    maxWidth: lnkcap === 0 ? 255 : (lnkcap >> 4) & 0x3f,
     curSpeed: SPEEDS[lnksta & 0xf] ?? 'Unknown',
     curWidth: (lnksta >> 4) & 0x3f,
   };

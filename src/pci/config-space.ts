@@ -71,6 +71,8 @@ export interface ConfigFunction {
   dsn?: bigint;
   /** DEVCAP Function Level Reset; default per model. */
   flr?: boolean;
+  /** PMCSR D-state (0 = D0, 3 = D3hot: vfio-pci suspends idle devices); default 0. */
+  dState?: 0 | 1 | 2 | 3;
 }
 
 export interface CapabilityRef {
@@ -79,7 +81,7 @@ export interface CapabilityRef {
   extended: boolean;
 }
 
-const PCI_EXP_TYPE = { ROOT_PORT: 4, DOWNSTREAM: 6, RC_EC: 0xa } as const;
+const PCI_EXP_TYPE = { ROOT_PORT: 4, UPSTREAM: 5, DOWNSTREAM: 6, RC_EC: 0xa } as const;
 const PORT_TYPES = new Set([4, 5, 6, 7, 8]);
 /** QEMU's e1000e derives its serial from the default MAC 52:54:00:12:34:56. */
 const DEFAULT_DSN = 0x525400ffff123456n;
@@ -117,6 +119,8 @@ export function buildConfigSpace(f: ConfigFunction): Uint8Array {
     img.u16(0x22, 0x0000);
     img.u16(0x24, 0xfff1);
     img.u16(0x26, 0x0001);
+    // Secondary status mirrors the primary side's legacy 66 MHz / fast back-to-back bits.
+    img.u16(0x1e, shape.statusExtra ?? 0);
     // Bridge control: SERR# forwarding on, as firmware leaves every QEMU bridge.
     img.u16(0x3e, 0x0002);
   }
@@ -128,6 +132,8 @@ export function buildConfigSpace(f: ConfigFunction): Uint8Array {
   const exp = f.pcie ? expParams(f, shape) : null;
   for (const cap of std) writeStdCap(img, cap, { subsystem, chassis: f.chassis ?? 0, exp });
   if (f.msiEnabled) enableInterrupts(img, std);
+  const pm = std.find((c) => c.kind === 'pm');
+  if (pm && f.dState) img.u16(pm.at + 4, img.get16(pm.at + 4) | f.dState);
   if (f.pcie) writeExtended(img, f, shape, isVf);
   return img.bytes;
 }
@@ -192,7 +198,10 @@ function writeExtended(img: ConfigImage, f: ConfigFunction, shape: ReturnType<ty
   for (const { kind, at } of placeExt(shape, wanted)) {
     switch (kind) {
       case 'aer':
-        writeAer(img, at, type === PCI_EXP_TYPE.ROOT_PORT || type === PCI_EXP_TYPE.RC_EC);
+        writeAer(img, at, {
+          multiHeader: type === PCI_EXP_TYPE.ROOT_PORT || type === PCI_EXP_TYPE.UPSTREAM || type === PCI_EXP_TYPE.DOWNSTREAM || type === PCI_EXP_TYPE.RC_EC,
+          rootCommands: type === PCI_EXP_TYPE.ROOT_PORT || type === PCI_EXP_TYPE.RC_EC,
+        });
         break;
       case 'dsn':
         writeDsn(img, at, f.dsn ?? DEFAULT_DSN);

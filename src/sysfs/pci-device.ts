@@ -60,11 +60,11 @@ export function resetMethods(m: Machine, d: PciDevice): string[] {
   const out: string[] = [];
   if (hasFlr(cfg)) out.push('flr');
   if (hasPmReset(cfg)) out.push('pm');
-  // pci_parent_bus_reset: not on a root bus, not a bridge, and alone on its bus.
+  // pci_parent_bus_reset, as evaluated when the device is added (pci_init_reset_methods in
+  // pci_device_add): not on a root bus nor a virtual bus, and no other device on its bus yet.
+  // A bridge's subordinate bus does not exist yet at that point, so bridges qualify too.
   const f = d.fn;
-  const alone = f.bus.devices.filter((x) => m.deviceOf(x)).length === 1;
-  if (f.bus.parent !== null && f.bus.bridge !== null && f.headerType === 0 && alone) out.push('bus');
-  if (f.headerType === 1 && f.bus.parent !== null && f.bus.bridge !== null && alone) out.push('bus');
+  if (f.bus.parent !== null && f.bus.bridge !== null && f.bus.devices[0] === f) out.push('bus');
   return out;
 }
 
@@ -86,10 +86,12 @@ export function pciDeviceDir(m: Machine, d: PciDevice): DirNode {
     const w = pciWrites(m, d);
     const e: Entries = [];
     const s = subsystemIds(d);
-    const link = f.pcie ? linkInfo(cfg) : undefined;
+    const link = f.pcie ? linkInfo(cfg, f.pcieType) : undefined;
     const aer = findExtCap(cfg, EXT_CAP_ID.AER) !== undefined;
     const bound = d.driver !== null;
     const isBridge = f.headerType === 1;
+    // pci_enable_bridges (setup-bus.c) enables every bridge once resources are assigned.
+    const enabled = bound || isBridge;
 
     for (const child of m.childDevices(here)) e.push([child.name, pciDeviceDir(m, child)]);
     if (bound && d.driver === 'pcieport') e.push(...portServiceEntries(m, d, cfg));
@@ -117,7 +119,7 @@ export function pciDeviceDir(m: Machine, d: PciDevice): DirNode {
     e.push(['dma_mask_bits', ro(() => '32')]);
     if (d.driver) e.push(['driver', relLink(here, driverDirPath('pci', d.driver))]);
     e.push(['driver_override', rw(() => d.driverOverride ?? '(null)', w.driverOverride)]);
-    e.push(['enable', rw(() => (bound ? '1' : '0'), w.enable)]);
+    e.push(['enable', rw(() => (enabled ? '1' : '0'), w.enable)]);
     if (d.group && d.unit) {
       e.push(['iommu', relLink(here, iommuUnitPath(d.unit.name))]);
       e.push(['iommu_group', relLink(here, groupPath(d.group.id))]);
@@ -136,7 +138,7 @@ export function pciDeviceDir(m: Machine, d: PciDevice): DirNode {
     e.push(['numa_node', rw(() => String(d.numaNode), w.numaNode)]);
     if (isBridge && f.secondary) e.push(['pci_bus', pciBusDir(m, d)]);
     e.push(['power', powerDir(wakeupCapable(m, d))]);
-    e.push(['power_state', ro(() => (bound ? 'D0' : 'unknown'))]);
+    e.push(['power_state', ro(() => (enabled ? 'D0' : 'unknown'))]);
     e.push(['remove', wo(w.remove, 0o220)]);
     e.push(['rescan', wo(w.rescan)]);
     const resets = resetMethods(m, d);

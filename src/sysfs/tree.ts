@@ -153,13 +153,25 @@ function busDir(m: Machine): DirNode {
   });
 }
 
+/** /sys/kernel of a Debian 6.1 x86 guest [rec: nlink 15]: iommu_groups is simulated, the other
+ * directories are present (empty) so that the directory looks as it does on Linux. */
+const KERNEL_SUBDIRS = ['boot_params', 'btf', 'cgroup', 'config', 'debug', 'irq', 'mm', 'reboot', 'security', 'slab', 'software_nodes', 'tracing'];
+
+function kernelDir(m: Machine): DirNode {
+  return dir(() => {
+    const e: Entries = KERNEL_SUBDIRS.map((n) => [n, dir(() => [])]);
+    e.push(['iommu_groups', iommuGroupsDir(m)]);
+    return e.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  });
+}
+
 export function sysfsTree(m: Machine): SysfsTree {
   const root = dir(() => [
     ['bus', busDir(m)],
     ['class', classDir(m)],
     ['devices', devicesDir(m)],
     ['firmware', firmwareDir(m)],
-    ['kernel', dir(() => [['iommu_groups', iommuGroupsDir(m)]])],
+    ['kernel', kernelDir(m)],
     ['module', moduleDir(m)],
   ]);
   return { root };

@@ -48,6 +48,8 @@ export function run(cmd: string, args: string[], opts: { input?: string | Buffer
       const raw = Buffer.concat(out);
       resolvePromise({ code, signal, raw, stdout: raw.toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
     });
+    // A program that exits before reading its input closes the pipe: that is not an error here.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }
@@ -124,13 +126,13 @@ export function startDaemon(args: string[], mnt: string, timeoutMs = 15_000): Pr
     };
     const timer = setTimeout(() => fail(`no "mounted" line within ${timeoutMs} ms`), timeoutMs);
     child.on('error', (e) => fail(e.message));
-    child.on('close', (code, signal) => fail(`exited (${code ?? signal}) before mounting`));
+    const onEarlyClose = (code: number | null, signal: NodeJS.Signals | null): void => fail(`exited (${code ?? signal}) before mounting`);
+    child.on('close', onEarlyClose);
     child.stdout?.on('data', (b: Buffer) => {
       stdout += b.toString();
       if (stdout.split('\n').some((line) => line === `mounted ${mnt}`)) {
         clearTimeout(timer);
-        child.removeAllListeners('close');
-        child.on('close', () => undefined);
+        child.off('close', onEarlyClose);
         resolvePromise(daemon);
       }
     });

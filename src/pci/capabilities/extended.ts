@@ -36,18 +36,24 @@ export interface SriovRegs {
   vfEnable: boolean;
 }
 
-export function writeAer(img: ConfigImage, at: number, rootErrorCommands: boolean): void {
+export interface AerOptions {
+  /** Multiple header recording capable (QEMU's root and switch ports have it). */
+  multiHeader: boolean;
+  /** Root error command enables: root ports and event collectors, once the AER service runs. */
+  rootCommands: boolean;
+}
+
+export function writeAer(img: ConfigImage, at: number, o: AerOptions): void {
   img.extCap(at, EXT_CAP.AER, 2);
   // +0x0c uncorrectable severity: DLP, SDES, FCP, RxOF, MalfTLP fatal (the spec's default).
   img.u32(at + 0x0c, 0x00462030);
   // +0x14 correctable mask: Advisory Non-Fatal, Corrected Internal and Header Log Overflow
   // masked, the spec's defaults.
   img.u32(at + 0x14, 0x0000e000);
-  // +0x18 capabilities and control: ECRC generation and check capable; root ports and
-  // event collectors also record multiple headers (b9).
-  img.u32(at + 0x18, rootErrorCommands ? 0x2a0 : 0xa0);
+  // +0x18 capabilities and control: ECRC generation and check capable, b9 multiple headers.
+  img.u32(at + 0x18, o.multiHeader ? 0x2a0 : 0xa0);
   // +0x2c root error command: the AER service enables all three reports (aer.c aer_enable_rootport).
-  if (rootErrorCommands) img.u32(at + 0x2c, 0x7);
+  if (o.rootCommands) img.u32(at + 0x2c, 0x7);
 }
 
 export function writeDsn(img: ConfigImage, at: number, serial: bigint): void {

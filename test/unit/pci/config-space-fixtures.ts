@@ -140,6 +140,8 @@ export function inputFromRecording(r: RecordedFunction): ConfigFunction {
   const msix = std(CAP.MSIX);
   const msi = std(CAP.MSI);
   f.msiEnabled = (msix !== undefined && (u16(b, msix + 2) & 0x8000) !== 0) || (msi !== undefined && (u16(b, msi + 2) & 1) !== 0);
+  const pm = std(CAP.PM);
+  if (pm !== undefined) f.dState = (u16(b, pm + 4) & 0x3) as 0 | 1 | 2 | 3;
   const slotid = std(CAP.SLOTID);
   if (slotid !== undefined) f.chassis = b[slotid + 3] ?? 0;
   const acs = ext(EXT_CAP.ACS);

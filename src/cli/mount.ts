@@ -1,0 +1,40 @@
+// `iommufs mount <topology> <mountpoint>`: serve the machine in the foreground until
+// SIGINT/SIGTERM, then unmount and exit 0 (shared/docs/cli.md).
+
+import { resolve } from 'node:path';
+import { mountSysfs, unmountOnSignals } from '../fuse';
+import { sysfsTree } from '../sysfs/tree';
+import { CliError } from './errors';
+import type { Io } from './io';
+import { bootOrFail } from './load';
+
+export interface MountArgs {
+  topology: string;
+  mountpoint: string;
+  allowOther: boolean;
+  debug: boolean;
+}
+
+export async function mountCommand(a: MountArgs, io: Io): Promise<number> {
+  const { machine, warnings } = bootOrFail(a.topology);
+  for (const w of warnings) io.err(`warning: ${w}`);
+  const mnt = resolve(a.mountpoint);
+  let handle;
+  try {
+    handle = await mountSysfs(sysfsTree(machine), mnt, { allowOther: a.allowOther, debug: a.debug });
+  } catch (e) {
+    throw new CliError(`mount: ${mnt}: ${(e as Error).message}`, 1);
+  }
+  io.out(`mounted ${mnt}`);
+  return new Promise<number>((done) => {
+    const stop = unmountOnSignals(handle, (outcome) => {
+      if (outcome.error) io.err(`unmount ${mnt}: ${String(outcome.error)}`);
+      done(outcome.error ? 1 : 0);
+    });
+    // Someone ran `fusermount -u` on us: nothing left to serve.
+    void handle.whenGone().then(() => {
+      stop();
+      done(0);
+    });
+  });
+}
