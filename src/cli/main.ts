@@ -8,11 +8,13 @@ import { CliError } from './errors';
 import { groupsJson, groupsText } from './groups';
 import type { Io } from './io';
 import { bootOrFail, loadOrFail } from './load';
+import { exportCommand } from './export';
 import { mountCommand } from './mount';
+import { runCommand } from './run';
 
 const USAGE = `usage:
   iommufs mount <topology.yaml> <mountpoint> [--allow-other] [--state FILE] [--debug]
-  iommufs run <topology.yaml> -- <command> [args...]
+  iommufs run <topology.yaml> [--cpu-flags LIST] -- <command> [args...]
   iommufs export <topology.yaml> <dir>
   iommufs groups <topology.yaml> [--json]
   iommufs explain <topology.yaml> <device>
@@ -64,8 +66,20 @@ const commands: Record<string, Command> = {
       2,
       'mount',
     );
-    if (values.state !== undefined) throw new CliError('mount: --state is not supported yet', 2);
-    return mountCommand({ topology: pos[0]!, mountpoint: pos[1]!, allowOther: values['allow-other'] === true, debug: values.debug === true }, io);
+    const state = typeof values.state === 'string' ? { state: values.state } : {};
+    return mountCommand({ topology: pos[0]!, mountpoint: pos[1]!, allowOther: values['allow-other'] === true, debug: values.debug === true, ...state }, io);
+  },
+  run(args, io) {
+    // Everything after the first `--` is the command, options and all.
+    const sep = args.indexOf('--');
+    if (sep < 0) throw new CliError(`run: expected -- before the command\n${USAGE}`, 2);
+    const { pos, values } = positionals(args.slice(0, sep), { 'cpu-flags': { type: 'string' } }, 1, 'run');
+    const cpuFlags = values['cpu-flags'];
+    return runCommand({ topology: pos[0]!, command: args.slice(sep + 1), cpuFlags: typeof cpuFlags === 'string' ? cpuFlags : undefined }, io);
+  },
+  export(args, io) {
+    const { pos } = positionals(args, {}, 2, 'export');
+    return exportCommand({ topology: pos[0]!, dir: pos[1]! }, io);
   },
   validate(args) {
     const { pos } = positionals(args, {}, 1, 'validate');

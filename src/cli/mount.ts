@@ -1,27 +1,34 @@
 // `iommufs mount <topology> <mountpoint>`: serve the machine in the foreground until
 // SIGINT/SIGTERM, then unmount and exit 0 (shared/docs/cli.md).
 
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { mountSysfs, unmountOnSignals } from '../fuse';
 import { sysfsTree } from '../sysfs/tree';
 import { CliError } from './errors';
 import type { Io } from './io';
 import { bootOrFail } from './load';
+import { restoreFromFile, saveToFile } from './state-file';
 
 export interface MountArgs {
   topology: string;
   mountpoint: string;
   allowOther: boolean;
   debug: boolean;
+  state?: string;
 }
 
 export async function mountCommand(a: MountArgs, io: Io): Promise<number> {
   const { machine, warnings } = bootOrFail(a.topology);
   for (const w of warnings) io.err(`warning: ${w}`);
+  const stateFile = a.state === undefined ? undefined : resolve(a.state);
+  const topologyText = readFileSync(a.topology, 'utf8');
+  if (stateFile) for (const p of restoreFromFile(machine, stateFile, topologyText)) io.err(`warning: state file: ${p}`);
+  const afterWrite = stateFile ? (): void => saveToFile(machine, stateFile, topologyText) : undefined;
   const mnt = resolve(a.mountpoint);
   let handle;
   try {
-    handle = await mountSysfs(sysfsTree(machine), mnt, { allowOther: a.allowOther, debug: a.debug });
+    handle = await mountSysfs(sysfsTree(machine), mnt, { allowOther: a.allowOther, debug: a.debug }, afterWrite ? { afterWrite } : {});
   } catch (e) {
     throw new CliError(`mount: ${mnt}: ${(e as Error).message}`, 1);
   }

@@ -106,6 +106,26 @@ export function driverMatches(drv: Driver, f: PciFunction, override: string | nu
   return override === drv.name;
 }
 
+/** Drivers that drive no hardware of their own and take any device they are matched with. */
+const GENERIC_DRIVERS = new Set(['vfio-pci', 'pci-stub', 'pci-pf-stub']);
+
+/**
+ * Whether a driver's probe keeps a device it matched (drivers/base/dd.c really_probe: a
+ * failed probe leaves the device unbound, and device_attach goes on to the next driver).
+ * A hardware driver is known to work a device only when the topology says so: its static ID
+ * table names the device (a `driver:` key or a `drivers:` entry) and, for a VF, it is the
+ * PF's `vf-driver`. Matched any other way (a new_id entry naming foreign hardware, a PF
+ * driver whose table also names the VF's ID) its probe fails, as recorded in sriov.json:
+ * e1000e given `new_id 1af4 1041` left the virtio-net device unbound, and nvme did not keep
+ * QEMU's nvme VFs with sriov_drivers_autoprobe on.
+ */
+export function probeKeeps(drv: Driver, f: PciFunction): boolean {
+  if (GENERIC_DRIVERS.has(drv.name)) return true;
+  if (drv.matchesPorts && isPciePort(f)) return true;
+  if (f.physfn) return f.physfn.spec.sriov?.vfDriver === drv.name;
+  return drv.ids.some((id) => id.vendor === f.id.vendor && id.device === f.id.device);
+}
+
 /** new_id / remove_id input: "vendor device [subvendor subdevice class class_mask driver_data]" in hex. */
 export function parseIdFields(text: string): { fields: number[] } | undefined {
   const words = text.trim().split(/\s+/).filter((w) => w.length > 0);

@@ -20,6 +20,9 @@ export function setGroupType(m: Machine, g: IommuGroup, raw: string): void {
   const req = ACCEPTED[sysfsWord(raw)];
   if (req === undefined) throw new Errno('EINVAL', `not a default domain type: ${JSON.stringify(raw)}`);
   if (g.devices.length !== 1) throw new Errno('EINVAL', 'Cannot change default domain: Group has more than one device');
+  // The group must be on its default domain (iommu_change_dev_def_domain: "Group not in
+  // default domain"), which a user's claim ends.
+  if (m.dma.currentDomain(g).kind !== 'default') throw new Errno('EBUSY', `group ${g.id} is not on its default domain`);
   const dev = g.devices[0]!;
   // DMA to DMA-FQ only adds a flush queue to the live domain, so a bound driver does not matter.
   const fqUpgrade = req === 'DMA-FQ' && g.defaultType === 'DMA';

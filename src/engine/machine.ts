@@ -18,6 +18,9 @@ import { deviceRegions, formatRegion, mergeRegions } from './reserved-regions';
 import { bootDriverFor } from './boot-drivers';
 import type { Device, GroupStep, IommuGroup, IommuUnit, PciDevice, PlatformDevice } from './types';
 import { buildDrivers } from './drivers';
+import { DomainRegistry } from './domains';
+import { Errno } from './errno';
+import { enableVfs } from './sriov';
 import type { Driver } from './drivers';
 import { canProbe } from './driver-ops';
 import { configSpaceFor, applyConfigWrite } from './config';
@@ -35,6 +38,8 @@ export class Machine {
   private readonly ids = new IdAllocator();
   private seq = 0;
   readonly acs: AcsContext;
+  /** DMA ownership and domains per group. */
+  readonly dma: DomainRegistry = new DomainRegistry(this);
   readonly drivers: Map<string, Driver>;
   /** /sys/bus/pci/drivers_autoprobe */
   driversAutoprobe = true;
@@ -70,6 +75,11 @@ export class Machine {
     // Platform devices are probed by the IOMMU before PCI (bus_iommu_probe order).
     for (const d of m.devices.values()) if (d.kind === 'platform') m.probePlatform(d);
     for (const d of pciDevices) m.probePci(d);
+    // VFs enabled at start (topology sriov.num): the PF driver enabled them as it probed.
+    for (const d of pciDevices) {
+      const n = d.fn.spec.sriov?.num ?? 0;
+      if (n > 0 && !d.fn.physfn) enableVfs(m, d, n);
+    }
     return m;
   }
 
@@ -203,7 +213,9 @@ export class Machine {
     return [...this.devices.values()].filter((d): d is PciDevice => d.kind === 'pci').sort((a, b) => a.seq - b.seq);
   }
 
+  /** Binds a driver; a host driver is refused (EBUSY) while a user owns or wants the group. */
   attachDriver(d: PciDevice, drv: Driver): void {
+    this.dma.checkBind(d, drv.name);
     d.driver = drv.name;
     this.generation++;
   }
@@ -219,8 +231,16 @@ export class Machine {
     if (!explicit && !this.driversAutoprobe) return;
     if (!canProbe(this, d)) return;
     for (const drv of this.drivers.values()) {
-      if (this.matchesForProbe(drv, d)) {
-        this.attachDriver(d, drv);
+      // __device_attach_driver: a driver whose probe fails lets the next one try.
+      if (this.matchesForProbe(drv, d) && probeKeeps(drv, d.fn)) {
+        try {
+          this.attachDriver(d, drv);
+        } catch (e) {
+          // really_probe returns dma_configure's error as is; drivers_probe_store turns any
+          // error into EINVAL, and autoprobe after an add just leaves the device unbound.
+          if (explicit && e instanceof Errno) throw new Errno('EINVAL', e.message);
+          if (!(e instanceof Errno)) throw e;
+        }
         return;
       }
     }
@@ -306,6 +326,7 @@ export class Machine {
   leaveGroup(dev: Device): void {
     const g = dev.group;
     if (!g) return;
+    if (dev.kind === 'pci') this.dma.forget(g, dev);
     g.devices = g.devices.filter((d) => d !== dev);
     dev.group = null;
     if (g.devices.length === 0) {
@@ -340,7 +361,7 @@ export function explainSteps(dev: Device): GroupStep[] {
   return dev.steps;
 }
 
-import { driverMatches } from './drivers';
+import { driverMatches, probeKeeps } from './drivers';
 function driverMatchesForProbe(drv: Driver, d: PciDevice): boolean {
   return driverMatches(drv, d.fn, d.driverOverride);
 }

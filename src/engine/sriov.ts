@@ -4,16 +4,24 @@
 import { makeVf, vfBus, vfRoutingId } from '../pci/enumerate';
 import type { PciBus } from '../pci/enumerate';
 import { parseBool, parseUlong } from './driver-ops';
+import { PORT_DRIVER } from './boot-drivers';
 import { Errno } from './errno';
 import type { Machine } from './machine';
 import type { PciDevice } from './types';
 
-/** Drivers that implement sriov_configure: the PF's own driver from the topology, and pci-pf-stub. */
+/**
+ * Drivers that implement sriov_configure: pci-pf-stub, and the PF's own driver, i.e. one whose
+ * static ID table claims the PF (a `driver:` key or a `drivers:` entry of the topology; the
+ * writes and sriov recordings load nvme with modprobe, and nvme's sriov_configure enables
+ * VFs). vfio-pci configures SR-IOV only with its enable_sriov=1 parameter, which is not
+ * simulated; pci-stub and pcieport never do.
+ */
 function driverConfiguresSriov(m: Machine, pf: PciDevice): boolean {
   if (pf.driver === null) return false;
   if (pf.driver === 'pci-pf-stub') return true;
+  if (pf.driver === 'vfio-pci' || pf.driver === 'pci-stub' || pf.driver === PORT_DRIVER) return false;
   const drv = m.drivers.get(pf.driver);
-  return !!drv && drv.ids.some((id) => id.vendor === pf.fn.id.vendor && id.device === pf.fn.id.device) && pf.fn.spec.driver === pf.driver;
+  return !!drv && drv.ids.some((id) => id.vendor === pf.fn.id.vendor && id.device === pf.fn.id.device);
 }
 
 export function numVfsStore(m: Machine, pf: PciDevice, raw: string): void {
@@ -33,7 +41,7 @@ export function numVfsStore(m: Machine, pf: PciDevice, raw: string): void {
   enableVfs(m, pf, n);
 }
 
-function enableVfs(m: Machine, pf: PciDevice, n: number): void {
+export function enableVfs(m: Machine, pf: PciDevice, n: number): void {
   const last = vfRoutingId(pf.fn, n - 1);
   const lastBus = last >> 8;
   const limit = pf.fn.bus.parent === null ? 0xff : pf.fn.bus.subordinate;

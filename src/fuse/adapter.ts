@@ -19,14 +19,19 @@ const S_IWUGO = 0o222;
 export interface SysfsFsOptions {
   /** What every node's atime/mtime/ctime shows; the mount's start time by default. */
   time?: Date;
+  /** Called after every successful store (the daemon saves its --state file there). */
+  afterWrite?: () => void;
 }
 
 export class SysfsFs implements FsOps {
   readonly time: Date;
   readonly openFiles = new OpenFiles();
 
+  private readonly afterWrite: (() => void) | undefined;
+
   constructor(private readonly tree: SysfsTree, opts: SysfsFsOptions = {}) {
     this.time = opts.time ?? new Date();
+    this.afterWrite = opts.afterWrite;
   }
 
   getattr(path: string): FsStat {
@@ -110,6 +115,7 @@ export class SysfsFs implements FsOps {
     if (node.store === undefined) throw new Errno('EACCES', `${path}: not writable`);
     node.store(data, offset);
     file.snapshot = undefined; // the next read shows the new state
+    this.afterWrite?.();
     return data.length;
   }
 

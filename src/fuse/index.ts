@@ -1,7 +1,7 @@
 // Layer 5 assembled: a SysfsTree served at a mount point.
 
 import type { SysfsTree } from '../sysfs/node';
-import { SysfsFs } from './adapter';
+import { SysfsFs, type SysfsFsOptions } from './adapter';
 import { mountFuse, type BindingOptions, type MountHandle } from './fuse-binding';
 
 export { SysfsFs } from './adapter';
@@ -9,6 +9,6 @@ export { mountFuse, type BindingOptions, type MountHandle } from './fuse-binding
 export { KERNEL_OPTIONS, type MountOptions } from './mount-options';
 export { unmountOnSignals } from './signals';
 
-export function mountSysfs(tree: SysfsTree, mnt: string, opts: BindingOptions = {}): Promise<MountHandle> {
-  return mountFuse(mnt, new SysfsFs(tree), opts);
+export function mountSysfs(tree: SysfsTree, mnt: string, opts: BindingOptions = {}, fsOpts: SysfsFsOptions = {}): Promise<MountHandle> {
+  return mountFuse(mnt, new SysfsFs(tree, fsOpts), opts);
 }

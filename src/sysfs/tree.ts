@@ -6,6 +6,7 @@ import { busPciDir } from './bus-pci';
 import { dir, indexedDir, relLink, ro, rw, sink } from './build';
 import type { Entries } from './build';
 import { iommuGroupsDir } from './iommu-groups';
+import { debugIommufsDir } from './debug-iommufs';
 import type { DirNode, SysfsTree } from './node';
 import { deviceDirPath, iommuUnitPath } from './paths';
 import { pciDeviceDir } from './pci-device';
@@ -84,11 +85,39 @@ function hostBridgeDir(m: Machine, index: number): DirNode {
   });
 }
 
+/** devices/system/cpu for the one CPU the PCI devices' local_cpus (1) and local_cpulist (0)
+ * name, with the files drivers/base/topology.c gives each CPU in 6.1: lstopo (hwloc) aborts
+ * its Linux discovery without a cpu*\/topology directory (clients.md §1.2). */
+function systemDir(): DirNode {
+  const masks: Entries = ['cluster', 'core', 'die', 'package'].flatMap((k): Entries => [
+    [`${k}_cpus`, ro(() => '1')],
+    [`${k}_cpus_list`, ro(() => '0')],
+  ]);
+  const ids: Entries = ['cluster_id', 'core_id', 'die_id', 'physical_package_id'].map((k): [string, ReturnType<typeof ro>] => [k, ro(() => '0')]);
+  const siblings: Entries = [
+    ['core_siblings', ro(() => '1')],
+    ['core_siblings_list', ro(() => '0')],
+    ['thread_siblings', ro(() => '1')],
+    ['thread_siblings_list', ro(() => '0')],
+  ];
+  const topology = dir(() => [...masks, ...ids, ...siblings].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+  const cpu = dir(() => [
+    ['cpu0', dir(() => [['topology', topology]])],
+    ['kernel_max', ro(() => '8191')],
+    ['offline', ro(() => '')],
+    ['online', ro(() => '0')],
+    ['possible', ro(() => '0')],
+    ['present', ro(() => '0')],
+  ]);
+  return dir(() => [['cpu', cpu]]);
+}
+
 function devicesDir(m: Machine): DirNode {
   return dir((): Entries => {
     const e: Entries = m.pci.hostBridges.map((h, i): [string, DirNode] => [h.dirName, hostBridgeDir(m, i)]);
     const platform = [...m.devices.values()].filter((d): d is PlatformDevice => d.kind === 'platform');
     if (platform.length > 0) e.push(['platform', dir(() => platform.map((d): [string, DirNode] => [d.name, platformDeviceDir(m, d)]))]);
+    e.push(['system', systemDir()]);
     e.push([
       'virtual',
       dir(() => [['iommu', dir(() => activeUnits(m).map((u): [string, DirNode] => [u.name, unitDir(m, u)]))]]),
@@ -141,7 +170,7 @@ function moduleDir(m: Machine): DirNode {
 
 function busDir(m: Machine): DirNode {
   return dir(() => {
-    const e: Entries = [['pci', busPciDir(m)]];
+    const e: Entries = [['pci', busPciDir(m)], ['pci_express', dir(() => [['devices', dir(() => [])], ['drivers', dir(() => [])]])]]; // target of the port services' `subsystem` links
     const platform = [...m.devices.values()].filter((d): d is PlatformDevice => d.kind === 'platform');
     if (platform.length > 0) {
       e.push([
@@ -155,12 +184,14 @@ function busDir(m: Machine): DirNode {
 
 /** /sys/kernel of a Debian 6.1 x86 guest [rec: nlink 15]: iommu_groups is simulated, the other
  * directories are present (empty) so that the directory looks as it does on Linux. */
-const KERNEL_SUBDIRS = ['boot_params', 'btf', 'cgroup', 'config', 'debug', 'irq', 'mm', 'reboot', 'security', 'slab', 'software_nodes', 'tracing'];
+const KERNEL_SUBDIRS = ['boot_params', 'btf', 'cgroup', 'config', 'irq', 'mm', 'reboot', 'security', 'slab', 'software_nodes', 'tracing'];
 
 function kernelDir(m: Machine): DirNode {
   return dir(() => {
     const e: Entries = KERNEL_SUBDIRS.map((n) => [n, dir(() => [])]);
     e.push(['iommu_groups', iommuGroupsDir(m)]);
+    // debugfs' mount point; iommufs keeps its own diagnostic and control files there.
+    e.push(['debug', dir(() => [['iommufs', debugIommufsDir(m)]], 0o700)]);
     return e.sort((a, b) => (a[0] < b[0] ? -1 : 1));
   });
 }

@@ -1,0 +1,237 @@
+// `iommufs run <topology> [--cpu-flags LIST] -- <command> [args...]` (shared/docs/cli.md):
+// serve the machine at a private temporary directory, run the command in a private mount
+// namespace where that mount is bound over /sys, then unmount and exit with its status.
+//
+// What the command sees, besides the simulated /sys (clients.md §1.8 recipes):
+// - /dev/vfio: a directory of this run holding `vfio`, a plain file standing in for the
+//   VFIO container character device. Per-group entries (/dev/vfio/<group>) are not
+//   created yet; the directory lives on the host side (`<run dir>/vfio`), so they can be
+//   added there later while the command runs. When the host has a /dev/vfio it is covered;
+//   when it has none, /dev is replaced in the namespace by a tmpfs holding bind mounts of
+//   every host /dev entry plus vfio, so that the host's /dev is never written.
+// - /proc/cpuinfo: virt-host-validate decides Intel or AMD from the `vmx`/`svm` flags and
+//   only then looks for /sys/firmware/acpi/tables/DMAR or IVRS and at the link count of
+//   /sys/kernel/iommu_groups (clients.md §1.5, C12). So for an x86 topology the run shows a
+//   copy of the host's cpuinfo whose `flags` lines carry the simulated vendor's flag:
+//   `svm` (and no `vmx`) when the topology has an amd-vi unit, else `vmx` (and no `svm`).
+//   Other architectures get nothing. `--cpu-flags LIST` replaces that rule: a comma list of
+//   flags to add, `-flag` to remove one; `--cpu-flags ''` keeps the host's cpuinfo.
+//   cgroups need nothing: the host's cgroup mounts stay listed in /proc/self/mounts, which
+//   is what virt-host-validate's cgroup checks read.
+//
+// Root uses `unshare -m`; anyone else `unshare -Urm` (an unprivileged user namespace, where
+// the kernel allows it). The command runs without a shell of its own (`exec "$@"`), so
+// its PID is the child's and its exit status is passed through; killed by a signal, the
+// status is 128 + the signal number. If the namespace cannot be set up the status is 125
+// (the convention of env, chroot and timeout for the wrapper's own failure).
+// The child is awaited asynchronously: the FUSE server answers it on this event loop.
+
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { mkdir, mkdtemp, readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mountSysfs } from '../fuse';
+import { isFuseMounted } from '../fuse/mount-table';
+import { sysfsTree } from '../sysfs/tree';
+import type { Topology } from '../topology/model';
+import { CliError } from './errors';
+import type { Io } from './io';
+import { bootOrFail } from './load';
+
+export interface RunArgs {
+  topology: string;
+  /** The command and its arguments, everything after `--`. */
+  command: string[];
+  /** `--cpu-flags` as given (comma list); undefined for the automatic rule. */
+  cpuFlags?: string | undefined;
+}
+
+/** The prefix of every run's private directory under the system temp dir. */
+export const RUN_DIR_PREFIX = 'iommufs-run-';
+
+/** Status when the namespace could not be set up (not the command's own). */
+export const SETUP_FAILED = 125;
+
+/** A change to the cpuinfo flags: add or remove one flag. */
+export interface FlagEdit {
+  flag: string;
+  add: boolean;
+}
+
+/** The automatic rule (see the header): the simulated CPU vendor's virtualization flag. */
+export function cpuFlagEditsFor(t: Topology): FlagEdit[] {
+  if (t.arch !== 'x86') return [];
+  const amd = t.iommus.some((u) => u.type === 'amd-vi');
+  return amd
+    ? [{ flag: 'svm', add: true }, { flag: 'vmx', add: false }]
+    : [{ flag: 'vmx', add: true }, { flag: 'svm', add: false }];
+}
+
+/** `--cpu-flags vmx,-svm` → edits; empty text → none. Throws CliError on a bad name. */
+export function parseCpuFlags(text: string): FlagEdit[] {
+  const edits: FlagEdit[] = [];
+  for (const raw of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const add = !raw.startsWith('-');
+    const flag = add ? raw : raw.slice(1);
+    if (!/^[a-z0-9_]+$/.test(flag)) throw new CliError(`run: --cpu-flags: bad flag name '${raw}'`, 2);
+    edits.push({ flag, add });
+  }
+  return edits;
+}
+
+/** Applies the edits to every `flags\t\t: ...` line (x86's layout in
+ * arch/x86/kernel/cpu/proc.c show_cpuinfo). Returns the text unchanged when nothing differs. */
+export function editCpuinfo(text: string, edits: FlagEdit[]): string {
+  return text
+    .split('\n')
+    .map((line) => {
+      const m = /^(flags\s*:)(.*)$/.exec(line);
+      if (!m) return line;
+      const flags = m[2]!.split(' ').filter((f) => f !== '');
+      let out = flags;
+      for (const e of edits) {
+        out = out.filter((f) => f !== e.flag);
+        if (e.add) out.push(e.flag);
+      }
+      const same = out.length === flags.length && out.every((f) => flags.includes(f));
+      return same ? line : `${m[1]} ${out.join(' ')}`;
+    })
+    .join('\n');
+}
+
+/**
+ * Runs inside the new mount namespace as `sh -c SCRIPT iommufs-run CMD ARGS...`, with the
+ * run's directory in $IOMMUFS_RUN_DIR (sys = the FUSE mount, vfio, optional cpuinfo).
+ * POSIX sh, since /bin/sh is dash on Debian.
+ */
+export const NAMESPACE_SCRIPT = `
+d=$IOMMUFS_RUN_DIR
+unset IOMMUFS_RUN_DIR
+fail() { echo "iommufs run: $*" >&2; exit ${SETUP_FAILED}; }
+mount --bind "$d/sys" /sys || fail "cannot bind the simulated tree over /sys"
+if [ ! -d /dev/vfio ]; then
+  mkdir "$d/hostdev" && mount --rbind /dev "$d/hostdev" || fail "cannot reach /dev"
+  mount -t tmpfs -o mode=755,nosuid iommufs-dev /dev || fail "cannot put a tmpfs over /dev"
+  for e in "$d"/hostdev/* "$d"/hostdev/.[!.]*; do
+    n=\${e##*/}
+    if [ -L "$e" ]; then ln -s "$(readlink "$e")" "/dev/$n"
+    elif [ -d "$e" ]; then mkdir "/dev/$n" && mount --rbind "$e" "/dev/$n"
+    elif [ -e "$e" ]; then : > "/dev/$n" && mount --bind "$e" "/dev/$n"
+    fi
+  done
+  umount -l "$d/hostdev"
+  mkdir /dev/vfio || fail "cannot create /dev/vfio"
+fi
+mount --bind "$d/vfio" /dev/vfio || fail "cannot bind /dev/vfio"
+if [ -f "$d/cpuinfo" ]; then
+  mount --bind "$d/cpuinfo" /proc/cpuinfo || echo "iommufs run: warning: /proc/cpuinfo left as the host's" >&2
+fi
+exec "$@"
+`;
+
+/** `unshare` arguments for this user: a plain mount namespace for root, else a user one. */
+export function unshareArgs(uid: number): string[] {
+  return uid === 0 ? ['-m', '--propagation', 'private'] : ['-Urm', '--propagation', 'private'];
+}
+
+/** The shell convention for a child's end: its code, or 128 + the number of its signal. */
+export function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  const n = signal !== null ? constants.signals[signal] : undefined;
+  return n !== undefined ? 128 + n : SETUP_FAILED;
+}
+
+interface RunDir {
+  base: string;
+  sys: string;
+  cpuinfo: string | undefined;
+}
+
+async function prepareRunDir(edits: FlagEdit[]): Promise<RunDir> {
+  const base = await mkdtemp(join(tmpdir(), RUN_DIR_PREFIX));
+  const sys = join(base, 'sys');
+  await mkdir(sys);
+  await mkdir(join(base, 'vfio'));
+  await writeFile(join(base, 'vfio', 'vfio'), '');
+  let cpuinfo: string | undefined;
+  if (edits.length > 0) {
+    const host = await readFile('/proc/cpuinfo', 'utf8').catch(() => undefined);
+    const edited = host === undefined ? undefined : editCpuinfo(host, edits);
+    if (edited !== undefined && edited !== host) {
+      cpuinfo = join(base, 'cpuinfo');
+      await writeFile(cpuinfo, edited);
+    }
+  }
+  return { base, sys, cpuinfo };
+}
+
+/** Removes exactly what prepareRunDir and the script made; never recursively, so that a
+ * mount left behind by accident is not walked into. */
+async function removeRunDir(dir: RunDir): Promise<void> {
+  const quiet = (): undefined => undefined;
+  await unlink(join(dir.base, 'vfio', 'vfio')).catch(quiet);
+  await rmdir(join(dir.base, 'vfio')).catch(quiet);
+  if (dir.cpuinfo !== undefined) await unlink(dir.cpuinfo).catch(quiet);
+  await rmdir(join(dir.base, 'hostdev')).catch(quiet);
+  await rmdir(dir.sys).catch(quiet);
+  await rmdir(dir.base).catch(quiet);
+}
+
+function runChild(command: string[], dir: RunDir, io: Io): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('unshare', [...unshareArgs(process.getuid?.() ?? 0), 'sh', '-c', NAMESPACE_SCRIPT, 'iommufs-run', ...command], {
+      stdio: 'inherit',
+      env: { ...process.env, IOMMUFS_RUN_DIR: dir.base },
+    });
+    // SIGTERM and SIGHUP are passed on; SIGINT from a terminal reaches the child through its
+    // process group already, so here it is only kept from ending this process first.
+    const forward = (sig: NodeJS.Signals): void => {
+      child.kill(sig);
+    };
+    const ignore = (): void => undefined;
+    process.on('SIGTERM', forward);
+    process.on('SIGHUP', forward);
+    process.on('SIGINT', ignore);
+    const done = (): void => {
+      process.off('SIGTERM', forward);
+      process.off('SIGHUP', forward);
+      process.off('SIGINT', ignore);
+    };
+    child.on('error', (e) => {
+      done();
+      io.err(`run: cannot start unshare: ${e.message}`);
+      reject(new CliError(`run: unshare (util-linux) is needed`, SETUP_FAILED));
+    });
+    child.on('close', (code, signal) => {
+      done();
+      resolve(exitStatus(code, signal));
+    });
+  });
+}
+
+export async function runCommand(a: RunArgs, io: Io): Promise<number> {
+  if (a.command.length === 0) throw new CliError('run: no command given after --', 2);
+  const edits = a.cpuFlags !== undefined ? parseCpuFlags(a.cpuFlags) : undefined;
+  const { machine, warnings } = bootOrFail(a.topology);
+  for (const w of warnings) io.err(`warning: ${w}`);
+  const dir = await prepareRunDir(edits ?? cpuFlagEditsFor(machine.topology));
+  try {
+    let handle;
+    try {
+      handle = await mountSysfs(sysfsTree(machine), dir.sys, { name: 'iommufs' });
+    } catch (e) {
+      throw new CliError(`run: cannot mount at ${dir.sys}: ${(e as Error).message}`, SETUP_FAILED);
+    }
+    try {
+      return await runChild(a.command, dir, io);
+    } finally {
+      await handle.unmount();
+    }
+  } finally {
+    if (await isFuseMounted(dir.sys)) {
+      await new Promise<void>((res) => spawn('fusermount', ['-uz', dir.sys], { stdio: 'ignore' }).on('close', () => res()).on('error', () => res()));
+    }
+    await removeRunDir(dir);
+  }
+}
