@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Everything iommufs needs on a fresh Debian 12 machine with Node 20: the system FUSE 2
 # library and fusermount (fuse-native links against libfuse.so.2), npm packages, the build.
-# With --test, also the real tools the end-to-end tests drive (lspci from pciutils).
+# With --test, also the real tools the end-to-end tests drive: lspci (pciutils), lstopo
+# (hwloc), virt-host-validate (libvirt-clients); unshare, mount and find are in Debian's
+# essential set (util-linux, mount, findutils) but are checked all the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,12 @@ have_lib 'libfuse.so.2' || want_pkgs+=(libfuse2)
 command -v fusermount >/dev/null 2>&1 || want_pkgs+=(fuse)
 if [ "${1:-}" = "--test" ]; then
   command -v lspci >/dev/null 2>&1 || want_pkgs+=(pciutils)
+  command -v lstopo >/dev/null 2>&1 || want_pkgs+=(hwloc)
+  command -v virt-host-validate >/dev/null 2>&1 || want_pkgs+=(libvirt-clients)
+  command -v unshare >/dev/null 2>&1 || want_pkgs+=(util-linux)
+  command -v mount >/dev/null 2>&1 || want_pkgs+=(mount)
+  command -v find >/dev/null 2>&1 || want_pkgs+=(findutils)
+  command -v diff >/dev/null 2>&1 || want_pkgs+=(diffutils)
   command -v python3 >/dev/null 2>&1 || want_pkgs+=(python3)
 fi
 

@@ -11,6 +11,7 @@ import { bootOrFail, loadOrFail } from './load';
 import { exportCommand } from './export';
 import { mountCommand } from './mount';
 import { runCommand } from './run';
+import { ctlCommand } from './ctl';
 
 const USAGE = `usage:
   iommufs mount <topology.yaml> <mountpoint> [--allow-other] [--state FILE] [--debug]
@@ -18,7 +19,8 @@ const USAGE = `usage:
   iommufs export <topology.yaml> <dir>
   iommufs groups <topology.yaml> [--json]
   iommufs explain <topology.yaml> <device>
-  iommufs validate <topology.yaml>`;
+  iommufs validate <topology.yaml>
+  iommufs ctl <mountpoint> <verb> [args...]   (status, claim, attach, ...; see README)`;
 
 type Command = (args: string[], io: Io) => Promise<number> | number;
 
@@ -81,6 +83,7 @@ const commands: Record<string, Command> = {
     const { pos } = positionals(args, {}, 2, 'export');
     return exportCommand({ topology: pos[0]!, dir: pos[1]! }, io);
   },
+  ctl: (args, io) => ctlCommand(args, io),
   validate(args) {
     const { pos } = positionals(args, {}, 1, 'validate');
     loadOrFail(pos[0]!);

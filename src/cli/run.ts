@@ -178,7 +178,7 @@ async function removeRunDir(dir: RunDir): Promise<void> {
   await rmdir(dir.base).catch(quiet);
 }
 
-function runChild(command: string[], dir: RunDir, io: Io): Promise<number> {
+function runChild(command: string[], dir: RunDir): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn('unshare', [...unshareArgs(process.getuid?.() ?? 0), 'sh', '-c', NAMESPACE_SCRIPT, 'iommufs-run', ...command], {
       stdio: 'inherit',
@@ -200,8 +200,7 @@ function runChild(command: string[], dir: RunDir, io: Io): Promise<number> {
     };
     child.on('error', (e) => {
       done();
-      io.err(`run: cannot start unshare: ${e.message}`);
-      reject(new CliError(`run: unshare (util-linux) is needed`, SETUP_FAILED));
+      reject(new CliError(`run: cannot start unshare (util-linux): ${e.message}`, SETUP_FAILED));
     });
     child.on('close', (code, signal) => {
       done();
@@ -224,9 +223,10 @@ export async function runCommand(a: RunArgs, io: Io): Promise<number> {
       throw new CliError(`run: cannot mount at ${dir.sys}: ${(e as Error).message}`, SETUP_FAILED);
     }
     try {
-      return await runChild(a.command, dir, io);
+      return await runChild(a.command, dir);
     } finally {
-      await handle.unmount();
+      // The command's status stands even if the unmount fails; say so and go on cleaning.
+      await handle.unmount().catch((e: unknown) => io.err(`run: unmount ${dir.sys}: ${e instanceof Error ? e.message : String(e)}`));
     }
   } finally {
     if (await isFuseMounted(dir.sys)) {

@@ -43,6 +43,9 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
     ...(f.pasidBits > 0 ? { pasidBits: f.pasidBits } : {}),
     isVf: f.physfn !== undefined,
     ...(bound ? { busMaster: true } : {}),
+    // pcieport enables MSI on the ports it binds, which sets INTx Disable in the command
+    // register (drivers/pci/msi/msi.c pci_intx_for_msi) [rec: command 0x0507 on ports].
+    ...(d.driver === 'pcieport' ? { msiEnabled: true } : {}),
   };
 }
 

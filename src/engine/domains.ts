@@ -3,10 +3,15 @@
 // default domain, a blocking domain made on first claim, and user (unmanaged) domains a
 // user allocates; DMA ownership is either the kernel's DMA API users or one user owner.
 // Every operation checks everything first and changes nothing when it refuses.
+//
+// VFIO's emulated (vfio-noiommu) groups, which mdevs get, have no unit and no default domain:
+// VFIO never claims them through the IOMMU core (vfio_group_set_container skips
+// iommu_group_claim_dma_owner for VFIO_EMULATED_IOMMU), so every domain operation on them is
+// EINVAL here, and their domain reads as none.
 
 import { Errno } from './errno';
 import type { Machine } from './machine';
-import type { IommuGroup, IommuUnit, PciDevice } from './types';
+import type { Device, IommuGroup, IommuUnit, PciDevice } from './types';
 
 export type DomainKind = 'default' | 'blocking' | 'user';
 
@@ -17,6 +22,8 @@ export interface DomainCaps {
 }
 
 export interface Domain {
+  /** User domains: 1, 2, ... in allocation order, never reused. Core domains (default and
+   * blocking, one each per group, made by the kernel itself): 0, and not in `domains`. */
   id: number;
   kind: DomainKind;
   unit: IommuUnit;
@@ -44,11 +51,31 @@ export const DMA_MANAGING_DRIVERS = new Set(['vfio-pci', 'pci-stub', 'pcieport',
 
 export class DomainRegistry {
   private readonly byGroup = new WeakMap<IommuGroup, GroupDma>();
+  /** User domains by id. */
   readonly domains = new Map<number, Domain>();
+  /** The id the last allocate() gave, for the `last_allocated` file (0: none yet). */
+  lastAllocated = 0;
   private nextId = 1;
   private readonly defaults = new WeakMap<IommuGroup, Domain>();
 
+  /** Told of every domain switch of a group, for tests and traces (replace must be one switch). */
+  onSwitch: ((g: IommuGroup, from: Domain, to: Domain) => void) | undefined;
+
   constructor(private readonly m: Machine) {}
+
+  /** The one place a group changes domain; `to` undefined means its default domain. */
+  private switchTo(g: IommuGroup, s: GroupDma, to: Domain | undefined): void {
+    const from = this.currentDomain(g);
+    s.current = to;
+    const now = this.currentDomain(g);
+    if (now !== from) this.onSwitch?.(g, from, now);
+  }
+
+  /** The group's unit, or EINVAL for an emulated group (nothing of the IOMMU core applies). */
+  private unitOf(g: IommuGroup): IommuUnit {
+    if (!g.unit) throw new Errno('EINVAL', `group ${g.id} is an emulated (vfio-noiommu) group: it has no IOMMU domain`);
+    return g.unit;
+  }
 
   dma(g: IommuGroup): GroupDma {
     let s = this.byGroup.get(g);
@@ -60,17 +87,27 @@ export class DomainRegistry {
   }
 
   defaultDomain(g: IommuGroup): Domain {
-    let d = this.defaults.get(g);
-    if (!d) {
-      d = { id: this.nextId++, kind: 'default', unit: g.unit, caps: unitCaps(g.unit), group: g };
-      this.defaults.set(g, d);
-      this.domains.set(d.id, d);
-    }
+    const existing = this.defaults.get(g);
+    if (existing) return existing;
+    const unit = this.unitOf(g);
+    const d: Domain = { id: 0, kind: 'default', unit, caps: unitCaps(unit), group: g };
+    this.defaults.set(g, d);
     return d;
   }
 
+  /** The domain the group is on; EINVAL for an emulated group, which has none. */
   currentDomain(g: IommuGroup): Domain {
     return this.dma(g).current ?? this.defaultDomain(g);
+  }
+
+  /** The domain the group is on, or null for an emulated group. */
+  domainOf(g: IommuGroup): Domain | null {
+    return g.unit ? this.currentDomain(g) : null;
+  }
+
+  /** The domain a device's DMA goes through: its group's (group-wide in the IOMMU core). */
+  deviceDomain(d: Device): Domain | null {
+    return d.group ? this.domainOf(d.group) : null;
   }
 
   /** Devices of the group bound to a driver that uses the DMA API (owner_cnt in 6.1). */
@@ -95,6 +132,7 @@ export class DomainRegistry {
   whyNotUsable(g: IommuGroup): string | undefined {
     const host = this.hostDrivers(g);
     if (host.length > 0) return `bound to host drivers: ${host.map((d) => `${d.name} (${d.driver})`).join(', ')}`;
+    if (!g.unit) return 'an emulated (vfio-noiommu) group: VFIO drives it through the mdev parent, not through an IOMMU domain';
     if (!g.unit.spec.interruptRemapping && !this.m.topology.cmdline.allowUnsafeInterrupts) {
       return `${g.unit.name} has no interrupt remapping and vfio_iommu_type1.allow_unsafe_interrupts is not set`;
     }
@@ -116,37 +154,50 @@ export class DomainRegistry {
 
   /** A user asks for the group: host drivers may no longer bind (state leaving-host or idle). */
   leaveHost(g: IommuGroup): void {
+    this.unitOf(g);
     if (this.dma(g).owner !== null) throw new Errno('EBUSY', `group ${g.id} is already owned`);
     this.dma(g).leaving = true;
+  }
+
+  /** The user gave up before claiming: host drivers may bind again (state host or idle). */
+  returnHost(g: IommuGroup): void {
+    this.unitOf(g);
+    const s = this.dma(g);
+    if (s.owner !== null) throw new Errno('EBUSY', `group ${g.id} is owned by ${s.owner}; release it instead`);
+    if (!s.leaving) throw new Errno('EINVAL', `group ${g.id} is not leaving the host`);
+    s.leaving = false;
   }
 
   /** iommu_group_claim_dma_owner (6.1). */
   claim(g: IommuGroup, owner: string): void {
     if (owner.length === 0) throw new Errno('EINVAL', 'an owner needs a name');
+    const unit = this.unitOf(g);
     const s = this.dma(g);
     if (s.owner !== null) throw new Errno('EPERM', `group ${g.id} is owned by ${s.owner}`);
     if (this.hostDrivers(g).length > 0) throw new Errno('EPERM', `group ${g.id}: ${this.whyNotUsable(g)}`);
     if (s.current && s.current.kind !== 'default') throw new Errno('EBUSY', `group ${g.id} is not on its default domain`);
-    if (!g.unit.spec.interruptRemapping && !this.m.topology.cmdline.allowUnsafeInterrupts) {
-      throw new Errno('EPERM', `No interrupt remapping support on ${g.unit.name}. Use the module param "allow_unsafe_interrupts" to enable VFIO IOMMU support on this platform`);
+    if (!unit.spec.interruptRemapping && !this.m.topology.cmdline.allowUnsafeInterrupts) {
+      throw new Errno('EPERM', `No interrupt remapping support on ${unit.name}. Use the module param "allow_unsafe_interrupts" to enable VFIO IOMMU support on this platform`);
     }
-    if (!s.blocking) {
-      s.blocking = { id: this.nextId++, kind: 'blocking', unit: g.unit, caps: unitCaps(g.unit), group: g };
-      this.domains.set(s.blocking.id, s.blocking);
+    let blocking = s.blocking;
+    if (!blocking) {
+      blocking = { id: 0, kind: 'blocking', unit, caps: unitCaps(unit), group: g };
+      s.blocking = blocking;
     }
     s.owner = owner;
     s.leaving = false;
-    s.current = s.blocking;
+    this.switchTo(g, s, blocking);
   }
 
   /** iommu_group_release_dma_owner: back to the default domain. */
   release(g: IommuGroup, owner: string): void {
+    this.unitOf(g);
     const s = this.dma(g);
     if (s.owner === null) throw new Errno('EINVAL', `group ${g.id} is not owned`);
     if (s.owner !== owner) throw new Errno('EPERM', `group ${g.id} is owned by ${s.owner}, not ${owner}`);
     s.owner = null;
     s.leaving = false;
-    s.current = undefined;
+    this.switchTo(g, s, undefined);
     s.pasids.clear();
   }
 
@@ -159,6 +210,7 @@ export class DomainRegistry {
     }
     const d: Domain = { id: this.nextId++, kind: 'user', unit, caps: { pasid: !!caps.pasid, nesting: !!caps.nesting, dirtyTracking: !!caps.dirtyTracking } };
     this.domains.set(d.id, d);
+    this.lastAllocated = d.id;
     return d;
   }
 
@@ -187,10 +239,12 @@ export class DomainRegistry {
   }
 
   private checkCompatible(g: IommuGroup, d: Domain): void {
-    if (d.unit !== g.unit) throw new Errno('EINVAL', `domain ${d.id} belongs to ${d.unit.name}, group ${g.id} to ${g.unit.name}`);
+    const unit = this.unitOf(g);
+    if (d.unit !== unit) throw new Errno('EINVAL', `domain ${d.id} belongs to ${d.unit.name}, group ${g.id} to ${unit.name}`);
   }
 
   private checkOwned(g: IommuGroup): GroupDma {
+    this.unitOf(g);
     const s = this.dma(g);
     if (s.owner === null) throw new Errno('EPERM', `group ${g.id} is not owned by a user`);
     return s;
@@ -203,14 +257,14 @@ export class DomainRegistry {
     const cur = this.currentDomain(g);
     if (cur.kind === 'user') throw new Errno('EBUSY', `group ${g.id} is attached to domain ${cur.id}; replace it instead`);
     this.checkCompatible(g, d);
-    s.current = d;
+    this.switchTo(g, s, d);
   }
 
   /** Back to the core domain: blocking while owned. */
   detach(g: IommuGroup): void {
     const s = this.checkOwned(g);
     if (this.currentDomain(g).kind !== 'user') throw new Errno('EINVAL', `group ${g.id} is not attached to a user domain`);
-    s.current = s.blocking;
+    this.switchTo(g, s, s.blocking);
   }
 
   /** iommu_group_replace_domain: straight from one user domain to another; refused → unchanged. */
@@ -222,7 +276,7 @@ export class DomainRegistry {
     const d = this.userDomain(id);
     if (d === cur) return;
     this.checkCompatible(g, d);
-    s.current = d;
+    this.switchTo(g, s, d);
   }
 
   /** iommu_attach_device_pasid (6.12 order of checks). */
@@ -233,7 +287,7 @@ export class DomainRegistry {
     const s = this.checkOwned(g);
     if (!d.caps.pasid) throw new Errno('EOPNOTSUPP', `domain ${id} was not allocated for PASID use`);
     this.checkCompatible(g, d);
-    const max = maxPasids(dev, g.unit);
+    const max = maxPasids(dev, this.unitOf(g));
     if (pasid <= 0 || pasid >= max) throw new Errno('EINVAL', `pasid ${pasid} is outside 1..${max - 1} for ${dev.name}`);
     const map = s.pasids.get(dev) ?? new Map<number, Domain>();
     if (map.has(pasid)) throw new Errno('EBUSY', `pasid ${pasid} of ${dev.name} is attached to domain ${map.get(pasid)!.id}`);

@@ -12,6 +12,7 @@ function hex4(n: number): string {
 
 function describe(d: Device): string {
   if (d.kind === 'platform') return `${d.name} (platform device, stream IDs ${d.spec.streamIds.map((s) => '0x' + s.toString(16)).join(', ') || 'none'})`;
+  if (d.kind === 'mdev') return `${d.name} (mediated device of type ${d.type} on ${d.parent.name})`;
   const f = d.fn;
   const label = f.spec.label ? ` "${f.spec.label}"` : '';
   const vf = f.physfn ? `, VF ${f.vfIndex} of ${f.physfn.name}` : '';
@@ -35,7 +36,9 @@ export function explainDevice(m: Machine, name: string): string | undefined {
   const d = m.devices.get(name);
   if (!d) return undefined;
   const out: string[] = [describe(d)];
-  if (!d.unit) {
+  if (d.kind === 'mdev') {
+    out.push(`No IOMMU translates it: VFIO gave it an emulated (vfio-noiommu) group; its DMA is the parent's, which ${d.parent.group ? `is in group ${d.parent.group.id}` : 'has no group'}.`);
+  } else if (!d.unit) {
     out.push(m.units.length === 0 ? 'No IOMMU on this machine: no device has a group.' : 'No active IOMMU unit translates this device: it has no group and no iommu_group link.');
   } else {
     out.push(`Translated by ${d.unit.name} (${d.unit.spec.type}).`);

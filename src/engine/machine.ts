@@ -16,7 +16,8 @@ import { pciDeviceGroup } from './pci-device-group';
 import { platformDeviceGroup } from './platform-device-group';
 import { deviceRegions, formatRegion, mergeRegions } from './reserved-regions';
 import { bootDriverFor } from './boot-drivers';
-import type { Device, GroupStep, IommuGroup, IommuUnit, PciDevice, PlatformDevice } from './types';
+import type { Device, GroupStep, IommuGroup, IommuUnit, MdevDevice, PciDevice, PlatformDevice } from './types';
+import { MdevRegistry } from './mdev';
 import { buildDrivers } from './drivers';
 import { DomainRegistry } from './domains';
 import { Errno } from './errno';
@@ -40,6 +41,8 @@ export class Machine {
   readonly acs: AcsContext;
   /** DMA ownership and domains per group. */
   readonly dma: DomainRegistry = new DomainRegistry(this);
+  /** Mediated devices and their parents' types. */
+  readonly mdev: MdevRegistry = new MdevRegistry(this);
   readonly drivers: Map<string, Driver>;
   /** /sys/bus/pci/drivers_autoprobe */
   driversAutoprobe = true;
@@ -140,6 +143,7 @@ export class Machine {
   /** Takes a PCI device off the machine: out of its group, its driver released. */
   destroyPciDevice(dev: PciDevice): void {
     if (dev.driver !== null) this.detachDriver(dev);
+    this.mdev.parentGone(dev);
     this.leaveGroup(dev);
     this.byFunction.delete(dev.fn);
     this.devices.delete(dev.name);
@@ -221,6 +225,8 @@ export class Machine {
   }
 
   detachDriver(d: PciDevice): void {
+    // The vendor driver's remove unregisters the mdev parent, which removes its mdevs.
+    this.mdev.parentGone(d);
     d.driver = null;
     this.generation++;
   }
@@ -305,10 +311,31 @@ export class Machine {
     this.joinGroup(dev, decision.join ?? this.newGroup(dev.unit));
   }
 
+  /**
+   * A device VFIO registers with an emulated IOMMU (an mdev): it joins a new vfio-noiommu
+   * group with the lowest free number (vfio_noiommu_group_alloc → iommu_group_alloc).
+   */
+  addEmulatedDevice(dev: MdevDevice): void {
+    dev.seq = this.seq++;
+    this.devices.set(dev.name, dev);
+    const g: IommuGroup = { id: this.ids.alloc(), kind: 'vfio-noiommu', unit: null, devices: [], defaultType: 'unknown' };
+    this.groups.set(g.id, g);
+    this.joinGroup(dev, g);
+    this.generation++;
+  }
+
+  /** The mdev goes, and its group with it (vfio_unregister_group_dev → iommu_group_remove_device). */
+  removeEmulatedDevice(dev: MdevDevice): void {
+    this.leaveGroup(dev);
+    this.devices.delete(dev.name);
+    this.generation++;
+  }
+
   private newGroup(unit: IommuUnit): IommuGroup {
     const id = this.ids.alloc();
     const g: IommuGroup = {
       id,
+      kind: 'iommu',
       unit,
       devices: [],
       defaultType: defaultTypeFor(unit.spec.type, this.topology.arch, this.topology.cmdline),
@@ -341,11 +368,14 @@ export class Machine {
 
   /** The `reserved_regions` lines of a group. */
   reservedRegionLines(g: IommuGroup): string[] {
+    // An emulated group has no IOMMU to report regions (iommu_get_group_resv_regions finds no ops).
+    const unit = g.unit;
+    if (!unit) return [];
     const perDevice = g.devices.map((d) =>
       deviceRegions({
-        unitType: g.unit.spec.type,
+        unitType: unit.spec.type,
         classCode: d.kind === 'pci' ? d.fn.classCode : 0,
-        extra: g.unit.spec.reserved,
+        extra: unit.spec.reserved,
       }),
     );
     return mergeRegions(perDevice).map(formatRegion);

@@ -54,11 +54,40 @@ export interface PlatformDevice {
   steps: GroupStep[];
 }
 
-export type Device = PciDevice | PlatformDevice;
+/**
+ * A mediated device (drivers/vfio/mdev): a slice of its parent made by writing a UUID to the
+ * parent's mdev_supported_types/<type>/create. It has no IOMMU unit of its own; VFIO gives it
+ * an emulated group (vfio_register_emulated_iommu_dev → vfio_noiommu_group_alloc).
+ */
+export interface MdevDevice {
+  kind: 'mdev';
+  /** The UUID, lower case: the directory name under the parent and in bus/mdev/devices. */
+  name: string;
+  parent: PciDevice;
+  /** The type's directory name under mdev_supported_types (topology `mdev[].type`). */
+  type: string;
+  unit: null;
+  group: IommuGroup | null;
+  seq: number;
+  /** The vendor's mdev driver; named after the parent's driver here. */
+  driver: string | null;
+  steps: GroupStep[];
+}
+
+export type Device = PciDevice | PlatformDevice | MdevDevice;
+
+/**
+ * `iommu`: a group of an IOMMU unit. `vfio-noiommu`: a group VFIO made itself for a device
+ * without one (iommu_group_alloc + iommu_group_set_name(g, "vfio-noiommu") in
+ * drivers/vfio/vfio_main.c): no unit, no default domain, no reserved regions, a `name` file.
+ */
+export type GroupKind = 'iommu' | 'vfio-noiommu';
 
 export interface IommuGroup {
   id: number;
-  unit: IommuUnit;
+  kind: GroupKind;
+  /** Null exactly for `vfio-noiommu` groups. */
+  unit: IommuUnit | null;
   /** Members in the order they joined. */
   devices: Device[];
   /** The type of the current default domain, as the `type` file shows it. */

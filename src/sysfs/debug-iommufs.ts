@@ -34,14 +34,22 @@ function pciArg(m: Machine, w: string | undefined): PciDevice {
   return d;
 }
 
+/** A user domain by its id; the group's own core domains by their kind. */
 function describeDomain(d: Domain): string {
-  return d.kind === 'user' ? `${d.id} user` : `${d.id} ${d.kind}`;
+  return d.kind === 'user' ? String(d.id) : d.kind;
 }
 
 function groupDir(m: Machine, g: IommuGroup): DirNode {
   const reg = m.dma;
   return dir((): Entries => [
-    ['domain', ro(() => describeDomain(reg.currentDomain(g)))],
+    // An emulated (vfio-noiommu) group has no IOMMU domain at all.
+    [
+      'domain',
+      ro(() => {
+        const d = reg.domainOf(g);
+        return d ? describeDomain(d) : 'none';
+      }),
+    ],
     ['owner', ro(() => reg.dma(g).owner ?? '(none)')],
     ['state', ro(() => reg.state(g))],
     ['viable', ro(() => (reg.viable(g) ? '1' : '0'))],
@@ -69,7 +77,6 @@ function domainDir(m: Machine, d: Domain): DirNode {
 
 export function debugIommufsDir(m: Machine): DirNode {
   const reg = m.dma;
-  let lastAllocated = '';
   const control = (fn: (w: string[]) => void) => wo((raw) => fn(words(raw)));
   return dir((): Entries => [
     [
@@ -77,8 +84,7 @@ export function debugIommufsDir(m: Machine): DirNode {
       control((w) => {
         const caps = new Set(w.slice(1));
         for (const c of caps) if (!['pasid', 'nesting', 'dirty'].includes(c)) throw new Errno('EINVAL', `unknown capability ${c}`);
-        const d = reg.allocate(w[0] ?? '', { pasid: caps.has('pasid'), nesting: caps.has('nesting'), dirtyTracking: caps.has('dirty') });
-        lastAllocated = String(d.id);
+        reg.allocate(w[0] ?? '', { pasid: caps.has('pasid'), nesting: caps.has('nesting'), dirtyTracking: caps.has('dirty') });
       }),
     ],
     ['attach', control((w) => reg.attach(groupArg(m, w[0]), idArg(w[1])))],
@@ -107,12 +113,14 @@ export function debugIommufsDir(m: Machine): DirNode {
         subdirs: () => m.groups.size,
       }),
     ],
-    ['last_allocated', ro(() => lastAllocated)],
+    // Kept by the registry: this directory is rebuilt on every lookup.
+    ['last_allocated', ro(() => (reg.lastAllocated === 0 ? '' : String(reg.lastAllocated)))],
     ['leave_host', control((w) => reg.leaveHost(groupArg(m, w[0])))],
     ['pasid_attach', control((w) => reg.attachPasid(pciArg(m, w[0]), idArg(w[1]), idArg(w[2])))],
     ['pasid_detach', control((w) => reg.detachPasid(pciArg(m, w[0]), idArg(w[1])))],
     ['pasid_replace', control((w) => reg.replacePasid(pciArg(m, w[0]), idArg(w[1]), idArg(w[2])))],
     ['release', control((w) => reg.release(groupArg(m, w[0]), w[1] ?? ''))],
     ['replace', control((w) => reg.replace(groupArg(m, w[0]), w[1] === 'none' ? null : idArg(w[1])))],
+    ['return_host', control((w) => reg.returnHost(groupArg(m, w[0])))],
   ]);
 }

@@ -4,7 +4,7 @@
 import type { Machine } from '../engine/machine';
 import { memberNames } from '../engine/machine';
 import type { IommuGroup } from '../engine/types';
-import { dir, indexedDir, relLink, roRaw, rw } from './build';
+import { dir, indexedDir, relLink, ro, roRaw, rw } from './build';
 import type { Entries } from './build';
 import type { DirNode } from './node';
 import { deviceDirPath } from './paths';
@@ -30,6 +30,8 @@ function groupDir(m: Machine, g: IommuGroup): DirNode {
         });
       }),
     ],
+    // iommu_group_set_name adds `name` only to groups given one: VFIO's emulated groups.
+    ...(g.kind === 'vfio-noiommu' ? ([['name', ro(() => 'vfio-noiommu')]] satisfies Entries) : []),
     ['reserved_regions', roRaw(() => m.reservedRegionLines(g).map((l) => l + '\n').join(''))],
     ['type', rw(() => g.defaultType, (text) => setGroupType(m, g, text))],
   ]);

@@ -3,7 +3,10 @@
 import type { Device } from '../engine/types';
 
 export function deviceDirPath(d: Device): string {
-  return d.kind === 'pci' ? d.fn.sysfsPath : `devices/platform/${d.name}`;
+  if (d.kind === 'pci') return d.fn.sysfsPath;
+  // An mdev sits in its parent's directory (mdev_device_create: dev.parent = parent->dev).
+  if (d.kind === 'mdev') return `${d.parent.fn.sysfsPath}/${d.name}`;
+  return `devices/platform/${d.name}`;
 }
 
 export function parentDirPath(path: string): string {
@@ -13,7 +16,7 @@ export function parentDirPath(path: string): string {
 export const BUS_PCI = 'bus/pci';
 export const PCI_DRIVERS = 'bus/pci/drivers';
 
-export function driverDirPath(bus: 'pci' | 'platform', driver: string): string {
+export function driverDirPath(bus: 'pci' | 'platform' | 'mdev', driver: string): string {
   return `bus/${bus}/drivers/${driver}`;
 }
 

@@ -17,6 +17,7 @@ import { pciWrites } from './pci-device-writes';
 import { powerDir } from './power';
 import { portServiceEntries } from './port-services';
 import { sriovEntries } from './sriov-attrs';
+import { mdevChildEntries, mdevParentEntries } from './mdev';
 
 const hex = (n: number, w: number): string => '0x' + n.toString(16).padStart(w, '0');
 const HEX = (n: number, w: number): string => n.toString(16).toUpperCase().padStart(w, '0');
@@ -94,6 +95,7 @@ export function pciDeviceDir(m: Machine, d: PciDevice): DirNode {
     const enabled = bound || isBridge;
 
     for (const child of m.childDevices(here)) e.push([child.name, pciDeviceDir(m, child)]);
+    e.push(...mdevChildEntries(m, d));
     if (bound && d.driver === 'pcieport') e.push(...portServiceEntries(m, d, cfg));
     if (aer) {
       e.push(['aer_dev_correctable', ro(() => aerCounters(AER_COR, 'TOTAL_ERR_COR'))]);
@@ -132,6 +134,7 @@ export function pciDeviceDir(m: Machine, d: PciDevice): DirNode {
       e.push(['max_link_speed', ro(() => link.maxSpeed)]);
       e.push(['max_link_width', ro(() => String(link.maxWidth))]);
     }
+    e.push(...mdevParentEntries(m, d));
     e.push(['modalias', ro(() => modalias(d))]);
     e.push(['msi_bus', rw(() => '1', w.msiBus)]);
     if (bound && hasMsiOrMsix(cfg) && d.driver === 'pcieport') e.push(['msi_irqs', dir(() => [[String(24 + d.seq), ro(() => 'msi')]])]);

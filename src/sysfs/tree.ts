@@ -12,6 +12,7 @@ import { deviceDirPath, iommuUnitPath } from './paths';
 import { pciDeviceDir } from './pci-device';
 import { platformDeviceDir } from './platform-device';
 import { powerDir } from './power';
+import { busMdevDir, classMdevBusDir, mdevInUse } from './mdev';
 
 /** drivers/iommu/intel/iommu.c intel_iommu_groups: what QEMU's VT-d reports [rec]. */
 function intelIommuDir(m: Machine, unit: IommuUnit): DirNode {
@@ -127,8 +128,9 @@ function devicesDir(m: Machine): DirNode {
 }
 
 function classDir(m: Machine): DirNode {
-  return dir(() => [
+  return dir((): Entries => [
     ['iommu', dir(() => activeUnits(m).map((u) => [u.name, relLink('class/iommu', iommuUnitPath(u.name))]))],
+    ...(mdevInUse(m) ? ([['mdev_bus', classMdevBusDir(m)]] satisfies Entries) : []),
     [
       'pci_bus',
       dir(() => {
@@ -171,6 +173,7 @@ function moduleDir(m: Machine): DirNode {
 function busDir(m: Machine): DirNode {
   return dir(() => {
     const e: Entries = [['pci', busPciDir(m)], ['pci_express', dir(() => [['devices', dir(() => [])], ['drivers', dir(() => [])]])]]; // target of the port services' `subsystem` links
+    if (mdevInUse(m)) e.unshift(['mdev', busMdevDir(m)]);
     const platform = [...m.devices.values()].filter((d): d is PlatformDevice => d.kind === 'platform');
     if (platform.length > 0) {
       e.push([
