@@ -31,7 +31,8 @@ const WORKLOADS: Record<string, (root: string) => string> = {
 
 async function time(script: string): Promise<number> {
   const t0 = performance.now();
-  await exec('bash', ['-c', script], { maxBuffer: 1 << 26 });
+  // Bounded: a workload that cannot finish in five minutes fails the run instead of hanging it.
+  await exec('timeout', ['300', 'bash', '-c', script], { maxBuffer: 1 << 26 });
   return performance.now() - t0;
 }
 

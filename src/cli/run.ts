@@ -4,9 +4,10 @@
 //
 // What the command sees, besides the simulated /sys (clients.md §1.8 recipes):
 // - /dev/vfio: a directory of this run holding `vfio`, a plain file standing in for the
-//   VFIO container character device. Per-group entries (/dev/vfio/<group>) are not
-//   created yet; the directory lives on the host side (`<run dir>/vfio`), so they can be
-//   added there later while the command runs. When the host has a /dev/vfio it is covered;
+//   VFIO container character device, and one plain file (mode 0600) per group that has a
+//   device bound to vfio-pci, kept in step after every write as Linux adds and removes
+//   /dev/vfio/<group>. The directory lives on the host side (`<run dir>/vfio`), so it can
+//   change while the command runs. When the host has a /dev/vfio it is covered;
 //   when it has none, /dev is replaced in the namespace by a tmpfs holding bind mounts of
 //   every host /dev entry plus vfio, so that the host's /dev is never written.
 // - /proc/cpuinfo: virt-host-validate decides Intel or AMD from the `vmx`/`svm` flags and
@@ -31,6 +32,9 @@ import { constants } from 'node:os';
 import { mkdir, mkdtemp, readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmod } from 'node:fs/promises';
+import { vfioGroupIds } from '../engine/vfio';
 import { mountSysfs } from '../fuse';
 import { isFuseMounted } from '../fuse/mount-table';
 import { sysfsTree } from '../sysfs/tree';
@@ -153,7 +157,9 @@ async function prepareRunDir(edits: FlagEdit[]): Promise<RunDir> {
   const sys = join(base, 'sys');
   await mkdir(sys);
   await mkdir(join(base, 'vfio'));
-  await writeFile(join(base, 'vfio', 'vfio'), '');
+  // The container node is 0666 on Linux [rec]; group nodes are 0600.
+  await writeFile(join(base, 'vfio', 'vfio'), '', { mode: 0o666 });
+  await chmod(join(base, 'vfio', 'vfio'), 0o666);
   let cpuinfo: string | undefined;
   if (edits.length > 0) {
     const host = await readFile('/proc/cpuinfo', 'utf8').catch(() => undefined);
@@ -170,6 +176,7 @@ async function prepareRunDir(edits: FlagEdit[]): Promise<RunDir> {
  * mount left behind by accident is not walked into. */
 async function removeRunDir(dir: RunDir): Promise<void> {
   const quiet = (): undefined => undefined;
+  syncVfioDir(join(dir.base, 'vfio'), []);
   await unlink(join(dir.base, 'vfio', 'vfio')).catch(quiet);
   await rmdir(join(dir.base, 'vfio')).catch(quiet);
   if (dir.cpuinfo !== undefined) await unlink(dir.cpuinfo).catch(quiet);
@@ -209,6 +216,21 @@ function runChild(command: string[], dir: RunDir): Promise<number> {
   });
 }
 
+/** Makes the host-side /dev/vfio hold `vfio` and exactly the given groups. Synchronous:
+ * this directory is not on the FUSE mount, and a write's effect must show before the
+ * writer's next command runs. */
+function syncVfioDir(vfioDir: string, groups: number[]): void {
+  const want = new Set(groups.map(String));
+  let have: string[] = [];
+  try {
+    have = readdirSync(vfioDir);
+  } catch {
+    return;
+  }
+  for (const name of have) if (name !== 'vfio' && !want.has(name)) unlinkSync(join(vfioDir, name));
+  for (const name of want) if (!have.includes(name)) writeFileSync(join(vfioDir, name), '', { mode: 0o600 });
+}
+
 export async function runCommand(a: RunArgs, io: Io): Promise<number> {
   if (a.command.length === 0) throw new CliError('run: no command given after --', 2);
   const edits = a.cpuFlags !== undefined ? parseCpuFlags(a.cpuFlags) : undefined;
@@ -217,8 +239,11 @@ export async function runCommand(a: RunArgs, io: Io): Promise<number> {
   const dir = await prepareRunDir(edits ?? cpuFlagEditsFor(machine.topology));
   try {
     let handle;
+    const vfioDir = join(dir.base, 'vfio');
+    const syncVfio = (): void => syncVfioDir(vfioDir, vfioGroupIds(machine));
+    syncVfio();
     try {
-      handle = await mountSysfs(sysfsTree(machine), dir.sys, { name: 'iommufs' });
+      handle = await mountSysfs(sysfsTree(machine), dir.sys, { name: 'iommufs' }, { afterWrite: syncVfio });
     } catch (e) {
       throw new CliError(`run: cannot mount at ${dir.sys}: ${(e as Error).message}`, SETUP_FAILED);
     }

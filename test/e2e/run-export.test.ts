@@ -71,6 +71,21 @@ describe('iommufs run', () => {
     assert.equal(host.stdout, 'clean\n');
   });
 
+  it('/dev/vfio/<group> appears when the first device of a group binds to vfio-pci and goes when it leaves', async () => {
+    // writes.json: 0000:01:00.0 is in group 8; binding it to vfio-pci made /dev/vfio/8 (0600).
+    const script = [
+      'ls /dev/vfio | tr "\\n" " "; echo',
+      'echo vfio-pci > /sys/bus/pci/devices/0000:01:00.0/driver_override',
+      'echo 0000:01:00.0 > /sys/bus/pci/drivers_probe',
+      'stat -c "%a %n" /dev/vfio/8 /dev/vfio/vfio',
+      'echo 0000:01:00.0 > /sys/bus/pci/drivers/vfio-pci/unbind',
+      'ls /dev/vfio | tr "\\n" " "; echo',
+    ].join('; ');
+    const r = await cli(['run', join(TOPOLOGIES, 'qemu-writes.yaml'), '--', 'sh', '-c', script]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'vfio \n600 /dev/vfio/8\n666 /dev/vfio/vfio\nvfio \n');
+  });
+
   it('shows a cpuinfo with the simulated vendor flag; --cpu-flags overrides the rule', async () => {
     const flags = async (topology: string, extra: string[] = []): Promise<string> => {
       const r = await cli(['run', topology, ...extra, '--', 'sh', '-c', 'for f in vmx svm; do grep -qw $f /proc/cpuinfo && printf "%s " $f; done; echo']);

@@ -1,0 +1,14 @@
+// Which /dev/vfio/<group> nodes exist: VFIO registers a group when the first of its devices
+// binds to vfio-pci and drops it when the last one leaves (drivers/vfio/group.c
+// vfio_group_find_or_alloc / vfio_device_remove_group) [rec: writes.json, /dev/vfio/8 and 10].
+
+import type { Machine } from './machine';
+
+export const VFIO_DRIVERS = new Set(['vfio-pci']);
+
+export function vfioGroupIds(m: Machine): number[] {
+  return m
+    .sortedGroups()
+    .filter((g) => g.devices.some((d) => d.kind === 'pci' && d.driver !== null && VFIO_DRIVERS.has(d.driver)))
+    .map((g) => g.id);
+}
