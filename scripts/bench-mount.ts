@@ -118,8 +118,45 @@ async function bench(devices: number): Promise<void> {
   }
 }
 
+/** A PF on the root bus with 256 VFs possible (they spill onto bus 01), and a NIC to bind. */
+const WRITES_TOPOLOGY = `version: 1
+cmdline: intel_iommu=on
+iommus: [{ name: dmar0, type: intel-vtd }]
+pci:
+  - bus: 0
+    devices:
+      "00.0": { id: 8086:29c0, class: 0x060000, type: host-bridge }
+      "02.0": { id: 15b3:1017, class: 0x020000, driver: mlx5_core, sriov: { total: 256, offset: 1, stride: 1, vf-id: 15b3:1018, vf-driver: mlx5_core } }
+      "03.0": { id: 8086:10d3, class: 0x020000, driver: e1000e }
+`;
+
+async function benchWrites(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'iommufs-bench-'));
+  const topology = join(work, 'writes.yaml');
+  writeFileSync(topology, WRITES_TOPOLOGY);
+  const mnt = join(work, 'mnt');
+  const daemon = await mountDaemon(topology, mnt);
+  try {
+    const pf = `${mnt}/bus/pci/devices/0000:00:02.0`;
+    console.log('\nwrites');
+    for (const n of [64, 256]) {
+      const ms = await time(`echo ${n} > ${pf}/sriov_numvfs && [ $(ls ${mnt}/bus/pci/devices | wc -l) -eq ${3 + n} ]`);
+      console.log(`sriov_numvfs=${n} until the VFs are listed: ${ms.toFixed(0)} ms`);
+      await time(`echo 0 > ${pf}/sriov_numvfs`);
+    }
+    const rounds = 200;
+    const drv = `${mnt}/bus/pci/drivers/e1000e`;
+    const ms = await time(`for i in $(seq ${rounds}); do echo 0000:00:03.0 > ${drv}/unbind; echo 0000:00:03.0 > ${drv}/bind; done`);
+    console.log(`bind/unbind round trips: ${((rounds * 1000) / ms).toFixed(0)} per second (${rounds} in ${ms.toFixed(0)} ms, one shell)`);
+  } finally {
+    await daemon.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   for (const n of process.argv.slice(2).map(Number).filter((x) => x > 0).concat(process.argv.length > 2 ? [] : [1000, 10000])) await bench(n);
+  await benchWrites();
 }
 
 void main().catch((e: unknown) => {

@@ -42,6 +42,13 @@ export function rescanAll(m: Machine, raw: string): void {
   for (const host of m.pci.hostBridges) rescanBus(m, host.rootBus);
 }
 
+/** pci_bus/<root bus>/rescan under a host bridge: that root bus and everything below it. */
+export function rescanRoot(m: Machine, hostIndex: number, raw: string): void {
+  if (!parseRescan(raw)) return;
+  const host = m.pci.hostBridges[hostIndex];
+  if (host) rescanBus(m, host.rootBus);
+}
+
 /** <dev>/rescan: the bus the device sits on. */
 export function rescanDevice(m: Machine, d: PciDevice, raw: string): void {
   if (!parseRescan(raw)) return;

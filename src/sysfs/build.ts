@@ -8,17 +8,35 @@ export const PAGE_SIZE = 4096;
 
 export type Entries = Array<[string, Node]>;
 
-/** A directory whose entries are computed on every lookup from `build`. */
-export function dir(build: () => Entries, mode = 0o755): DirNode {
+/**
+ * A directory whose entries are computed from `build`. With `version` (the machine's
+ * generation, bumped by every change that adds, removes or rebinds something), the entries
+ * are computed once per version instead of on every lookup: a path walk touches each
+ * ancestor, and `ls -lR` walks every entry. Entry contents stay live either way, since
+ * attributes read the engine when they are shown.
+ */
+export function dir(build: () => Entries, mode = 0o755, version?: () => number): DirNode {
+  let cachedAt = -1;
+  let cached: Map<string, Node> | undefined;
+  const entries = (): Map<string, Node> => {
+    if (version === undefined) return new Map(build());
+    const v = version();
+    if (cached === undefined || v !== cachedAt) {
+      cached = new Map(build());
+      cachedAt = v;
+    }
+    return cached;
+  };
   return {
     kind: 'dir',
     mode,
-    list: () => build().map(([name]) => name),
-    lookup: (name) => {
-      for (const [n, node] of build()) if (n === name) return node;
-      return undefined;
+    list: () => [...entries().keys()],
+    lookup: (name) => entries().get(name),
+    subdirCount: () => {
+      let n = 0;
+      for (const node of entries().values()) if (node.kind === 'dir') n++;
+      return n;
     },
-    subdirCount: () => build().filter(([, n]) => n.kind === 'dir').length,
   };
 }
 

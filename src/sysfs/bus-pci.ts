@@ -42,13 +42,22 @@ function driverDir(m: Machine, name: string): DirNode {
     e.push(['uevent', sink()]);
     e.push(['unbind', wo((t) => unbind(m, name, t))]);
     return e;
-  });
+  }, 0o755, () => m.generation);
 }
 
 function driversDir(m: Machine): DirNode {
+  const nodes = new Map<string, DirNode>();
+  const node = (name: string): DirNode => {
+    let n = nodes.get(name);
+    if (!n) {
+      n = driverDir(m, name);
+      nodes.set(name, n);
+    }
+    return n;
+  };
   return indexedDir({
     names: () => [...m.drivers.keys()].sort(),
-    lookup: (name) => (m.drivers.has(name) ? driverDir(m, name) : undefined),
+    lookup: (name) => (m.drivers.has(name) ? node(name) : undefined),
     subdirs: () => m.drivers.size,
   });
 }
@@ -70,7 +79,8 @@ function slotsDir(m: Machine): DirNode {
 }
 
 export function busPciDir(m: Machine): DirNode {
-  return dir(() => [
+  return dir(
+    () => [
     ['devices', devicesDir(m)],
     ['drivers', driversDir(m)],
     [
@@ -88,5 +98,8 @@ export function busPciDir(m: Machine): DirNode {
     ['resource_alignment', rw(() => '', () => undefined)],
     ['slots', slotsDir(m)],
     ['uevent', sink()],
-  ]);
+    ],
+    0o755,
+    () => m.generation,
+  );
 }

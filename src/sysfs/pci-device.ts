@@ -15,6 +15,7 @@ import { deviceDirPath, driverDirPath, iommuUnitPath } from './paths';
 import { groupPath } from './iommu-groups';
 import { pciWrites } from './pci-device-writes';
 import { powerDir } from './power';
+import { busName, pciBusDir } from './pci-bus';
 import { portServiceEntries } from './port-services';
 import { sriovEntries } from './sriov-attrs';
 import { mdevChildEntries, mdevParentEntries } from './mdev';
@@ -79,7 +80,19 @@ function configAttr(m: Machine, d: PciDevice): AttrNode {
   };
 }
 
+const deviceDirs = new WeakMap<PciDevice, DirNode>();
+
+/** One directory node per device, its entries recomputed only when the machine changes. */
 export function pciDeviceDir(m: Machine, d: PciDevice): DirNode {
+  let node = deviceDirs.get(d);
+  if (!node) {
+    node = buildPciDeviceDir(m, d);
+    deviceDirs.set(d, node);
+  }
+  return node;
+}
+
+function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
   const here = deviceDirPath(d);
   return dir((): Entries => {
     const f = d.fn;
@@ -139,7 +152,7 @@ export function pciDeviceDir(m: Machine, d: PciDevice): DirNode {
     e.push(['msi_bus', rw(() => '1', w.msiBus)]);
     if (bound && hasMsiOrMsix(cfg) && d.driver === 'pcieport') e.push(['msi_irqs', dir(() => [[String(24 + d.seq), ro(() => 'msi')]])]);
     e.push(['numa_node', rw(() => String(d.numaNode), w.numaNode)]);
-    if (isBridge && f.secondary) e.push(['pci_bus', pciBusDir(m, d)]);
+    if (isBridge && f.secondary) e.push(['pci_bus', pciBusDir(here, busName(f.segment, f.secondary.number), w.rescanBridge)]);
     e.push(['power', powerDir(wakeupCapable(m, d))]);
     e.push(['power_state', ro(() => (enabled ? 'D0' : 'unknown'))]);
     e.push(['remove', wo(w.remove, 0o220)]);
@@ -163,7 +176,7 @@ export function pciDeviceDir(m: Machine, d: PciDevice): DirNode {
     e.push(['uevent', rw(() => ueventText(d), () => undefined)]);
     e.push(['vendor', ro(() => hex(f.id.vendor, 4))]);
     return e;
-  });
+  }, 0o755, () => m.generation);
 }
 
 /** drivers/pci/pcie/pme.c pcie_pme_mark_devices: a root port's PME service marks the port and
@@ -175,25 +188,6 @@ function wakeupCapable(m: Machine, d: PciDevice): boolean {
   return false;
 }
 
-function pciBusDir(m: Machine, d: PciDevice): DirNode {
-  const bus = d.fn.secondary!;
-  const name = `${d.fn.segment.toString(16).padStart(4, '0')}:${bus.number.toString(16).padStart(2, '0')}`;
-  const here = `${deviceDirPath(d)}/pci_bus/${name}`;
-  return dir(() => [
-    [
-      name,
-      dir(() => [
-        ['cpuaffinity', ro(() => '1')],
-        ['cpulistaffinity', ro(() => '0')],
-        ['device', relLink(here, deviceDirPath(d))],
-        ['power', powerDir(false)],
-        ['rescan', wo(pciWrites(m, d).rescanBridge!)],
-        ['subsystem', relLink(here, 'class/pci_bus')],
-        ['uevent', rw(() => '', () => undefined)],
-      ]),
-    ],
-  ]);
-}
 
 /** A plausible legacy IRQ (the real one comes from firmware routing, which is not simulated). */
 function legacyIrq(d: PciDevice): number {

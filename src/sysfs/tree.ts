@@ -12,6 +12,8 @@ import { deviceDirPath, iommuUnitPath } from './paths';
 import { pciDeviceDir } from './pci-device';
 import { platformDeviceDir } from './platform-device';
 import { powerDir } from './power';
+import { busName, pciBusDir } from './pci-bus';
+import { rescanRoot } from '../engine/hotplug';
 import { busMdevDir, classMdevBusDir, mdevInUse } from './mdev';
 
 /** drivers/iommu/intel/iommu.c intel_iommu_groups: what QEMU's VT-d reports [rec]. */
@@ -62,24 +64,7 @@ function hostBridgeDir(m: Machine, index: number): DirNode {
   const here = `devices/${host.dirName}`;
   return dir((): Entries => {
     const e: Entries = m.childDevices(here).map((d: PciDevice) => [d.name, pciDeviceDir(m, d)]);
-    const busName = `${host.segment.toString(16).padStart(4, '0')}:${host.busNumber.toString(16).padStart(2, '0')}`;
-    e.push([
-      'pci_bus',
-      dir(() => [
-        [
-          busName,
-          dir(() => [
-            ['cpuaffinity', ro(() => '1')],
-            ['cpulistaffinity', ro(() => '0')],
-            ['device', relLink(`${here}/pci_bus/${busName}`, here)],
-            ['power', powerDir(false)],
-            ['rescan', sink()],
-            ['subsystem', relLink(`${here}/pci_bus/${busName}`, 'class/pci_bus')],
-            ['uevent', rw(() => '', () => undefined)],
-          ]),
-        ],
-      ]),
-    ]);
+    e.push(['pci_bus', pciBusDir(here, busName(host.segment, host.busNumber), (t) => rescanRoot(m, index, t))]);
     e.push(['power', powerDir(false)]);
     e.push(['uevent', rw(() => '', () => undefined)]);
     return e;
@@ -124,7 +109,7 @@ function devicesDir(m: Machine): DirNode {
       dir(() => [['iommu', dir(() => activeUnits(m).map((u): [string, DirNode] => [u.name, unitDir(m, u)]))]]),
     ]);
     return e;
-  });
+  }, 0o755, () => m.generation);
 }
 
 function classDir(m: Machine): DirNode {
@@ -136,13 +121,13 @@ function classDir(m: Machine): DirNode {
       dir(() => {
         const out: Entries = [];
         for (const h of m.pci.hostBridges) {
-          const name = `${h.segment.toString(16).padStart(4, '0')}:${h.busNumber.toString(16).padStart(2, '0')}`;
+          const name = busName(h.segment, h.busNumber);
           out.push([name, relLink('class/pci_bus', `devices/${h.dirName}/pci_bus/${name}`)]);
         }
         for (const d of m.pciDevicesInOrder()) {
           const sec = d.fn.secondary;
           if (!sec) continue;
-          const name = `${d.fn.segment.toString(16).padStart(4, '0')}:${sec.number.toString(16).padStart(2, '0')}`;
+          const name = busName(d.fn.segment, sec.number);
           out.push([name, relLink('class/pci_bus', `${deviceDirPath(d)}/pci_bus/${name}`)]);
         }
         return out.sort((a, b) => (a[0] < b[0] ? -1 : 1));
@@ -182,7 +167,7 @@ function busDir(m: Machine): DirNode {
       ]);
     }
     return e;
-  });
+  }, 0o755, () => m.generation);
 }
 
 /** /sys/kernel of a Debian 6.1 x86 guest [rec: nlink 15]: iommu_groups is simulated, the other
@@ -207,7 +192,7 @@ export function sysfsTree(m: Machine): SysfsTree {
     ['firmware', firmwareDir(m)],
     ['kernel', kernelDir(m)],
     ['module', moduleDir(m)],
-  ]);
+  ], 0o755, () => m.generation);
   return { root };
 }
 

@@ -1,0 +1,29 @@
+// The pci_bus/<SSSS:BB>/ directory a host bridge or a bridge has for the bus behind it
+// (drivers/pci/probe.c pci_register_host_bridge / pci_add_new_bus, class pci_bus).
+
+import { dir, relLink, ro, rw, wo } from './build';
+import type { DirNode } from './node';
+import { powerDir } from './power';
+
+export function busName(segment: number, bus: number): string {
+  return `${segment.toString(16).padStart(4, '0')}:${bus.toString(16).padStart(2, '0')}`;
+}
+
+/** `ownerDir` is the directory holding pci_bus/ (the bridge or host bridge). */
+export function pciBusDir(ownerDir: string, name: string, rescan: (text: string) => void): DirNode {
+  const here = `${ownerDir}/pci_bus/${name}`;
+  return dir(() => [
+    [
+      name,
+      dir(() => [
+        ['cpuaffinity', ro(() => '1')],
+        ['cpulistaffinity', ro(() => '0')],
+        ['device', relLink(here, ownerDir)],
+        ['power', powerDir(false)],
+        ['rescan', wo(rescan)],
+        ['subsystem', relLink(here, 'class/pci_bus')],
+        ['uevent', rw(() => '', () => undefined)],
+      ]),
+    ],
+  ]);
+}
