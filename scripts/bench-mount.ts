@@ -29,10 +29,14 @@ const WORKLOADS: Record<string, (root: string) => string> = {
     `for g in ${r}/kernel/iommu_groups/*; do echo "IOMMU Group \${g##*/}:"; for d in $g/devices/*; do echo "$(readlink -f $d) $(cat $d/vendor $d/device)"; done; done > /dev/null`,
 };
 
+/** Wall time of a workload in ms; NaN when it did not finish within five minutes. */
 async function time(script: string): Promise<number> {
   const t0 = performance.now();
-  // Bounded: a workload that cannot finish in five minutes fails the run instead of hanging it.
-  await exec('timeout', ['300', 'bash', '-c', script], { maxBuffer: 1 << 26 });
+  try {
+    await exec('timeout', ['300', 'bash', '-c', script], { maxBuffer: 1 << 26 });
+  } catch {
+    return NaN;
+  }
   return performance.now() - t0;
 }
 
@@ -110,7 +114,9 @@ async function bench(devices: number): Promise<void> {
       const a = onMount[name]!;
       const b = onBare[name]!;
       const c = onExport[name]!;
-      console.log(`${name.padEnd(12)} ${a.toFixed(0).padStart(12)} ${b.toFixed(0).padStart(14)} ${c.toFixed(0).padStart(11)} ${(a / b).toFixed(2).padStart(13)} ${(a / c).toFixed(2).padStart(15)}`);
+      const ms = (x: number): string => (Number.isNaN(x) ? '>300000' : x.toFixed(0));
+      const ratio = (x: number, y: number): string => (Number.isNaN(x) || Number.isNaN(y) ? '-' : (x / y).toFixed(2));
+      console.log(`${name.padEnd(12)} ${ms(a).padStart(12)} ${ms(b).padStart(14)} ${ms(c).padStart(11)} ${ratio(a, b).padStart(13)} ${ratio(a, c).padStart(15)}`);
     }
   } finally {
     rmSync(shm, { recursive: true, force: true });
