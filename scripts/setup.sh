@@ -3,11 +3,16 @@
 # library and fusermount (fuse-native links against libfuse.so.2), npm packages, the build.
 # With --test, also the real tools the end-to-end tests drive: lspci (pciutils), lstopo
 # (hwloc), virt-host-validate (libvirt-clients); unshare, mount and find are in Debian's
-# essential set (util-linux, mount, findutils) but are checked all the same.
+# essential set (util-linux, mount, findutils) but are checked all the same; driverctl and
+# dpdk-devbind.py (Debian's `dpdk` package ships /usr/bin/dpdk-devbind.py) for the binding
+# tools test. `dpdk` is installed without its recommends: those are the DPDK runtime
+# libraries (librte-*, rdma-core, ~50 packages) that dpdk-devbind.py, a python3 script
+# needing only lspci and ip, never loads. driverctl pulls in udev (it calls udevadm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_pkgs=()
+want_dpdk=0
 have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
 have_lib 'libfuse.so.2' || want_pkgs+=(libfuse2)
 command -v fusermount >/dev/null 2>&1 || want_pkgs+=(fuse)
@@ -20,16 +25,25 @@ if [ "${1:-}" = "--test" ]; then
   command -v find >/dev/null 2>&1 || want_pkgs+=(findutils)
   command -v diff >/dev/null 2>&1 || want_pkgs+=(diffutils)
   command -v python3 >/dev/null 2>&1 || want_pkgs+=(python3)
+  command -v ip >/dev/null 2>&1 || want_pkgs+=(iproute2)
+  [ -x /usr/sbin/driverctl ] || want_pkgs+=(driverctl)
+  [ -x /usr/bin/dpdk-devbind.py ] || want_dpdk=1
 fi
 
-if [ "${#want_pkgs[@]}" -gt 0 ]; then
+if [ "${#want_pkgs[@]}" -gt 0 ] || [ "$want_dpdk" -eq 1 ]; then
   if [ "$(id -u)" -ne 0 ]; then
-    echo "setup: missing ${want_pkgs[*]}; run as root or: sudo apt-get install -y ${want_pkgs[*]}" >&2
+    echo "setup: missing ${want_pkgs[*]}$([ "$want_dpdk" -eq 1 ] && echo ' dpdk'); run as root or: sudo apt-get install -y ${want_pkgs[*]}$([ "$want_dpdk" -eq 1 ] && echo '; sudo apt-get install -y --no-install-recommends dpdk')" >&2
     exit 1
   fi
-  echo "setup: apt-get install ${want_pkgs[*]}" >&2
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want_pkgs[@]}" >/dev/null
+  if [ "${#want_pkgs[@]}" -gt 0 ]; then
+    echo "setup: apt-get install ${want_pkgs[*]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want_pkgs[@]}" >/dev/null
+  fi
+  if [ "$want_dpdk" -eq 1 ]; then
+    echo "setup: apt-get install --no-install-recommends dpdk" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpdk >/dev/null
+  fi
 fi
 
 # npm ci only when the installed tree is missing or older than the lock file.

@@ -24,7 +24,8 @@ interface Decoded {
 function lspci(name: string, dump: string): Decoded {
   const file = path.join(dir, name);
   fs.writeFileSync(file, dump);
-  const r = spawnSync(LSPCI, ['-F', file, '-vv'], { encoding: 'utf8' });
+  // Names from pci.ids only: a host with udev's hwdb would otherwise name devices differently.
+  const r = spawnSync(LSPCI, ['-O', 'hwdb.disable=1', '-F', file, '-vv'], { encoding: 'utf8' });
   assert.equal(r.status, 0, `lspci failed: ${r.stderr}`);
   const warnings = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/Unable to load libkmod resources/.test(l));
   return { stdout: r.stdout, warnings };
