@@ -16,9 +16,9 @@ import { pciDeviceGroup } from './pci-device-group';
 import { platformDeviceGroup } from './platform-device-group';
 import { deviceRegions, formatRegion, mergeRegions } from './reserved-regions';
 import { bootDriverFor } from './boot-drivers';
-import type { Device, GroupStep, IommuGroup, IommuUnit, MdevDevice, PciDevice, PlatformDevice } from './types';
+import type { Device, IommuGroup, IommuUnit, MdevDevice, PciDevice, PlatformDevice } from './types';
 import { MdevRegistry } from './mdev';
-import { buildDrivers } from './drivers';
+import { buildDrivers, driverMatches, probeKeeps } from './drivers';
 import { DomainRegistry } from './domains';
 import { Errno } from './errno';
 import { enableVfs } from './sriov';
@@ -238,7 +238,7 @@ export class Machine {
     if (!canProbe(this, d)) return;
     for (const drv of this.drivers.values()) {
       // __device_attach_driver: a driver whose probe fails lets the next one try.
-      if (this.matchesForProbe(drv, d) && probeKeeps(drv, d.fn)) {
+      if (driverMatches(drv, d.fn, d.driverOverride) && probeKeeps(drv, d.fn)) {
         try {
           this.attachDriver(d, drv);
         } catch (e) {
@@ -250,12 +250,6 @@ export class Machine {
         return;
       }
     }
-  }
-
-  private matchesForProbe(drv: Driver, d: PciDevice): boolean {
-    // A driver only binds at probe time when its module is loaded: the topology's drivers are,
-    // the built-in ones are; vfio-pci and pci-stub bind only through override or new_id.
-    return driverMatchesForProbe(drv, d);
   }
 
   configBytes(d: PciDevice): Uint8Array {
@@ -385,15 +379,6 @@ export class Machine {
 /** Group members sorted as `ls` lists a group's devices/ directory. */
 export function memberNames(g: IommuGroup): string[] {
   return g.devices.map((d) => d.name).sort();
-}
-
-export function explainSteps(dev: Device): GroupStep[] {
-  return dev.steps;
-}
-
-import { driverMatches, probeKeeps } from './drivers';
-function driverMatchesForProbe(drv: Driver, d: PciDevice): boolean {
-  return driverMatches(drv, d.fn, d.driverOverride);
 }
 
 function parentIsPcieButNotPciBridge(f: PciFunction): boolean {

@@ -9,10 +9,6 @@ export function deviceDirPath(d: Device): string {
   return `devices/platform/${d.name}`;
 }
 
-export function parentDirPath(path: string): string {
-  return path.slice(0, path.lastIndexOf('/'));
-}
-
 export const BUS_PCI = 'bus/pci';
 export const PCI_DRIVERS = 'bus/pci/drivers';
 

@@ -166,3 +166,22 @@ export function inputFromRecording(r: RecordedFunction): ConfigFunction {
   if (dsn !== undefined) f.dsn = (BigInt(u32(b, dsn + 8)) << 32n) | BigInt(u32(b, dsn + 4));
   return f;
 }
+
+/** QEMU's pcie-root-port at 00:02.0, function 0 of a multifunction slot, as the tests build it. */
+export const QEMU_ROOT_PORT: ConfigFunction = {
+  vendor: 0x1b36,
+  device: 0x000c,
+  classCode: 0x060400,
+  revision: 0,
+  subsystem: { vendor: 0x1b36, device: 0 },
+  headerType: 1,
+  multifunctionBit: true,
+  pcie: true,
+  pcieType: 4,
+  primaryBus: 0,
+  secondaryBus: 1,
+  subordinateBus: 1,
+  physicalSlot: 1,
+  acs: { cap: 0x5f, ctrl: 0x1d },
+  ariForwardingSupported: true,
+};

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildConfigSpace, formatLspciDump } from '../../../src/pci/config-space';
 import type { ConfigFunction } from '../../../src/pci/config-space';
-import { inputFromRecording, recordedFunctions } from './config-space-fixtures';
+import { inputFromRecording, QEMU_ROOT_PORT, recordedFunctions } from './config-space-fixtures';
 
 const LSPCI = '/usr/bin/lspci';
 const haveLspci = fs.existsSync(LSPCI);
@@ -68,23 +68,7 @@ function normalized(lines: string[]): string[] {
     .map((l) => l.replace(/^(\tCapabilities: \[[0-9a-f]+\] MSI-X: Enable[+-]) Count=\d+/, '$1 Count=n'));
 }
 
-const rootPort: ConfigFunction = {
-  vendor: 0x1b36,
-  device: 0x000c,
-  classCode: 0x060400,
-  revision: 0,
-  subsystem: { vendor: 0x1b36, device: 0 },
-  headerType: 1,
-  multifunctionBit: false,
-  pcie: true,
-  pcieType: 4,
-  primaryBus: 0,
-  secondaryBus: 1,
-  subordinateBus: 1,
-  physicalSlot: 1,
-  acs: { cap: 0x5f, ctrl: 0x1d },
-  ariForwardingSupported: true,
-};
+const rootPort: ConfigFunction = { ...QEMU_ROOT_PORT, multifunctionBit: false };
 
 describe('lspci -F decodes buildConfigSpace images', { skip: haveLspci ? false : 'lspci not installed' }, () => {
   before(() => {

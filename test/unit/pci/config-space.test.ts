@@ -13,7 +13,7 @@ import {
   readConfigFacts,
 } from '../../../src/pci/config-space';
 import type { ConfigFunction } from '../../../src/pci/config-space';
-import { inputFromRecording, recordedFunctions, u16, u32 } from './config-space-fixtures';
+import { inputFromRecording, QEMU_ROOT_PORT, recordedFunctions, u16, u32 } from './config-space-fixtures';
 
 const recorded = recordedFunctions();
 
@@ -67,23 +67,7 @@ describe('buildConfigSpace against the recorded config files', () => {
   }
 });
 
-const rootPort: ConfigFunction = {
-  vendor: 0x1b36,
-  device: 0x000c,
-  classCode: 0x060400,
-  revision: 0,
-  subsystem: { vendor: 0x1b36, device: 0 },
-  headerType: 1,
-  multifunctionBit: true,
-  pcie: true,
-  pcieType: 4,
-  primaryBus: 0,
-  secondaryBus: 1,
-  subordinateBus: 1,
-  physicalSlot: 1,
-  acs: { cap: 0x5f, ctrl: 0x1d },
-  ariForwardingSupported: true,
-};
+const rootPort = QEMU_ROOT_PORT;
 
 const endpoint: ConfigFunction = {
   vendor: 0x15b3,
