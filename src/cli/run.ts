@@ -191,19 +191,20 @@ function runChild(command: string[], dir: RunDir): Promise<number> {
       stdio: 'inherit',
       env: { ...process.env, IOMMUFS_RUN_DIR: dir.base },
     });
-    // SIGTERM and SIGHUP are passed on; SIGINT from a terminal reaches the child through its
-    // process group already, so here it is only kept from ending this process first.
+    // SIGTERM, SIGHUP and SIGQUIT are passed on; SIGINT from a terminal reaches the child
+    // through its process group already, so here it is only kept from ending this process
+    // first. SIGUSR1 is ignored: Node would open its inspector on it (fuse/signals.ts).
     const forward = (sig: NodeJS.Signals): void => {
       child.kill(sig);
     };
     const ignore = (): void => undefined;
-    process.on('SIGTERM', forward);
-    process.on('SIGHUP', forward);
-    process.on('SIGINT', ignore);
+    const forwarded: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGQUIT'];
+    const ignored: NodeJS.Signals[] = ['SIGINT', 'SIGUSR1'];
+    for (const s of forwarded) process.on(s, forward);
+    for (const s of ignored) process.on(s, ignore);
     const done = (): void => {
-      process.off('SIGTERM', forward);
-      process.off('SIGHUP', forward);
-      process.off('SIGINT', ignore);
+      for (const s of forwarded) process.off(s, forward);
+      for (const s of ignored) process.off(s, ignore);
     };
     child.on('error', (e) => {
       done();
@@ -255,7 +256,7 @@ export async function runCommand(a: RunArgs, io: Io): Promise<number> {
     }
   } finally {
     if (await isFuseMounted(dir.sys)) {
-      await new Promise<void>((res) => spawn('fusermount', ['-uz', dir.sys], { stdio: 'ignore' }).on('close', () => res()).on('error', () => res()));
+      await new Promise<void>((res) => spawn('fusermount', ['-uz', '--', dir.sys], { stdio: 'ignore' }).on('close', () => res()).on('error', () => res()));
     }
     await removeRunDir(dir);
   }

@@ -15,6 +15,7 @@ import { statOf } from './stat';
 const O_ACCMODE = 0o3;
 const S_IRUGO = 0o444;
 const S_IWUGO = 0o222;
+const PAGE_SIZE = 4096;
 
 export interface SysfsFsOptions {
   /** What every node's atime/mtime/ctime shows; the mount's start time by default. */
@@ -103,20 +104,34 @@ export class SysfsFs implements FsOps {
     return text.subarray(start, Math.min(start + len, text.length));
   }
 
-  /** The whole buffer goes to store() with its offset (text attributes ignore it, so
-   * an O_APPEND write arriving at offset 4096 works; `config` honours it). The answer
-   * is the byte count, as sysfs_kf_write returns it. Nothing awaits between store's
-   * checks and its effect: it is one synchronous call. */
+  /** The answer is the byte count, as sysfs_kf_write returns it. Nothing awaits between
+   * store's checks and its effect: it is one synchronous call.
+   *
+   * kernfs_fop_write_iter (fs/kernfs/file.c): a text attribute takes one whole write of
+   * at most a page (its atomic_write_len) and refuses a longer one with E2BIG before
+   * store() sees any of it. FUSE hands a long write(2) over in chunks of up to 128 KiB,
+   * and the first is already over a page, so nothing of it is applied. Text attributes
+   * ignore the offset, so an O_APPEND write arriving at offset 4096 works.
+   * A binary attribute (`config`) takes at most a page per call, from its offset, and
+   * sysfs_kf_bin_write (fs/sysfs/file.c) answers EFBIG at or past its end and shortens
+   * a write that runs over it. */
   write(path: string, handle: number, data: Buffer, offset: number): number {
     const file = this.openFiles.get(handle);
     // sysfs_kf_write returns 0 for an empty write without calling store.
     if (data.length === 0) return 0;
     const node = resolveOpenAttr(this.tree, path);
     if (node.store === undefined) throw new Errno('EACCES', `${path}: not writable`);
-    node.store(data, offset);
+    let taken = data;
+    if (node.binary === true) {
+      if (offset >= node.size) throw new Errno('EFBIG', `${path}: write at ${offset}, past the end (${node.size})`);
+      taken = data.subarray(0, Math.min(data.length, PAGE_SIZE, node.size - offset));
+    } else if (data.length > PAGE_SIZE) {
+      throw new Errno('E2BIG', `${path}: a write of ${data.length} bytes is over a page`);
+    }
+    node.store(taken, offset);
     file.snapshot = undefined; // the next read shows the new state
     this.afterWrite?.();
-    return data.length;
+    return taken.length;
   }
 
   release(_path: string, handle: number): void {

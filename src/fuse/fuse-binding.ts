@@ -3,11 +3,12 @@
 // It turns synchronous FsOps into fuse-native's callback ops, answering each request
 // exactly once, with the one errno conversion of ErrnoMapper.
 
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve as resolvePath } from 'node:path';
 import type FuseNative from 'fuse-native';
 import type { FsOps, FsStat } from './fs-ops';
 import { allowOtherProblem, nativeMountOptions, type MountOptions } from './mount-options';
+import { fusermountUnmount } from './fusermount';
 import { isFuseMounted } from './mount-table';
 import { ErrnoMapper, stderrLogger, type Logger } from './to-errno';
 
@@ -138,7 +139,8 @@ interface NativeBinding {
 
 /** What fuse-native's own close does after a successful `fusermount -uz`: its private
  * `_thread` and the native binding (node-gyp-build returns the already loaded addon).
- * Reached only after an external unmount; failures are logged, not thrown. */
+ * fuse-native's close is never used, since it unmounts through a shell
+ * (fusermount.ts); failures here are logged, not thrown. */
 function releaseNative(fuse: FuseNative, mountpoint: string, log: Logger): void {
   try {
     const dir = dirname(require.resolve('fuse-native/package.json'));
@@ -162,6 +164,16 @@ function callback(fn: (cb: (err: Error | null) => void) => void): Promise<void> 
   return new Promise((resolve, reject) => fn((err) => (err ? reject(err) : resolve())));
 }
 
+/** A daemon killed without unmounting leaves its mount point answering ENOTCONN
+ * ("Transport endpoint is not connected"); such a mount is ours to clear. */
+async function removeStaleMount(mountpoint: string): Promise<void> {
+  const code = await stat(mountpoint).then(
+    () => undefined,
+    (e: NodeJS.ErrnoException) => e.code,
+  );
+  if (code === 'ENOTCONN' || code === 'ENXIO') await fusermountUnmount(mountpoint).catch(() => undefined);
+}
+
 /** Mounts `ops` at `mnt` (created if missing; a stale mount there is cleaned first).
  * Resolves once the kernel has sent INIT, i.e. the tree answers. */
 export async function mountFuse(mnt: string, ops: FsOps, opts: BindingOptions = {}): Promise<MountHandle> {
@@ -172,6 +184,7 @@ export async function mountFuse(mnt: string, ops: FsOps, opts: BindingOptions = 
     if (problem !== undefined) throw new Error(`cannot mount ${mountpoint}: ${problem}`);
   }
   const Fuse = loadFuse();
+  await removeStaleMount(mountpoint);
   const fuse = new Fuse(mountpoint, toNativeOps(ops, new ErrnoMapper(log), log), nativeMountOptions(opts));
 
   const mountTimeoutMs = opts.mountTimeoutMs ?? 15_000;
@@ -193,7 +206,10 @@ export async function mountFuse(mnt: string, ops: FsOps, opts: BindingOptions = 
     const hint = why === 'Mountpoint in use' ? ': it is already a mount point; mount elsewhere and bind-mount it' : '';
     // Only a mount that got as far as the kernel is ours to undo; "in use" means
     // someone else's mount is there and must be left alone.
-    if (timedOut) await callback((cb) => fuse.unmount(cb)).catch(() => undefined);
+    if (timedOut) {
+      await fusermountUnmount(mountpoint).catch(() => undefined);
+      releaseNative(fuse, mountpoint, log);
+    }
     throw new Error(`cannot mount ${mountpoint}: ${why}${hint}`);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
@@ -204,13 +220,13 @@ export async function mountFuse(mnt: string, ops: FsOps, opts: BindingOptions = 
   return {
     mountpoint,
     unmount() {
-      unmounting ??= callback((cb) => fuse.unmount(cb)).catch(async (e: unknown) => {
-        // `fusermount -uz` fails when someone unmounted it already. fuse-native then
-        // skips releasing its native side, whose libuv handle would keep the process
-        // alive for ever (§3 #16), so release it here.
-        if (await isFuseMounted(mountpoint)) throw e;
-        releaseNative(fuse, mountpoint, log);
-      });
+      unmounting ??= fusermountUnmount(mountpoint)
+        .catch(async (e: unknown) => {
+          // `fusermount -uz` fails when someone unmounted it already; that is done too.
+          if (await isFuseMounted(mountpoint)) throw e;
+        })
+        // The native side's libuv handle would keep the process alive for ever (§3 #16).
+        .then(() => releaseNative(fuse, mountpoint, log));
       return unmounting;
     },
     whenGone() {

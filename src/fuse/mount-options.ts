@@ -38,7 +38,7 @@ export interface MountOptions {
 
 /** What fuse-native's constructor gets (the shape of its `opts`). */
 export interface NativeMountOptions {
-  force: true;
+  force: false;
   mkdir: true;
   fsname: string;
   subtype: string;
@@ -51,9 +51,9 @@ export function nativeMountOptions(opts: MountOptions = {}): NativeMountOptions 
   const name = opts.name ?? 'iommufs';
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`mount name "${name}" must be a plain word`);
   return {
-    // force: a stale mount left by a killed daemon ("Transport endpoint is not
-    // connected") is unmounted before mounting; mkdir: the mount point is created.
-    force: true,
+    // force would unmount a stale mount through a shell (fusermount.ts); the binding
+    // does that itself before mounting. mkdir: the mount point is created.
+    force: false,
     mkdir: true,
     fsname: [name, ...KERNEL_OPTIONS].join(','),
     subtype: 'iommufs',

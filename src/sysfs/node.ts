@@ -23,6 +23,9 @@ export interface AttrNode {
   mode: number;
   /** What stat reports: 4096 for text attributes, the real size for binary ones (`config`). */
   size: number;
+  /** A `bin_attribute` (include/linux/sysfs.h): writes honour the offset and stop at
+   * `size` instead of being one whole text of at most a page. */
+  binary?: boolean;
   /** The current content; taken once at open so that a reader sees one consistent text. */
   show(): Buffer;
   /** Absent for read-only attributes. Throws Errno on refusal and changes nothing then.

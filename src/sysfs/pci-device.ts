@@ -75,6 +75,7 @@ function configAttr(m: Machine, d: PciDevice): AttrNode {
     kind: 'attr',
     mode: 0o644,
     size: d.fn.pcie ? 4096 : 256,
+    binary: true,
     show: () => Buffer.from(m.configBytes(d)),
     store: (data, offset) => m.writeConfig(d, offset, data),
   };
