@@ -2,6 +2,7 @@
 // writes a user may make to it (setpci): only registers software can change.
 
 import { buildConfigSpace } from '../pci/config-space';
+import { CAP_ID, findCap } from '../pci/config-read';
 import type { ConfigFunction } from '../pci/config-space';
 import { isPciePort } from './boot-drivers';
 import type { Machine } from './machine';
@@ -10,7 +11,6 @@ import type { PciDevice } from './types';
 export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
   const f = d.fn;
   const sriov = f.spec.sriov && !f.physfn ? f.spec.sriov : undefined;
-  const bound = d.driver !== null;
   return {
     vendor: f.id.vendor,
     device: f.id.device,
@@ -42,11 +42,34 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
       : {}),
     ...(f.pasidBits > 0 ? { pasidBits: f.pasidBits } : {}),
     isVf: f.physfn !== undefined,
-    ...(bound ? { busMaster: true } : {}),
-    // pcieport enables MSI on the ports it binds, which sets INTx Disable in the command
-    // register (drivers/pci/msi/msi.c pci_intx_for_msi) [rec: command 0x0507 on ports].
-    ...(d.driver === 'pcieport' ? { msiEnabled: true } : {}),
+    // What the bound driver set (driver-effects.ts): pci_set_master; MSI or MSI-X enabled,
+    // which sets INTx Disable in the command register (drivers/pci/msi/msi.c
+    // pci_intx_for_msi) [rec: command 0x0507 on ports and on a bound e1000e]; D3hot in PMCSR
+    // while vfio-pci keeps an idle device suspended [rec: writes.json 03:00.0, PMCSR 0x0003].
+    ...(m.driverEffects.enabled(d) && d.driver !== null ? { busMaster: true } : {}),
+    ...(m.driverEffects.vectors(d).length > 0 ? { msiEnabled: true } : {}),
+    ...(m.driverEffects.idleSuspended(d) ? { dState: 3 as const } : {}),
   };
+}
+
+/** Register bits a driver's probe and remove change: command bus master and INTx disable,
+ * the MSI and MSI-X enable bits, and the PMCSR power state. */
+function driverBits(b: Uint8Array): Array<[offset: number, mask: number]> {
+  const out: Array<[number, number]> = [[0x04, 0x04], [0x05, 0x04]];
+  const msi = findCap(b, CAP_ID.MSI);
+  if (msi !== undefined) out.push([msi + 2, 0x01]);
+  const msix = findCap(b, CAP_ID.MSIX);
+  if (msix !== undefined) out.push([msix + 3, 0x80]);
+  const pm = findCap(b, CAP_ID.PM);
+  if (pm !== undefined) out.push([pm + 4, 0x03]);
+  return out;
+}
+
+/** After a bind or unbind: the driver-owned bits of an image already built (which may hold a
+ * user's config writes) take the values the driver left. */
+export function syncDriverRegisters(m: Machine, d: PciDevice, bytes: Uint8Array): void {
+  const fresh = configSpaceFor(m, d);
+  for (const [at, mask] of driverBits(fresh)) bytes[at] = (bytes[at]! & ~mask) | (fresh[at]! & mask);
 }
 
 export function configSpaceFor(m: Machine, d: PciDevice): Uint8Array {

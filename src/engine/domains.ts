@@ -9,6 +9,7 @@
 // iommu_group_claim_dma_owner for VFIO_EMULATED_IOMMU), so every domain operation on them is
 // EINVAL here, and their domain reads as none.
 
+import { managesDma } from './drivers';
 import { Errno } from './errno';
 import type { Machine } from './machine';
 import type { Device, IommuGroup, IommuUnit, PciDevice } from './types';
@@ -45,9 +46,6 @@ export interface GroupDma {
   /** PASID → domain, per device. */
   pasids: Map<PciDevice, Map<number, Domain>>;
 }
-
-/** Drivers whose DMA the kernel does not manage through the DMA API (driver_managed_dma). */
-export const DMA_MANAGING_DRIVERS = new Set(['vfio-pci', 'pci-stub', 'pcieport', 'mlx5_vfio_pci', 'hisi_acc_vfio_pci']);
 
 export class DomainRegistry {
   private readonly byGroup = new WeakMap<IommuGroup, GroupDma>();
@@ -112,7 +110,7 @@ export class DomainRegistry {
 
   /** Devices of the group bound to a driver that uses the DMA API (owner_cnt in 6.1). */
   hostDrivers(g: IommuGroup): PciDevice[] {
-    return g.devices.filter((d): d is PciDevice => d.kind === 'pci' && d.driver !== null && !DMA_MANAGING_DRIVERS.has(d.driver));
+    return g.devices.filter((d): d is PciDevice => d.kind === 'pci' && d.driver !== null && !managesDma(this.m, d.driver));
   }
 
   state(g: IommuGroup): GroupState {
@@ -146,7 +144,7 @@ export class DomainRegistry {
    */
   checkBind(d: PciDevice, driver: string): void {
     const g = d.group;
-    if (!g || DMA_MANAGING_DRIVERS.has(driver)) return;
+    if (!g || managesDma(this.m, driver)) return;
     const s = this.dma(g);
     if (s.owner !== null) throw new Errno('EBUSY', `group ${g.id} is owned by ${s.owner}: no host driver may bind`);
     if (s.leaving) throw new Errno('EBUSY', `group ${g.id} is leaving the host: no new host driver may bind`);

@@ -73,7 +73,7 @@ export function newId(m: Machine, driverName: string, raw: string): void {
     };
     const dup =
       drv.dynIds.some((x) => x.vendor === id.vendor && x.device === id.device) ||
-      (!drv.overrideOnly && drv.ids.some((x) => x.vendor === probe.id.vendor && x.device === probe.id.device));
+      (!drv.traits.overrideOnly && drv.ids.some((x) => x.vendor === probe.id.vendor && x.device === probe.id.device));
     if (dup) throw new Errno('EEXIST', `${drv.name} already has ${id.vendor.toString(16)}:${id.device.toString(16)}`);
   }
   drv.dynIds.push(id);

@@ -4,7 +4,9 @@
 
 import type { PciFunction } from '../pci/enumerate';
 import type { PciId, Topology } from '../topology/model';
-import { isPciePort, PORT_DRIVER } from './boot-drivers';
+import { isPciePort } from './boot-drivers';
+import { ALWAYS_REGISTERED, traitsFor } from './driver-traits';
+import type { DriverTraits } from './driver-traits';
 
 export interface DynId {
   vendor: number;
@@ -22,14 +24,8 @@ export interface Driver {
   /** Static ID table (vendor:device pairs). */
   ids: PciId[];
   dynIds: DynId[];
-  /** pcieport matches by class and port type rather than by ID. */
-  matchesPorts: boolean;
-  /** vfio-pci's table is driver_override-only (PCI_DRIVER_OVERRIDE_DEVICE_VFIO). */
-  overrideOnly: boolean;
-  /** driver_managed_dma (VFIO viability): vfio-pci, pci-stub, pcieport. */
-  managesDma: boolean;
-  /** The kernel module that provides it; undefined for built-in drivers. */
-  module?: string;
+  /** What the driver does to the devices it binds (driver-traits.ts). */
+  traits: DriverTraits;
 }
 
 /**
@@ -38,37 +34,18 @@ export interface Driver {
  */
 export const X86_BUILTIN_DRIVERS = ['8250_mid', '8250_pericom', 'agpgart-intel', 'agpgart-sis', 'agpgart-via', 'iosf_mbi_pci', 'serial', 'shpchp', 'xen-platform-pci'];
 
-/** Modules named differently from their driver (include/linux/module.h KBUILD_MODNAME). */
-const MODULE_OF: Record<string, string> = {
-  'vfio-pci': 'vfio_pci',
-  'pci-stub': 'pci_stub',
-};
-
 export function buildDrivers(t: Topology): Map<string, Driver> {
   const drivers = new Map<string, Driver>();
-  const ensure = (name: string): Driver => {
+  const ensure = (name: string, builtin = false): Driver => {
     let d = drivers.get(name);
     if (!d) {
-      d = {
-        name,
-        ids: [],
-        dynIds: [],
-        matchesPorts: name === PORT_DRIVER,
-        overrideOnly: name === 'vfio-pci',
-        managesDma: name === 'vfio-pci' || name === 'pci-stub' || name === PORT_DRIVER,
-        ...(name === PORT_DRIVER ? {} : { module: MODULE_OF[name] ?? name.replace(/-/g, '_') }),
-      };
+      d = { name, ids: [], dynIds: [], traits: traitsFor(name, builtin) };
       drivers.set(name, d);
     }
     return d;
   };
-  if (t.arch === 'x86') for (const n of X86_BUILTIN_DRIVERS) {
-    const d = ensure(n);
-    delete d.module;
-  }
-  ensure(PORT_DRIVER);
-  ensure('pci-stub');
-  ensure('vfio-pci');
+  if (t.arch === 'x86') for (const n of X86_BUILTIN_DRIVERS) ensure(n, true);
+  for (const n of ALWAYS_REGISTERED) ensure(n);
   for (const spec of t.drivers) ensure(spec.name).ids.push(...spec.ids);
   const visit = (devices: Topology['pci'][number]['devices']): void => {
     for (const d of devices) {
@@ -79,6 +56,11 @@ export function buildDrivers(t: Topology): Map<string, Driver> {
   };
   for (const root of t.pci) visit(root.devices);
   return drivers;
+}
+
+/** driver_managed_dma of a registered driver: the kernel does not own its devices' DMA. */
+export function managesDma(m: { drivers: ReadonlyMap<string, Driver> }, driver: string): boolean {
+  return m.drivers.get(driver)?.traits.managesDma ?? false;
 }
 
 function addId(d: Driver, id: PciId): void {
@@ -100,14 +82,11 @@ function dynMatches(id: DynId, f: PciFunction): boolean {
 export function driverMatches(drv: Driver, f: PciFunction, override: string | null): boolean {
   if (override !== null && override !== drv.name) return false;
   if (drv.dynIds.some((id) => dynMatches(id, f))) return true;
-  if (drv.matchesPorts && isPciePort(f)) return true;
-  if (!drv.overrideOnly && drv.ids.some((id) => id.vendor === f.id.vendor && id.device === f.id.device)) return true;
+  if (drv.traits.matchesPorts && isPciePort(f)) return true;
+  if (!drv.traits.overrideOnly && drv.ids.some((id) => id.vendor === f.id.vendor && id.device === f.id.device)) return true;
   // With an override naming this driver, pci_match_device falls back to pci_device_id_any.
   return override === drv.name;
 }
-
-/** Drivers that drive no hardware of their own and take any device they are matched with. */
-const GENERIC_DRIVERS = new Set(['vfio-pci', 'pci-stub', 'pci-pf-stub']);
 
 /**
  * Whether a driver's probe keeps a device it matched (drivers/base/dd.c really_probe: a
@@ -120,8 +99,8 @@ const GENERIC_DRIVERS = new Set(['vfio-pci', 'pci-stub', 'pci-pf-stub']);
  * QEMU's nvme VFs with sriov_drivers_autoprobe on.
  */
 export function probeKeeps(drv: Driver, f: PciFunction): boolean {
-  if (GENERIC_DRIVERS.has(drv.name)) return true;
-  if (drv.matchesPorts && isPciePort(f)) return true;
+  if (drv.traits.generic) return true;
+  if (drv.traits.matchesPorts && isPciePort(f)) return true;
   if (f.physfn) return f.physfn.spec.sriov?.vfDriver === drv.name;
   return drv.ids.some((id) => id.vendor === f.id.vendor && id.device === f.id.device);
 }

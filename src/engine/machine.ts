@@ -24,7 +24,8 @@ import { Errno } from './errno';
 import { enableVfs } from './sriov';
 import type { Driver } from './drivers';
 import { canProbe } from './driver-ops';
-import { configSpaceFor, applyConfigWrite } from './config';
+import { configSpaceFor, applyConfigWrite, syncDriverRegisters } from './config';
+import { DriverEffectsRegistry } from './driver-effects';
 import { parentPath } from './paths';
 
 export class Machine {
@@ -43,6 +44,8 @@ export class Machine {
   readonly dma: DomainRegistry = new DomainRegistry(this);
   /** Mediated devices and their parents' types. */
   readonly mdev: MdevRegistry = new MdevRegistry(this);
+  /** What bound drivers left on their devices (DMA mask, power, vectors, class devices). */
+  readonly driverEffects: DriverEffectsRegistry = new DriverEffectsRegistry(this);
   readonly drivers: Map<string, Driver>;
   /** /sys/bus/pci/drivers_autoprobe */
   driversAutoprobe = true;
@@ -78,6 +81,7 @@ export class Machine {
     // Platform devices are probed by the IOMMU before PCI (bus_iommu_probe order).
     for (const d of m.devices.values()) if (d.kind === 'platform') m.probePlatform(d);
     for (const d of pciDevices) m.probePci(d);
+    for (const d of pciDevices) if (d.driver !== null) m.driverProbed(d);
     // VFs enabled at start (topology sriov.num): the PF driver enabled them as it probed.
     for (const d of pciDevices) {
       const n = d.fn.spec.sriov?.num ?? 0;
@@ -143,6 +147,7 @@ export class Machine {
   /** Takes a PCI device off the machine: out of its group, its driver released. */
   destroyPciDevice(dev: PciDevice): void {
     if (dev.driver !== null) this.detachDriver(dev);
+    this.driverEffects.removed(dev);
     this.mdev.parentGone(dev);
     this.leaveGroup(dev);
     this.byFunction.delete(dev.fn);
@@ -188,7 +193,7 @@ export class Machine {
   /** A driver's module is loaded once the driver has bound a device, or was named in the topology. */
   moduleLoaded(module: string): boolean {
     for (const drv of this.drivers.values()) {
-      if (drv.module !== module) continue;
+      if (drv.traits.module !== module) continue;
       if (drv.ids.length > 0 || drv.dynIds.length > 0) return true;
       for (const d of this.devices.values()) if (d.driver === drv.name) return true;
     }
@@ -198,7 +203,7 @@ export class Machine {
   /** /sys/module entries for the drivers in use (module names, underscores for dashes). */
   loadedModules(): string[] {
     const mods = new Set<string>();
-    for (const drv of this.drivers.values()) if (drv.module && this.moduleLoaded(drv.module)) mods.add(drv.module);
+    for (const drv of this.drivers.values()) if (drv.traits.module && this.moduleLoaded(drv.traits.module)) mods.add(drv.traits.module);
     return [...mods].sort();
   }
 
@@ -221,14 +226,28 @@ export class Machine {
   attachDriver(d: PciDevice, drv: Driver): void {
     this.dma.checkBind(d, drv.name);
     d.driver = drv.name;
+    this.driverProbed(d);
     this.generation++;
+  }
+
+  /** The driver in d.driver has probed: what it sets up, and the registers it wrote. */
+  private driverProbed(d: PciDevice): void {
+    this.driverEffects.bound(d);
+    this.syncDriverRegisters(d);
   }
 
   detachDriver(d: PciDevice): void {
     // The vendor driver's remove unregisters the mdev parent, which removes its mdevs.
     this.mdev.parentGone(d);
+    this.driverEffects.unbound(d);
     d.driver = null;
+    this.syncDriverRegisters(d);
     this.generation++;
+  }
+
+  private syncDriverRegisters(d: PciDevice): void {
+    const cached = this.config.get(d);
+    if (cached) syncDriverRegisters(this, d, cached);
   }
 
   /** device_attach: bind the first matching driver (registration order), if none is bound. */

@@ -8,7 +8,6 @@
 // Counting: `available_instances` is per type here (what drivers with get_available, such as
 // i915's GVT-g, report); the core's per-parent count for drivers without it is not modelled.
 
-import { DMA_MANAGING_DRIVERS } from './domains';
 import { Errno } from './errno';
 import type { Machine } from './machine';
 import { parseUlong } from './driver-ops';
@@ -43,7 +42,7 @@ export class MdevRegistry {
 
   /** Whether the device is a registered mdev parent now: it declares types and its vendor driver is bound. */
   isParent(d: PciDevice): boolean {
-    return d.fn.spec.mdev.length > 0 && d.driver !== null && !DMA_MANAGING_DRIVERS.has(d.driver) && d.driver !== 'pci-pf-stub' && this.m.devices.get(d.name) === d;
+    return d.fn.spec.mdev.length > 0 && d.driver !== null && this.m.drivers.get(d.driver)?.traits.mdevParent === true && this.m.devices.get(d.name) === d;
   }
 
   /** The types a registered parent offers; none while it is not registered. */

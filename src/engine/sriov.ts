@@ -4,24 +4,28 @@
 import { makeVf, vfBus, vfRoutingId } from '../pci/enumerate';
 import type { PciBus } from '../pci/enumerate';
 import { parseBool, parseUlong } from './driver-ops';
-import { PORT_DRIVER } from './boot-drivers';
 import { Errno } from './errno';
 import type { Machine } from './machine';
 import type { PciDevice } from './types';
 
 /**
- * Drivers that implement sriov_configure: pci-pf-stub, and the PF's own driver, i.e. one whose
- * static ID table claims the PF (a `driver:` key or a `drivers:` entry of the topology; the
- * writes and sriov recordings load nvme with modprobe, and nvme's sriov_configure enables
- * VFs). vfio-pci configures SR-IOV only with its enable_sriov=1 parameter, which is not
- * simulated; pci-stub and pcieport never do.
+ * Whether the bound driver implements sriov_configure (its DriverTraits): pci-pf-stub for any
+ * PF; a PF driver for hardware its static ID table claims (a `driver:` key or a `drivers:`
+ * entry of the topology; the writes and sriov recordings load nvme with modprobe, and nvme's
+ * sriov_configure enables VFs). vfio-pci configures SR-IOV only with its enable_sriov=1
+ * parameter, which is not simulated; pci-stub and pcieport never do.
  */
 function driverConfiguresSriov(m: Machine, pf: PciDevice): boolean {
-  if (pf.driver === null) return false;
-  if (pf.driver === 'pci-pf-stub') return true;
-  if (pf.driver === 'vfio-pci' || pf.driver === 'pci-stub' || pf.driver === PORT_DRIVER) return false;
-  const drv = m.drivers.get(pf.driver);
-  return !!drv && drv.ids.some((id) => id.vendor === pf.fn.id.vendor && id.device === pf.fn.id.device);
+  const drv = pf.driver === null ? undefined : m.drivers.get(pf.driver);
+  if (!drv) return false;
+  switch (drv.traits.sriovConfigure) {
+    case 'any':
+      return true;
+    case 'own':
+      return drv.ids.some((id) => id.vendor === pf.fn.id.vendor && id.device === pf.fn.id.device);
+    case 'none':
+      return false;
+  }
 }
 
 export function numVfsStore(m: Machine, pf: PciDevice, raw: string): void {

@@ -2,13 +2,12 @@
 // binds to vfio-pci and drops it when the last one leaves (drivers/vfio/group.c
 // vfio_group_find_or_alloc / vfio_device_remove_group) [rec: writes.json, /dev/vfio/8 and 10].
 
+import { isVfioDriver } from './driver-traits';
 import type { Machine } from './machine';
-
-export const VFIO_DRIVERS = new Set(['vfio-pci']);
 
 export function vfioGroupIds(m: Machine): number[] {
   return m
     .sortedGroups()
-    .filter((g) => g.devices.some((d) => d.kind === 'pci' && d.driver !== null && VFIO_DRIVERS.has(d.driver)))
+    .filter((g) => g.devices.some((d) => d.kind === 'pci' && d.driver !== null && isVfioDriver(m.drivers.get(d.driver)?.traits)))
     .map((g) => g.id);
 }

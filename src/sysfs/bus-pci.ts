@@ -36,7 +36,7 @@ function driverDir(m: Machine, name: string): DirNode {
       .sort((a, b) => (a.name < b.name ? -1 : 1))
       .map((d) => [d.name, relLink(here, deviceDirPath(d))]);
     e.push(['bind', wo((t) => bind(m, name, t))]);
-    if (drv.module && m.moduleLoaded(drv.module)) e.push(['module', relLink(here, `module/${drv.module}`)]);
+    if (drv.traits.module && m.moduleLoaded(drv.traits.module)) e.push(['module', relLink(here, `module/${drv.traits.module}`)]);
     e.push(['new_id', wo((t) => newId(m, name, t))]);
     e.push(['remove_id', wo((t) => removeId(m, name, t))]);
     e.push(['uevent', sink()]);

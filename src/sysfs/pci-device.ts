@@ -6,7 +6,7 @@
 
 import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
-import { hasFlr, hasMsiOrMsix, hasPmReset, linkInfo, EXT_CAP_ID, findExtCap } from '../pci/config-read';
+import { CAP_ID, findCap, hasFlr, hasPmReset, linkInfo, EXT_CAP_ID, findExtCap } from '../pci/config-read';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
 import { dir, emptyDir, relLink, ro, rw, wo } from './build';
 import type { Entries } from './build';
@@ -19,6 +19,7 @@ import { busName, pciBusDir } from './pci-bus';
 import { portServiceEntries } from './port-services';
 import { sriovEntries } from './sriov-attrs';
 import { mdevChildEntries, mdevParentEntries } from './mdev';
+import { classDeviceEntries } from './class-devices';
 
 const hex = (n: number, w: number): string => '0x' + n.toString(16).padStart(w, '0');
 const HEX = (n: number, w: number): string => n.toString(16).toUpperCase().padStart(w, '0');
@@ -105,12 +106,13 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     const aer = findExtCap(cfg, EXT_CAP_ID.AER) !== undefined;
     const bound = d.driver !== null;
     const isBridge = f.headerType === 1;
-    // pci_enable_bridges (setup-bus.c) enables every bridge once resources are assigned.
-    const enabled = bound || isBridge;
+    const fx = m.driverEffects;
+    const traits = d.driver === null ? undefined : m.drivers.get(d.driver)?.traits;
 
     for (const child of m.childDevices(here)) e.push([child.name, pciDeviceDir(m, child)]);
     e.push(...mdevChildEntries(m, d));
-    if (bound && d.driver === 'pcieport') e.push(...portServiceEntries(m, d, cfg));
+    if (bound && traits?.matchesPorts) e.push(...portServiceEntries(m, d, cfg));
+    e.push(...classDeviceEntries(m, d));
     if (aer) {
       e.push(['aer_dev_correctable', ro(() => aerCounters(AER_COR, 'TOTAL_ERR_COR'))]);
       e.push(['aer_dev_fatal', ro(() => aerCounters(AER_UNCOR, 'TOTAL_ERR_FATAL'))]);
@@ -125,17 +127,18 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     e.push(['broken_parity_status', rw(() => '0', w.brokenParity)]);
     e.push(['class', ro(() => hex(f.classCode, 6))]);
     e.push(['config', configAttr(m, d)]);
-    e.push(['consistent_dma_mask_bits', ro(() => '32')]);
+    e.push(['consistent_dma_mask_bits', ro(() => String(fx.dmaMaskBits(d)))]);
     if (link) {
       e.push(['current_link_speed', ro(() => link.curSpeed)]);
       e.push(['current_link_width', ro(() => String(link.curWidth))]);
     }
-    e.push(['d3cold_allowed', rw(() => (f.pcie && d.driver !== 'pcieport' ? '1' : '0'), w.d3cold)]);
+    // pci_pm_init sets d3cold_allowed on every device with the PM capability.
+    e.push(['d3cold_allowed', rw(() => (findCap(cfg, CAP_ID.PM) !== undefined ? '1' : '0'), w.d3cold)]);
     e.push(['device', ro(() => hex(f.id.device, 4))]);
-    e.push(['dma_mask_bits', ro(() => '32')]);
+    e.push(['dma_mask_bits', ro(() => String(fx.dmaMaskBits(d)))]);
     if (d.driver) e.push(['driver', relLink(here, driverDirPath('pci', d.driver))]);
     e.push(['driver_override', rw(() => d.driverOverride ?? '(null)', w.driverOverride)]);
-    e.push(['enable', rw(() => (enabled ? '1' : '0'), w.enable)]);
+    e.push(['enable', rw(() => (fx.enabled(d) ? '1' : '0'), w.enable)]);
     if (d.group && d.unit) {
       e.push(['iommu', relLink(here, iommuUnitPath(d.unit.name))]);
       e.push(['iommu_group', relLink(here, groupPath(d.group.id))]);
@@ -151,11 +154,13 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     e.push(...mdevParentEntries(m, d));
     e.push(['modalias', ro(() => modalias(d))]);
     e.push(['msi_bus', rw(() => '1', w.msiBus)]);
-    if (bound && hasMsiOrMsix(cfg) && d.driver === 'pcieport') e.push(['msi_irqs', dir(() => [[String(24 + d.seq), ro(() => 'msi')]])]);
+    // drivers/pci/msi/msi.c msi_sysfs_create_group: one file per vector, named by its IRQ.
+    const vectors = fx.vectors(d);
+    if (vectors.length > 0) e.push(['msi_irqs', dir(() => vectors.map((v) => [String(v.irq), ro(() => v.kind)]))]);
     e.push(['numa_node', rw(() => String(d.numaNode), w.numaNode)]);
     if (isBridge && f.secondary) e.push(['pci_bus', pciBusDir(here, busName(f.segment, f.secondary.number), w.rescanBridge)]);
-    e.push(['power', powerDir(wakeupCapable(m, d))]);
-    e.push(['power_state', ro(() => (enabled ? 'D0' : 'unknown'))]);
+    e.push(['power', powerDir(fx.wakeupCapable(d), fx.wakeupEnabled(d))]);
+    e.push(['power_state', ro(() => fx.powerState(d))]);
     e.push(['remove', wo(w.remove, 0o220)]);
     e.push(['rescan', wo(w.rescan)]);
     const resets = resetMethods(m, d);
@@ -179,16 +184,6 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     return e;
   }, 0o755, () => m.generation);
 }
-
-/** drivers/pci/pcie/pme.c pcie_pme_mark_devices: a root port's PME service marks the port and
- * everything below it wakeup-capable. */
-function wakeupCapable(m: Machine, d: PciDevice): boolean {
-  for (let f: typeof d.fn | null = d.fn; f; f = f.bus.bridge) {
-    if (f.pcieType === PCI_EXP_TYPE.ROOT_PORT && m.deviceOf(f)?.driver === 'pcieport') return true;
-  }
-  return false;
-}
-
 
 /** A plausible legacy IRQ (the real one comes from firmware routing, which is not simulated). */
 function legacyIrq(d: PciDevice): number {

@@ -33,6 +33,10 @@ function entries(rows: Array<[string, string, boolean]>): Entries {
   return rows.map(([name, value, writable]) => [name, writable ? rw(() => value, () => undefined) : ro(() => value)]);
 }
 
-export function powerDir(wakeupCapable: boolean): DirNode {
-  return dir(() => [...entries(RUNTIME), ...(wakeupCapable ? entries(WAKEUP) : [])]);
+/** A registered wakeup source (device_wakeup_enable): `wakeup` reads enabled and the
+ * statistics are its counters, all 0 until it fires [rec: sriov.json 02:00.0]. */
+const WAKEUP_ENABLED: Array<[string, string, boolean]> = WAKEUP.map(([name, , writable]) => [name, name === 'wakeup' ? 'enabled' : '0', writable]);
+
+export function powerDir(wakeupCapable: boolean, wakeupEnabled = false): DirNode {
+  return dir(() => [...entries(RUNTIME), ...(wakeupCapable ? entries(wakeupEnabled ? WAKEUP_ENABLED : WAKEUP) : [])]);
 }

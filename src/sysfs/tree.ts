@@ -15,6 +15,7 @@ import { powerDir } from './power';
 import { busName, pciBusDir } from './pci-bus';
 import { rescanRoot } from '../engine/hotplug';
 import { busMdevDir, classMdevBusDir, mdevInUse } from './mdev';
+import { classDeviceClasses } from './class-devices';
 
 /** drivers/iommu/intel/iommu.c intel_iommu_groups: what QEMU's VT-d reports [rec]. */
 function intelIommuDir(m: Machine, unit: IommuUnit): DirNode {
@@ -113,7 +114,8 @@ function devicesDir(m: Machine): DirNode {
 }
 
 function classDir(m: Machine): DirNode {
-  return dir((): Entries => [
+  return dir((): Entries => sortByName([
+    ...classDeviceClasses(m),
     ['iommu', dir(() => activeUnits(m).map((u) => [u.name, relLink('class/iommu', iommuUnitPath(u.name))]))],
     ...(mdevInUse(m) ? ([['mdev_bus', classMdevBusDir(m)]] satisfies Entries) : []),
     [
@@ -133,7 +135,11 @@ function classDir(m: Machine): DirNode {
         return out.sort((a, b) => (a[0] < b[0] ? -1 : 1));
       }),
     ],
-  ]);
+  ]));
+}
+
+function sortByName(e: Entries): Entries {
+  return e.sort((a, b) => (a[0] < b[0] ? -1 : 1));
 }
 
 /** /sys/firmware/acpi/tables: the DMAR (Intel) or IVRS (AMD) table when such a unit exists. */

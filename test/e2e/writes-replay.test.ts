@@ -45,6 +45,7 @@ import { assertNothingMounted, q, sh, withDaemon } from './harness';
 import { readFileSync } from 'node:fs';
 import { FIXTURES, TOPOLOGIES } from '../helpers/paths';
 import { recording } from '../helpers/reference';
+import { comparePhase } from './recorded-phase';
 
 after(assertNothingMounted);
 
@@ -265,7 +266,9 @@ describe('recorded writes replayed on a mount (writes.json, qemu-writes)', () =>
       }
       const got = (await snapshot(mnt)).map((l) => l.replace(/ ids=.*$/, ''));
       if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`phases.after\n  kernel ${want.join('\n         ')}\n  ours   ${got.join('\n         ')}`);
-      assert.deepEqual(problems, []);
+      // And the whole tree the recording dumped after the writes, as the boot trees are compared.
+      problems.push(...(await comparePhase(mnt, phase)).map((p) => `phases.after: ${p}`));
+      assert.deepEqual(problems, [], `${problems.length} differences:\n${problems.join('\n')}`);
     });
   });
 });

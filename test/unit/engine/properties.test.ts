@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { bind, driversProbe, setDriverOverride, unbind } from '../../../src/engine/driver-ops';
-import { DMA_MANAGING_DRIVERS } from '../../../src/engine/domains';
+import { managesDma } from '../../../src/engine/drivers';
 import { isErrno } from '../../../src/engine/errno';
 import { setGroupType } from '../../../src/engine/group-type';
 import { removeStore, rescanAll } from '../../../src/engine/hotplug';
@@ -237,7 +237,7 @@ function checkInvariants(m: Machine): void {
     if (s.owner !== null) {
       assert.equal(state, 'user');
       assert.notEqual(dom.kind, 'default', `owned group ${g.id} is on its default domain`);
-      const host = g.devices.filter((d) => d.kind === 'pci' && d.driver !== null && !DMA_MANAGING_DRIVERS.has(d.driver));
+      const host = g.devices.filter((d) => d.kind === 'pci' && d.driver !== null && !managesDma(m, d.driver));
       assert.deepEqual(host.map((d) => d.name), [], `owned group ${g.id} has host drivers`);
     } else {
       assert.notEqual(state, 'user');

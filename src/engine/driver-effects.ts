@@ -1,0 +1,186 @@
+// What binding and unbinding a driver leaves on a PCI device, from its DriverTraits: the DMA
+// mask, `enable` and the power state, MSI/MSI-X vectors (msi_irqs/<irq>), wake-up capability
+// and wakeup sources, and the class devices the driver creates (net/eth0, ptp/ptp0,
+// vfio-dev/vfio0, nvme/nvme0). Numbers come from the kernel's allocators, lowest free first.
+
+import { CAP_ID, findCap } from '../pci/config-read';
+import type { PciFunction } from '../pci/enumerate';
+import { PCI_EXP_TYPE } from '../pci/pcie-type';
+import type { ClassDeviceKind, DriverTraits } from './driver-traits';
+import { IdAllocator } from './id-allocator';
+import type { Machine } from './machine';
+import type { PciDevice } from './types';
+
+export interface ClassDevice {
+  /** The directory under the PCI device (`net`, `ptp`, `vfio-dev`, `nvme`, `wakeup`). */
+  kind: ClassDeviceKind | 'wakeup';
+  /** The class device's name (`eth0`, `ptp0`, `vfio0`, `nvme0`, `wakeup13`). */
+  name: string;
+}
+
+export interface MsiVector {
+  irq: number;
+  kind: 'msi' | 'msix';
+}
+
+interface DeviceEffects {
+  /** dev->dma_mask: 32 bits from pci_setup_device until a driver sets it; never reset on unbind. */
+  dmaMaskBits: number;
+  /** pci_dev->current_state is known once a driver enabled or suspended the device. */
+  powerKnown: boolean;
+  /** device_set_wakeup_capable, by a root port's PME service (pcie_pme_mark_devices). */
+  wakeupCapable: boolean;
+  /** The wakeup source device_wakeup_enable registered; it stays until the device goes. */
+  wakeup: number | null;
+  vectors: MsiVector[];
+  /** Class devices of the bound driver, unregistered by its remove. */
+  classDevices: ClassDevice[];
+}
+
+/** Prefixes of the class device names, by kind. */
+const NAME_PREFIX: Record<ClassDeviceKind, string> = { net: 'eth', ptp: 'ptp', 'vfio-dev': 'vfio', nvme: 'nvme' };
+
+/** Legacy IOAPIC interrupts 0-23 come first on x86 (arch/x86/kernel/apic/io_apic.c gsi_top). */
+const FIRST_DYNAMIC_IRQ = 24;
+/**
+ * Wakeup sources registered before any PCI driver loads (ACPI buttons, the RTC, serial
+ * ports, ...): the first one a PCI driver makes is wakeup13 on the recorded QEMU machine
+ * [rec: sriov.json, e1000e's wakeup/wakeup13].
+ */
+const BOOT_WAKEUP_SOURCES = 13;
+
+function reserved(n: number): IdAllocator {
+  const ids = new IdAllocator();
+  for (let i = 0; i < n; i++) ids.alloc();
+  return ids;
+}
+
+export class DriverEffectsRegistry {
+  private readonly state = new WeakMap<PciDevice, DeviceEffects>();
+  private readonly names = new Map<string, IdAllocator>();
+  private irqAllocator: IdAllocator | undefined;
+
+  constructor(private readonly m: Machine) {}
+
+  private of(d: PciDevice): DeviceEffects {
+    let s = this.state.get(d);
+    if (!s) {
+      s = { dmaMaskBits: 32, powerKnown: false, wakeupCapable: false, wakeup: null, vectors: [], classDevices: [] };
+      this.state.set(d, s);
+    }
+    return s;
+  }
+
+  /** Linux IRQ numbers: after the legacy ones, each active IOMMU unit's fault interrupt
+   * (dmar_set_interrupt, amd_iommu_init_irq) is allocated at boot [rec: ports from 25 with
+   * one VT-d unit, from 24 without]. */
+  private irqs(): IdAllocator {
+    this.irqAllocator ??= reserved(FIRST_DYNAMIC_IRQ + this.m.units.filter((u) => u.active).length);
+    return this.irqAllocator;
+  }
+
+  private ids(prefix: string): IdAllocator {
+    let a = this.names.get(prefix);
+    if (!a) {
+      a = reserved(prefix === 'wakeup' ? BOOT_WAKEUP_SOURCES : 0);
+      this.names.set(prefix, a);
+    }
+    return a;
+  }
+
+  private traits(d: PciDevice): DriverTraits | undefined {
+    return d.driver === null ? undefined : this.m.drivers.get(d.driver)?.traits;
+  }
+
+  /** The driver named in d.driver has just probed the device. */
+  bound(d: PciDevice): void {
+    const t = this.traits(d);
+    if (!t) return;
+    const s = this.of(d);
+    if (t.dmaMaskBits !== null) s.dmaMaskBits = t.dmaMaskBits;
+    if (t.enablesDevice || t.idleD3hot) s.powerKnown = true;
+    if (t.matchesPorts && (d.fn.pcieType === PCI_EXP_TYPE.ROOT_PORT || d.fn.pcieType === PCI_EXP_TYPE.RC_EC)) this.markWakeupCapable(d.fn);
+    if (t.msiVectors > 0) {
+      const cfg = this.m.configBytes(d);
+      const kind = findCap(cfg, CAP_ID.MSIX) !== undefined ? 'msix' : findCap(cfg, CAP_ID.MSI) !== undefined ? 'msi' : null;
+      // Plain MSI gives one vector here (multiple-message MSI is not modelled).
+      const n = kind === 'msix' ? t.msiVectors : kind === 'msi' ? 1 : 0;
+      for (let i = 0; i < n; i++) s.vectors.push({ irq: this.irqs().alloc(), kind: kind! });
+    }
+    for (const kind of t.classDevices) s.classDevices.push({ kind, name: `${NAME_PREFIX[kind]}${this.ids(NAME_PREFIX[kind]).alloc()}` });
+    // device_wakeup_enable fails on a device that is not wakeup-capable.
+    if (t.wakeupSource && s.wakeupCapable && s.wakeup === null) s.wakeup = this.ids('wakeup').alloc();
+  }
+
+  /** The bound driver's remove has run (d.driver still names it). */
+  unbound(d: PciDevice): void {
+    const s = this.state.get(d);
+    if (!s) return;
+    for (const v of s.vectors) this.irqs().free(v.irq);
+    s.vectors = [];
+    for (const c of s.classDevices) this.ids(c.name.replace(/\d+$/, '')).free(Number(/\d+$/.exec(c.name)![0]));
+    s.classDevices = [];
+  }
+
+  /** The device left the machine: its wakeup source goes with it (device_del → device_wakeup_disable). */
+  removed(d: PciDevice): void {
+    const s = this.state.get(d);
+    if (s?.wakeup !== null && s?.wakeup !== undefined) this.ids('wakeup').free(s.wakeup);
+    this.state.delete(d);
+  }
+
+  /** pcie_pme_mark_devices: the port and every device present below it. Devices added later
+   * are not marked (a rescan below a bound port gives no wakeup attributes) [rec: writes.json
+   * 02:00.0 after remove and rescan]. */
+  private markWakeupCapable(port: PciFunction): void {
+    const walk = (f: PciFunction): void => {
+      const d = this.m.deviceOf(f);
+      if (d) this.of(d).wakeupCapable = true;
+      for (const child of f.secondary?.devices ?? []) walk(child);
+    };
+    walk(port);
+  }
+
+  dmaMaskBits(d: PciDevice): number {
+    return this.state.get(d)?.dmaMaskBits ?? 32;
+  }
+
+  /** `enable` (enable_cnt): bridges are enabled by pci_enable_bridges once resources are
+   * assigned; other devices while a driver that enables them is bound. */
+  enabled(d: PciDevice): boolean {
+    return d.fn.headerType === 1 || this.traits(d)?.enablesDevice === true;
+  }
+
+  /** Bound to a driver that lets it runtime-suspend while unused (vfio-pci). */
+  idleSuspended(d: PciDevice): boolean {
+    return this.traits(d)?.idleD3hot === true;
+  }
+
+  /** `power_state` (pci_power_name(current_state)). */
+  powerState(d: PciDevice): 'D0' | 'D3hot' | 'unknown' {
+    // pci_target_state: a device without the PM capability stays in D0.
+    if (this.idleSuspended(d) && findCap(this.m.configBytes(d), CAP_ID.PM) !== undefined) return 'D3hot';
+    if (this.enabled(d) || this.state.get(d)?.powerKnown) return 'D0';
+    return 'unknown';
+  }
+
+  wakeupCapable(d: PciDevice): boolean {
+    return this.state.get(d)?.wakeupCapable ?? false;
+  }
+
+  /** device_may_wakeup: a wakeup source is registered (power/wakeup reads enabled). */
+  wakeupEnabled(d: PciDevice): boolean {
+    return (this.state.get(d)?.wakeup ?? null) !== null;
+  }
+
+  vectors(d: PciDevice): readonly MsiVector[] {
+    return this.state.get(d)?.vectors ?? [];
+  }
+
+  /** The class devices below the device, wakeup source included, by directory name. */
+  classDevices(d: PciDevice): ClassDevice[] {
+    const s = this.state.get(d);
+    if (!s) return [];
+    return [...s.classDevices, ...(s.wakeup !== null ? [{ kind: 'wakeup' as const, name: `wakeup${s.wakeup}` }] : [])];
+  }
+}

@@ -1,0 +1,75 @@
+// The class devices a bound driver creates as children of its PCI device (net/eth0,
+// ptp/ptp0, vfio-dev/vfio0, nvme/nvme0, wakeup/wakeup13: device_add with the PCI device as
+// parent puts them in a directory named for the class, drivers/base/core.c
+// get_device_parent), and their /sys/class/<class>/<name> links. Each holds the driver
+// core's own entries (device, power, subsystem, uevent) and, for wakeup sources, the
+// statistics of drivers/base/power/wakeup_stats.c.
+
+import type { ClassDevice } from '../engine/driver-effects';
+import type { Machine } from '../engine/machine';
+import type { PciDevice } from '../engine/types';
+import { dir, relLink, ro, rw } from './build';
+import type { Entries } from './build';
+import type { DirNode } from './node';
+import { deviceDirPath } from './paths';
+import { powerDir } from './power';
+
+/** The class a kind of class device is registered in (its /sys/class directory). */
+const CLASS_OF: Record<ClassDevice['kind'], string> = { net: 'net', ptp: 'ptp', 'vfio-dev': 'vfio-dev', nvme: 'nvme', wakeup: 'wakeup' };
+
+/** drivers/base/power/wakeup_stats.c: the counters of a source that has not fired yet. */
+const WAKEUP_STATS = [
+  'active_count',
+  'active_time_ms',
+  'event_count',
+  'expire_count',
+  'last_change_ms',
+  'max_time_ms',
+  'prevent_suspend_time_ms',
+  'total_time_ms',
+  'wakeup_count',
+];
+
+function ueventOf(c: ClassDevice): string {
+  // Network interfaces have no device node; ptp and nvme are character devices; a 6.1
+  // vfio_device and a wakeup source have no devt.
+  if (c.kind === 'net') return `INTERFACE=${c.name}`;
+  return c.kind === 'ptp' || c.kind === 'nvme' ? `DEVNAME=${c.name}` : '';
+}
+
+function classDeviceDir(d: PciDevice, c: ClassDevice): DirNode {
+  const here = `${deviceDirPath(d)}/${c.kind}/${c.name}`;
+  return dir((): Entries => {
+    const e: Entries = [['device', relLink(here, deviceDirPath(d))]];
+    if (c.kind === 'wakeup') {
+      for (const s of WAKEUP_STATS) e.push([s, ro(() => '0')]);
+      e.push(['name', ro(() => d.name)]);
+    }
+    e.push(['power', powerDir(false)]);
+    e.push(['subsystem', relLink(here, `class/${CLASS_OF[c.kind]}`)]);
+    e.push(['uevent', rw(() => ueventOf(c), () => undefined)]);
+    return e.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  });
+}
+
+/** The `<class>/<name>` directories below a PCI device. */
+export function classDeviceEntries(m: Machine, d: PciDevice): Entries {
+  const byKind = new Map<string, ClassDevice[]>();
+  for (const c of m.driverEffects.classDevices(d)) byKind.set(c.kind, [...(byKind.get(c.kind) ?? []), c]);
+  return [...byKind].map(([kind, list]) => [kind, dir(() => list.map((c) => [c.name, classDeviceDir(d, c)]))]);
+}
+
+/** /sys/class/<class> for every class a bound driver has a device in: links to the devices. */
+export function classDeviceClasses(m: Machine): Entries {
+  const byClass = new Map<string, Array<[string, string]>>();
+  for (const d of m.pciDevicesInOrder()) {
+    for (const c of m.driverEffects.classDevices(d)) {
+      const cls = CLASS_OF[c.kind];
+      byClass.set(cls, [...(byClass.get(cls) ?? []), [c.name, `${deviceDirPath(d)}/${c.kind}/${c.name}`]]);
+    }
+  }
+  return [...byClass].map(([cls, list]) => [
+    cls,
+    dir(() => list.sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([name, target]) => [name, relLink(`class/${cls}`, target)])),
+  ]);
+}
