@@ -1,0 +1,147 @@
+// What binding and unbinding leaves on a device, read through the sysfs tree without FUSE:
+// DMA masks that outlive the driver, enable and power state, MSI vectors with their
+// capability bits, class devices named by the kernel's allocators (lowest free), wake-up
+// capability from a root port's PME service, and d3cold_allowed from the PM capability.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { bind, driversProbe, setDriverOverride, unbind } from '../../../src/engine/driver-ops';
+import { traitsFor } from '../../../src/engine/driver-traits';
+import { removeSubtree, rescanAll } from '../../../src/engine/hotplug';
+import { Machine } from '../../../src/engine/machine';
+import type { PciDevice } from '../../../src/engine/types';
+import type { DirNode, Node } from '../../../src/sysfs/node';
+import { sysfsTree } from '../../../src/sysfs/tree';
+import { loadTopologyFile } from '../../../src/topology/load';
+import { TOPOLOGIES } from '../../helpers/paths';
+
+function boot(name: string): Machine {
+  const r = loadTopologyFile(join(TOPOLOGIES, `${name}.yaml`));
+  if (!r.ok) assert.fail(r.errors.map((e) => `${e.line}:${e.col} ${e.message}`).join('\n'));
+  return Machine.boot(r.topology);
+}
+
+function node(m: Machine, path: string): Node | undefined {
+  let n: Node | undefined = sysfsTree(m).root;
+  for (const part of path.split('/')) {
+    if (!n || n.kind !== 'dir') return undefined;
+    n = n.lookup(part);
+  }
+  return n;
+}
+
+function devPath(m: Machine, name: string): string {
+  const d = m.devices.get(name) as PciDevice;
+  return d.fn.sysfsPath;
+}
+
+function cat(m: Machine, dev: string, attr: string): string {
+  const n = node(m, `${devPath(m, dev)}/${attr}`);
+  assert.ok(n && n.kind === 'attr', `no ${dev}/${attr}`);
+  return n.show().toString().trimEnd();
+}
+
+function ls(m: Machine, path: string): string[] {
+  const n = node(m, path);
+  return n && n.kind === 'dir' ? [...(n as DirNode).list()].sort() : [];
+}
+
+function config(m: Machine, dev: string): Uint8Array {
+  return m.configBytes(m.devices.get(dev) as PciDevice);
+}
+
+const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
+
+describe('driver traits and their effects on a device', () => {
+  it('every driver name has one record; unknown hardware drivers get 64-bit DMA and one vector', () => {
+    assert.equal(traitsFor('vfio-pci').managesDma, true);
+    assert.equal(traitsFor('pcieport').module, null);
+    assert.equal(traitsFor('vfio-pci').module, 'vfio_pci');
+    const unknown = traitsFor('some_gpu_driver');
+    assert.deepEqual([unknown.dmaMaskBits, unknown.msiVectors, unknown.enablesDevice, unknown.managesDma], [64, 1, true, false]);
+  });
+
+  it('e1000e: 64-bit masks, three MSI-X vectors with Enable+, eth/ptp/wakeup; unbind removes all but the mask and the wakeup source', () => {
+    const m = boot('qemu-writes');
+    const e = '0000:01:00.0';
+    assert.deepEqual([cat(m, e, 'dma_mask_bits'), cat(m, e, 'enable'), cat(m, e, 'power_state')], ['32', '0', 'unknown']);
+    driversProbe(m, e);
+    assert.equal(cat(m, e, 'dma_mask_bits'), '64');
+    assert.equal(cat(m, e, 'consistent_dma_mask_bits'), '64');
+    assert.deepEqual([cat(m, e, 'enable'), cat(m, e, 'power_state')], ['1', 'D0']);
+    // IRQs 0-23 legacy, 24 the DMAR fault interrupt, 25-30 the six ports.
+    assert.deepEqual(ls(m, `${devPath(m, e)}/msi_irqs`), ['31', '32', '33']);
+    assert.equal(cat(m, e, 'msi_irqs/31'), 'msix');
+    const cfg = config(m, e);
+    assert.equal(u16(cfg, 4) & 0x404, 0x404, 'bus master and INTx disable');
+    assert.equal(u16(cfg, 0xa0 + 2) & 0x8000, 0x8000, 'MSI-X Enable+');
+    assert.deepEqual(ls(m, `${devPath(m, e)}/net`), ['eth0']);
+    assert.deepEqual(ls(m, `${devPath(m, e)}/ptp`), ['ptp0']);
+    assert.deepEqual(ls(m, `${devPath(m, e)}/wakeup`), ['wakeup13']);
+    assert.equal(cat(m, e, 'power/wakeup'), 'enabled');
+    assert.equal(cat(m, e, 'net/eth0/uevent'), 'INTERFACE=eth0');
+    const cls = node(m, 'class/net/eth0');
+    assert.ok(cls && cls.kind === 'link' && cls.target.endsWith('/0000:00:02.0/0000:01:00.0/net/eth0'));
+
+    unbind(m, 'e1000e', e);
+    assert.equal(cat(m, e, 'dma_mask_bits'), '64', 'the mask outlives the driver');
+    assert.deepEqual([cat(m, e, 'enable'), cat(m, e, 'power_state')], ['0', 'D0']);
+    assert.equal(node(m, `${devPath(m, e)}/msi_irqs`), undefined);
+    assert.equal(node(m, `${devPath(m, e)}/net`), undefined);
+    assert.equal(node(m, 'class/net'), undefined);
+    assert.deepEqual(ls(m, `${devPath(m, e)}/wakeup`), ['wakeup13'], 'the wakeup source stays until the device goes');
+    assert.equal(u16(config(m, e), 4) & 0x404, 0);
+    assert.equal(u16(config(m, e), 0xa0 + 2) & 0x8000, 0);
+  });
+
+  it('interface names are eth%d, lowest free first, in probe order', () => {
+    const m = boot('qemu-writes');
+    for (const d of ['0000:01:00.0', '0000:04:00.0', '0000:05:00.0']) driversProbe(m, d);
+    assert.deepEqual(ls(m, 'class/net'), ['eth0', 'eth1', 'eth2']);
+    unbind(m, 'e1000e', '0000:01:00.0');
+    bind(m, 'e1000e', '0000:01:00.0');
+    assert.deepEqual(ls(m, `${devPath(m, '0000:01:00.0')}/net`), ['eth0']);
+    removeSubtree(m, m.devices.get('0000:04:00.0') as PciDevice);
+    assert.deepEqual(ls(m, 'class/net'), ['eth0', 'eth2']);
+    rescanAll(m, '1');
+    assert.deepEqual(ls(m, `${devPath(m, '0000:04:00.0')}/net`), ['eth1']);
+  });
+
+  it('vfio-pci: no DMA mask of its own, enable 0, D3hot in power_state and PMCSR, vfio-dev/vfio0; D0 after unbind', () => {
+    const m = boot('qemu-writes');
+    const v = '0000:03:00.0';
+    setDriverOverride(m, m.devices.get(v) as PciDevice, 'vfio-pci');
+    driversProbe(m, v);
+    assert.deepEqual([cat(m, v, 'dma_mask_bits'), cat(m, v, 'enable'), cat(m, v, 'power_state')], ['32', '0', 'D3hot']);
+    assert.equal(u16(config(m, v), 0x7c + 4) & 3, 3);
+    assert.equal(u16(config(m, v), 4) & 0x4, 0, 'vfio-pci does not set bus master at probe');
+    assert.deepEqual(ls(m, `${devPath(m, v)}/vfio-dev`), ['vfio0']);
+    assert.equal(node(m, `${devPath(m, v)}/msi_irqs`), undefined);
+    unbind(m, 'vfio-pci', v);
+    assert.deepEqual([cat(m, v, 'enable'), cat(m, v, 'power_state')], ['0', 'D0']);
+    assert.equal(u16(config(m, v), 0x7c + 4) & 3, 0);
+    assert.equal(node(m, `${devPath(m, v)}/vfio-dev`), undefined);
+  });
+
+  it('wake-up capability: marked by the root port PME service on what is below it then, not on devices rescanned later', () => {
+    const m = boot('qemu-writes');
+    assert.ok(ls(m, `${devPath(m, '0000:02:00.0')}/power`).includes('wakeup'));
+    removeSubtree(m, m.devices.get('0000:02:00.0') as PciDevice);
+    rescanAll(m, '1');
+    assert.ok(!ls(m, `${devPath(m, '0000:02:00.0')}/power`).includes('wakeup'), 'rescanned below a bound port');
+    // A port removed and rescanned probes again and marks what is below it.
+    removeSubtree(m, m.devices.get('0000:00:05.1') as PciDevice);
+    rescanAll(m, '1');
+    assert.ok(ls(m, `${devPath(m, '0000:05:00.0')}/power`).includes('wakeup'));
+  });
+
+  it('d3cold_allowed follows the PM capability (pci_pm_init), whatever driver is bound', () => {
+    const m = boot('qemu-writes');
+    assert.equal(cat(m, '0000:00:02.0', 'd3cold_allowed'), '0', 'QEMU root ports have no PM capability');
+    assert.equal(cat(m, '0000:01:00.0', 'd3cold_allowed'), '1');
+    assert.equal(cat(m, '0000:00:1f.0', 'd3cold_allowed'), '0');
+    unbind(m, 'pcieport', '0000:00:02.0');
+    assert.equal(cat(m, '0000:00:02.0', 'd3cold_allowed'), '0', 'unbinding pcieport does not flip it');
+    assert.equal(cat(m, '0000:00:02.0', 'enable'), '1', 'a bridge stays enabled (pci_enable_bridges)');
+  });
+});
