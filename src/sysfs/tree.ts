@@ -14,6 +14,7 @@ import { platformDeviceDir } from './platform-device';
 import { powerDir } from './power';
 import { busName, pciBusDir } from './pci-bus';
 import { rescanRoot } from '../engine/hotplug';
+import { domainIdsUsed } from '../engine/domain-ids';
 import { busMdevDir, classMdevBusDir, mdevInUse } from './mdev';
 import { classDeviceClasses } from './class-devices';
 
@@ -24,7 +25,7 @@ function intelIommuDir(m: Machine, unit: IommuUnit): DirNode {
     ['address', ro(() => (0xfed90000 + index * 0x1000).toString(16))],
     ['cap', ro(() => 'd2008c22260206')],
     ['domains_supported', ro(() => '65536')],
-    ['domains_used', ro(() => String(m.groups.size + 2))],
+    ['domains_used', ro(() => String(domainIdsUsed(m, unit)))],
     ['ecap', ro(() => (unit.spec.pasidBits > 0 ? 'f02f5e' : 'f00f4a'))],
     ['version', ro(() => '1:0')],
   ]);

@@ -125,7 +125,14 @@ export async function comparePhase(mnt: string, rec: RecordedPhase): Promise<str
     for (const attr of Object.keys(dev.attrs)) lines.push(`echo '@@ attr ${bdf} ${attr}'; cat ${dir}/${attr}`);
     lines.push(`echo '@@ config ${bdf}'; od -An -tx1 -v ${dir}/config | tr -s ' \\n' '  '; echo`);
   }
+  // The IOMMU units' attributes the dump printed as "path: value" (classiommu section).
+  const unitAttrs = (rec.sections['classiommu'] ?? []).map((l) => /^\/sys\/(class\/iommu\/\S+): (.*)$/.exec(l)).filter((x): x is RegExpExecArray => x !== null);
+  for (const [, path] of unitAttrs) lines.push(`echo '@@ unit ${path}'; cat ${path}`);
   const got = await sections(lines.join('\n'));
+  for (const [, path, value] of unitAttrs) {
+    const ours = (got.get(`unit ${path}`) ?? [])[0];
+    if (ours !== value) problems.push(`${path}: kernel ${value} | ours ${ours}`);
+  }
   compareLs('kernel/iommu_groups', rec.groups_root_ls, got.get('groups_root') ?? [], problems);
   for (const [id, g] of Object.entries(rec.groups)) {
     compareLs(`group ${id}`, g.ls, got.get(`g ${id}`) ?? [], problems);
