@@ -4,6 +4,7 @@
 
 import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
+import type { PciFunction } from '../pci/enumerate';
 import { EXT_CAP_ID, findExtCap, findCap, CAP_ID } from '../pci/config-read';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
 import { dir, relLink, rw } from './build';
@@ -13,17 +14,37 @@ import { powerDir } from './power';
 
 const SERVICE = { PME: 0x01, AER: 0x02, HP: 0x04, DPC: 0x08, BWNOTIF: 0x10 } as const;
 
+/**
+ * Whether the firmware gave the OS native PCIe hot-plug control of a host bridge (ACPI _OSC;
+ * drivers/acpi/pci_root.c clears host_bridge->native_pcie_hotplug otherwise). QEMU q35 keeps
+ * it for its main host bridge, where ACPI PCI hot-plug is on by default (QEMU 7.2
+ * build_q35_osc_method(!pcihp)), so no port there has pciehp [rec: no pcie004 on any
+ * recorded port, hot-plug capable as they are]; it grants it to expander host bridges
+ * (pxb-pcie: build_q35_osc_method(true)). Other firmware is taken to grant it, as boards
+ * with PCIe hot-plug slots do.
+ */
+function nativeHotplug(f: PciFunction): boolean {
+  let bus = f.bus;
+  while (bus.parent !== null) bus = bus.parent;
+  const q35Main = bus.devices.some((x) => x.devfn === 0 && x.id.vendor === 0x8086 && x.id.device === 0x29c0);
+  return !q35Main;
+}
+
+/** drivers/pci/pcie/portdrv_core.c get_port_device_capability (6.1). */
 function services(d: PciDevice, cfg: Uint8Array): number[] {
   const t = d.fn.pcieType;
   const out: number[] = [];
+  const rootOrDownstream = t === PCI_EXP_TYPE.ROOT_PORT || t === PCI_EXP_TYPE.DOWNSTREAM;
+  const exp = findCap(cfg, CAP_ID.EXP);
+  const u32 = (at: number): number => (cfg[at]! | (cfg[at + 1]! << 8) | (cfg[at + 2]! << 16) | (cfg[at + 3]! << 24)) >>> 0;
+  // pciehp: a hot-plug bridge (set_pcie_hotplug_bridge: SLTCAP Hot-Plug Capable) that is a
+  // root or downstream port, wherever it sits, when its host bridge has native hot-plug.
+  const slotImplemented = exp !== undefined && (cfg[exp + 3]! & 0x01) !== 0;
+  if (rootOrDownstream && slotImplemented && (u32(exp + 0x14) & 0x40) !== 0 && nativeHotplug(d.fn)) out.push(SERVICE.HP);
   if (t === PCI_EXP_TYPE.ROOT_PORT || t === PCI_EXP_TYPE.RC_EC) out.push(SERVICE.PME);
   if (findExtCap(cfg, EXT_CAP_ID.AER) !== undefined) out.push(SERVICE.AER);
   // Link bandwidth notification: root and downstream ports whose LNKCAP advertises it (bit 21).
-  const exp = findCap(cfg, CAP_ID.EXP);
-  if (exp !== undefined && (t === PCI_EXP_TYPE.ROOT_PORT || t === PCI_EXP_TYPE.DOWNSTREAM)) {
-    const lnkcap = (cfg[exp + 0x0c]! | (cfg[exp + 0x0d]! << 8) | (cfg[exp + 0x0e]! << 16) | (cfg[exp + 0x0f]! << 24)) >>> 0;
-    if (lnkcap & (1 << 21)) out.push(SERVICE.BWNOTIF);
-  }
+  if (exp !== undefined && rootOrDownstream && u32(exp + 0x0c) & (1 << 21)) out.push(SERVICE.BWNOTIF);
   return out.sort((a, b) => a - b);
 }
 

@@ -12,7 +12,7 @@ import { Machine } from '../../../src/engine/machine';
 import type { PciDevice } from '../../../src/engine/types';
 import type { DirNode, Node } from '../../../src/sysfs/node';
 import { sysfsTree } from '../../../src/sysfs/tree';
-import { loadTopologyFile } from '../../../src/topology/load';
+import { loadTopology, loadTopologyFile } from '../../../src/topology/load';
 import { TOPOLOGIES } from '../../helpers/paths';
 
 function boot(name: string): Machine {
@@ -143,5 +143,54 @@ describe('driver traits and their effects on a device', () => {
     unbind(m, 'pcieport', '0000:00:02.0');
     assert.equal(cat(m, '0000:00:02.0', 'd3cold_allowed'), '0', 'unbinding pcieport does not flip it');
     assert.equal(cat(m, '0000:00:02.0', 'enable'), '1', 'a bridge stays enabled (pci_enable_bridges)');
+  });
+});
+
+describe('PCIe port services (get_port_device_capability)', () => {
+  const services = (m: Machine, port: string): string[] =>
+    ls(m, devPath(m, port))
+      .filter((n) => n.startsWith(`${port}:pcie`))
+      .map((n) => n.slice(port.length + 5));
+
+  it('pciehp on every hot-plug capable root or downstream port of a host bridge with native hot-plug, none on q35 pcie.0', () => {
+    const r = loadTopology(
+      `version: 1
+name: q35-pxb
+cmdline: intel_iommu=on
+iommus: [{ name: dmar0, type: intel-vtd, scope: all, interrupt-remapping: true }]
+pci:
+  - segment: 0x0000
+    bus: 0x00
+    devices:
+      "00.0": { id: 8086:29c0, class: 0x060000, type: host-bridge }
+      "02.0": { id: 1b36:000c, type: root-port, devices: { "00.0": { id: 8086:10d3, class: 0x020000 } } }
+  - segment: 0x0000
+    bus: 0x80
+    devices:
+      "00.0":
+        id: 1b36:000c
+        type: root-port
+        devices:
+          "00.0":
+            id: 104c:8232
+            type: upstream-port
+            devices:
+              "00.0": { id: 104c:8233, type: downstream-port }
+`,
+      'q35-pxb.yaml',
+    );
+    if (!r.ok) assert.fail(r.errors.map((e) => e.message).join('\n'));
+    const m = Machine.boot(r.topology);
+    assert.ok(!services(m, '0000:00:02.0').includes('004'), 'ACPI hot-plug keeps pcie.0');
+    assert.ok(services(m, '0000:80:00.0').includes('004'), 'an expander host bridge has native hot-plug');
+    assert.ok(services(m, '0000:82:00.0').includes('204'), 'a downstream port below a switch');
+    assert.ok(!services(m, '0000:81:00.0').some((s) => s.endsWith('4')), 'no pciehp on an upstream port');
+  });
+
+  it('every root port of a non-QEMU machine with a hot-plug slot', () => {
+    const m = boot('intel-z390-desktop');
+    const ports = m.pciDevicesInOrder().filter((d) => d.fn.pcieType === 4 && d.driver === 'pcieport');
+    assert.ok(ports.length > 0);
+    for (const p of ports) assert.ok(services(m, p.name).includes('004'), p.name);
   });
 });
