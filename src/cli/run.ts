@@ -20,8 +20,11 @@
 //   cgroups need nothing: the host's cgroup mounts stay listed in /proc/self/mounts, which
 //   is what virt-host-validate's cgroup checks read.
 //
-// Root uses `unshare -m`; anyone else `unshare -Urm` (an unprivileged user namespace, where
-// the kernel allows it). The command runs without a shell of its own (`exec "$@"`), so
+// Root uses `unshare -mn`; anyone else `unshare -Urmn` (an unprivileged user namespace, where
+// the kernel allows it). The network namespace is private too: the simulated machine's
+// interfaces (net/eth0 of a bound NIC driver) would otherwise meet the host's own of the same
+// name, and tools that check whether an interface is routed (dpdk-devbind.py reads `ip
+// route`) would take the simulated NIC for the host's active one. The command runs without a shell of its own (`exec "$@"`), so
 // its PID is the child's and its exit status is passed through; killed by a signal, the
 // status is 128 + the signal number. If the namespace cannot be set up the status is 125
 // (the convention of env, chroot and timeout for the wrapper's own failure).
@@ -136,7 +139,7 @@ exec "$@"
 
 /** `unshare` arguments for this user: a plain mount namespace for root, else a user one. */
 export function unshareArgs(uid: number): string[] {
-  return uid === 0 ? ['-m', '--propagation', 'private'] : ['-Urm', '--propagation', 'private'];
+  return uid === 0 ? ['-mn', '--propagation', 'private'] : ['-Urmn', '--propagation', 'private'];
 }
 
 /** The shell convention for a child's end: its code, or 128 + the number of its signal. */

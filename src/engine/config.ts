@@ -5,6 +5,7 @@ import { buildConfigSpace } from '../pci/config-space';
 import { CAP_ID, findCap } from '../pci/config-read';
 import type { ConfigFunction } from '../pci/config-space';
 import { isPciePort } from './boot-drivers';
+import type { PciFunction } from '../pci/enumerate';
 import type { Machine } from './machine';
 import type { PciDevice } from './types';
 
@@ -23,7 +24,12 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
     pcieType: f.pcieType,
     ...(f.secondary ? { primaryBus: f.bus.number, secondaryBus: f.secondary.number, subordinateBus: f.secondary.subordinate } : {}),
     ...(isPciePort(f) ? { slotImplemented: f.pcieType !== 5, portNumber: 0 } : {}),
-    ariForwardingSupported: f.headerType === 1 && f.ari,
+    // A topology port with `ari: true` supports ARI forwarding; otherwise its model says.
+    ...(f.headerType === 1 && f.ari ? { ariForwardingSupported: true } : {}),
+    ...(f.headerType === 1 ? { ariForwardingEnabled: functionZeroHasAri(f) } : {}),
+    // QEMU gives each NIC without mac= the next default MAC, and e1000e derives its serial
+    // number from it (e1000e_init_dsn) [rec: 52-54-00-ff-ff-12-34-56, -58, -59 ...].
+    ...(f.classCode >> 16 === 0x02 && !f.physfn ? { dsn: nicSerial(m, f) } : {}),
     ...(f.acsCap !== null ? { acs: { cap: f.acsCap, ctrl: d.acsCtrl } } : {}),
     ...(f.ari && f.headerType === 0 ? { ari: { nextFunction: 0 } } : {}),
     ...(sriov
@@ -70,6 +76,23 @@ function driverBits(b: Uint8Array): Array<[offset: number, mask: number]> {
 export function syncDriverRegisters(m: Machine, d: PciDevice, bytes: Uint8Array): void {
   const fresh = configSpaceFor(m, d);
   for (const [at, mask] of driverBits(fresh)) bytes[at] = (bytes[at]! & ~mask) | (fresh[at]! & mask);
+}
+
+/**
+ * pci_configure_ari, run as function 0 below a bridge is added: ARI forwarding is enabled on
+ * the bridge (if it supports it) when that function has the ARI capability.
+ */
+function functionZeroHasAri(f: PciFunction): boolean {
+  const fn0 = f.secondary?.devices.find((x) => x.devfn === 0 && !x.physfn);
+  return fn0 !== undefined && fn0.ari && fn0.headerType === 0 && fn0.pcie;
+}
+
+/** QEMU's default MACs, 52:54:00:12:34:56 on, one per network function in creation (here:
+ * boot add) order (net/net.c qemu_macaddr_default_if_unset), as the serial number
+ * 52-54-00-ff-ff-12-34-xx. */
+function nicSerial(m: Machine, f: PciFunction): bigint {
+  const index = m.pci.addOrder.filter((x) => x.classCode >> 16 === 0x02).indexOf(f);
+  return 0x525400ffff123400n | BigInt((0x56 + Math.max(0, index)) & 0xff);
 }
 
 export function configSpaceFor(m: Machine, d: PciDevice): Uint8Array {

@@ -70,3 +70,9 @@ export function hasPmReset(b: Uint8Array): boolean {
 export function hasMsiOrMsix(b: Uint8Array): boolean {
   return findCap(b, CAP_ID.MSI) !== undefined || findCap(b, CAP_ID.MSIX) !== undefined;
 }
+
+/** DEVCTL2 ARI Forwarding Enable (pci_configure_ari sets it with bridge->ari_enabled). */
+export function ariForwardingEnabled(b: Uint8Array): boolean {
+  const exp = findCap(b, CAP_ID.EXP);
+  return exp !== undefined && (u16(b, exp + 0x28) & 0x20) !== 0;
+}

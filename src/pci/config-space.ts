@@ -43,7 +43,7 @@ export interface ConfigFunction {
   physicalSlot?: number;
   /** Chassis number in a conventional bridge's slot numbering capability. */
   chassis?: number;
-  /** DEVCAP2 b5, on ports whose topology entry has `ari: true`. */
+  /** DEVCAP2 b5; default: the model's (QEMU root and downstream ports have it). */
   ariForwardingSupported?: boolean;
   /** DEVCTL2 b5: Linux turned ARI forwarding on (pci_configure_ari: fn 0 below has ARI). */
   ariForwardingEnabled?: boolean;
@@ -166,7 +166,7 @@ function expParams(f: ConfigFunction, shape: ReturnType<typeof selectModel>['sha
     linkSpeed: link.speed,
     linkWidth: link.width,
     linkActiveReporting: link.activeReporting,
-    ariForwardingSupported: f.ariForwardingSupported === true,
+    ariForwardingSupported: f.ariForwardingSupported ?? shape.ariForwarding ?? false,
     ariForwardingEnabled: f.ariForwardingEnabled === true,
     errorReportingEnabled: isPort && (f.aer ?? shape.aer ?? false),
   };

@@ -6,7 +6,7 @@
 
 import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
-import { CAP_ID, findCap, hasFlr, hasPmReset, linkInfo, EXT_CAP_ID, findExtCap } from '../pci/config-read';
+import { ariForwardingEnabled, CAP_ID, findCap, hasFlr, hasPmReset, linkInfo, EXT_CAP_ID, findExtCap } from '../pci/config-read';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
 import { dir, emptyDir, relLink, ro, rw, wo } from './build';
 import type { Entries } from './build';
@@ -123,7 +123,9 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
         e.push(['aer_rootport_total_err_nonfatal', ro(() => '0')]);
       }
     }
-    e.push(['ari_enabled', ro(() => (isBridge && f.ari ? '1' : '0'))]);
+    // pci_ari_enabled(dev->bus): whether the bridge above enabled ARI forwarding.
+    const upstream = f.bus.bridge ? m.deviceOf(f.bus.bridge) : undefined;
+    e.push(['ari_enabled', ro(() => (upstream && ariForwardingEnabled(m.configBytes(upstream)) ? '1' : '0'))]);
     e.push(['broken_parity_status', rw(() => '0', w.brokenParity)]);
     e.push(['class', ro(() => hex(f.classCode, 6))]);
     e.push(['config', configAttr(m, d)]);

@@ -27,13 +27,15 @@ const REMOVED = '0000:03:00.0';
 const STABLE_GROUPS = new Set(['0', '1', '2', '3', '4', '5', '6']);
 
 /** Whether a reader's ENOENT names something a writer removes: a VF, the removed device,
- * the NIC's driver link (or its entry in the driver's directory), or a group that is not
+ * the NIC's driver link (or its entry in the driver's directory), what its driver creates
+ * and removes with it (net/eth0, ptp/ptp0, msi_irqs), or a group that is not
  * one of the stable ones (the VFs' and the removed device's groups), in kernel/iommu_groups
  * or in the simulator's own kernel/debug/iommufs/groups. */
 function mayVanish(line: string): boolean {
   if (!/No such file or directory/.test(line)) return false;
   if (/0000:01:00\.[1-7]/.test(line) || line.includes(REMOVED)) return true;
   if (line.includes(`${NIC}/driver`) || line.includes(`e1000e/${NIC}`)) return true;
+  if (new RegExp(`${NIC}/(net|ptp|msi_irqs)(/|'|:|$)`).test(line)) return true;
   const group = /kernel\/(?:iommu_groups|debug\/iommufs\/groups)\/(\d+)/.exec(line);
   return group !== null && !STABLE_GROUPS.has(group[1]!);
 }
@@ -155,6 +157,10 @@ describe('stress: readers and writers on one mount', () => {
     assert.ok(mayVanish(enoent(`/m/bus/pci/drivers/e1000e/${NIC}`)));
     assert.ok(!mayVanish(enoent(`/m/bus/pci/devices/${PF}`)));
     assert.ok(!mayVanish(enoent(`/m/bus/pci/devices/${NIC}/vendor`)));
+    assert.ok(mayVanish(enoent(`/m/devices/pci0000:00/0000:00:02.1/${NIC}/net/eth0`)));
+    assert.ok(mayVanish(enoent(`/m/devices/pci0000:00/0000:00:02.1/${NIC}/msi_irqs`)));
+    assert.ok(!mayVanish(enoent(`/m/devices/pci0000:00/0000:00:02.1/${NIC}/wakeup`)));
+    assert.ok(!mayVanish(enoent(`/m/devices/pci0000:00/0000:00:02.0/${PF}/net`)));
     assert.ok(!mayVanish(enoent('/m/kernel/iommu_groups/5/devices')));
     assert.ok(!mayVanish(`find: '/m/bus/pci/devices/0000:01:00.3': Input/output error`));
   });

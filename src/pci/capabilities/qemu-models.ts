@@ -34,6 +34,8 @@ export interface Shape {
   interruptPin: number;
   /** Status bits besides the capability list (66 MHz b5, fast back-to-back b7 on old bridges). */
   statusExtra?: number;
+  /** DEVCAP2 ARI Forwarding Supported (QEMU's pcie_cap_arifwd_init). */
+  ariForwarding?: boolean;
 }
 
 export interface QemuModel {
@@ -82,6 +84,8 @@ export const QEMU_MODELS: QemuModel[] = [
       flr: false,
       link: { speed: 4, width: 32, activeReporting: true },
       interruptPin: 1,
+      // rp_realize calls pcie_cap_arifwd_init [rec: DevCap2 ARIFwd+ on every root port].
+      ariForwarding: true,
     },
   },
   {
@@ -120,6 +124,8 @@ export const QEMU_MODELS: QemuModel[] = [
       flr: true,
       link: { speed: 0, width: 0, activeReporting: false },
       interruptPin: 0,
+      // xio3130_downstream_realize calls pcie_cap_arifwd_init [rec: switch.json DevCap2].
+      ariForwarding: true,
     },
   },
   {
