@@ -5,6 +5,7 @@ import { buildConfigSpace } from '../pci/config-space';
 import { CAP_ID, findCap } from '../pci/config-read';
 import type { ConfigFunction } from '../pci/config-space';
 import { isPciePort } from './boot-drivers';
+import { physicalSlot } from './slots';
 import type { PciFunction } from '../pci/enumerate';
 import type { Machine } from './machine';
 import type { PciDevice } from './types';
@@ -24,12 +25,13 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
     pcieType: f.pcieType,
     ...(f.secondary ? { primaryBus: f.bus.number, secondaryBus: f.secondary.number, subordinateBus: f.secondary.subordinate } : {}),
     ...(isPciePort(f) ? { slotImplemented: f.pcieType !== 5, portNumber: 0 } : {}),
+    ...(physicalSlot(m, f) !== undefined ? { physicalSlot: physicalSlot(m, f)! } : {}),
     // A topology port with `ari: true` supports ARI forwarding; otherwise its model says.
     ...(f.headerType === 1 && f.ari ? { ariForwardingSupported: true } : {}),
     ...(f.headerType === 1 ? { ariForwardingEnabled: functionZeroHasAri(f) } : {}),
     // QEMU gives each NIC without mac= the next default MAC, and e1000e derives its serial
     // number from it (e1000e_init_dsn) [rec: 52-54-00-ff-ff-12-34-56, -58, -59 ...].
-    ...(f.classCode >> 16 === 0x02 && !f.physfn ? { dsn: nicSerial(m, f) } : {}),
+    ...(f.classCode >> 16 === 0x02 && !f.physfn ? { modelSerial: nicSerial(m, f) } : {}),
     ...(f.acsCap !== null ? { acs: { cap: f.acsCap, ctrl: d.acsCtrl } } : {}),
     ...(f.ari && f.headerType === 0 ? { ari: { nextFunction: 0 } } : {}),
     ...(sriov

@@ -69,6 +69,9 @@ export interface ConfigFunction {
   aer?: boolean;
   /** Device serial number capability; default per model (e1000e), with this serial. */
   dsn?: bigint;
+  /** The serial a model that has the capability carries when `dsn` is not given (default:
+   * what QEMU's first NIC gets). */
+  modelSerial?: bigint;
   /** DEVCAP Function Level Reset; default per model. */
   flr?: boolean;
   /** PMCSR D-state (0 = D0, 3 = D3hot: vfio-pci suspends idle devices); default 0. */
@@ -204,7 +207,7 @@ function writeExtended(img: ConfigImage, f: ConfigFunction, shape: ReturnType<ty
         });
         break;
       case 'dsn':
-        writeDsn(img, at, f.dsn ?? DEFAULT_DSN);
+        writeDsn(img, at, f.dsn ?? f.modelSerial ?? DEFAULT_DSN);
         break;
       case 'acs':
         if (f.acs) writeAcs(img, at, f.acs.cap, f.acs.ctrl);

@@ -3,6 +3,7 @@
 
 import { bind, driversProbe, newId, removeId, unbind } from '../engine/driver-ops';
 import { rescanAll } from '../engine/hotplug';
+import { slotNames } from '../engine/slots';
 import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
 import { dir, indexedDir, relLink, ro, rw, sink, wo } from './build';
@@ -63,18 +64,13 @@ function driversDir(m: Machine): DirNode {
 }
 
 function slotsDir(m: Machine): DirNode {
-  // One slot directory per hotplug-capable port slot (drivers/pci/slot.c); the name is the
-  // physical slot number. Ports of the topology with slot numbers are not modelled yet, so
-  // slots are listed by the root and downstream ports that have a secondary bus.
+  // drivers/pci/slot.c: one directory per hot-plug slot, with the address of the bus behind
+  // it (engine/slots.ts names them).
   return dir(() =>
-    pciDevices(m)
-      .filter((d) => d.fn.pcieType === 4 || d.fn.pcieType === 6)
-      .map((d, i): [string, DirNode] => [
-        String(i + 1),
-        dir(() => [
-          ['address', ro(() => `${d.fn.segment.toString(16).padStart(4, '0')}:${d.fn.secondary!.number.toString(16).padStart(2, '0')}:00`)],
-        ]),
-      ]),
+    [...slotNames(m)].map(([d, name]): [string, DirNode] => [
+      name,
+      dir(() => [['address', ro(() => `${d.fn.segment.toString(16).padStart(4, '0')}:${d.fn.secondary!.number.toString(16).padStart(2, '0')}:00`)]]),
+    ]),
   );
 }
 

@@ -4,7 +4,7 @@
 
 import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
-import type { PciFunction } from '../pci/enumerate';
+import { nativeHotplug } from '../engine/slots';
 import { EXT_CAP_ID, findExtCap, findCap, CAP_ID } from '../pci/config-read';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
 import { dir, relLink, rw } from './build';
@@ -13,22 +13,6 @@ import { deviceDirPath } from './paths';
 import { powerDir } from './power';
 
 const SERVICE = { PME: 0x01, AER: 0x02, HP: 0x04, DPC: 0x08, BWNOTIF: 0x10 } as const;
-
-/**
- * Whether the firmware gave the OS native PCIe hot-plug control of a host bridge (ACPI _OSC;
- * drivers/acpi/pci_root.c clears host_bridge->native_pcie_hotplug otherwise). QEMU q35 keeps
- * it for its main host bridge, where ACPI PCI hot-plug is on by default (QEMU 7.2
- * build_q35_osc_method(!pcihp)), so no port there has pciehp [rec: no pcie004 on any
- * recorded port, hot-plug capable as they are]; it grants it to expander host bridges
- * (pxb-pcie: build_q35_osc_method(true)). Other firmware is taken to grant it, as boards
- * with PCIe hot-plug slots do.
- */
-function nativeHotplug(f: PciFunction): boolean {
-  let bus = f.bus;
-  while (bus.parent !== null) bus = bus.parent;
-  const q35Main = bus.devices.some((x) => x.devfn === 0 && x.id.vendor === 0x8086 && x.id.device === 0x29c0);
-  return !q35Main;
-}
 
 /** drivers/pci/pcie/portdrv_core.c get_port_device_capability (6.1). */
 function services(d: PciDevice, cfg: Uint8Array): number[] {

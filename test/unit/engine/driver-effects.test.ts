@@ -194,3 +194,45 @@ pci:
     for (const p of ports) assert.ok(services(m, p.name).includes('004'), p.name);
   });
 });
+
+describe('slots, ARI forwarding and serial numbers as the recordings show them', () => {
+  it('bus/pci/slots under QEMU ACPI hot-plug: 0, 0-2, 0-3 (sriov.json); physical slot numbers 1.. in SLTCAP', () => {
+    const m = boot('qemu-sriov');
+    assert.deepEqual(ls(m, 'bus/pci/slots'), ['0', '0-2', '0-3']);
+    const address = node(m, 'bus/pci/slots/0-2/address');
+    assert.ok(address && address.kind === 'attr');
+    assert.equal(address.show().toString(), '0000:02:00\n');
+    const psn = (dev: string): number => (config(m, dev)[0x54 + 0x16]! | (config(m, dev)[0x54 + 0x17]! << 8)) >> 3;
+    assert.deepEqual(['0000:00:02.0', '0000:00:02.1', '0000:00:02.2'].map(psn), [1, 2, 3]);
+  });
+
+  it('pci_configure_ari: ARI forwarding enabled on the port above an ARI function 0; ari_enabled is the parent bridge\'s', () => {
+    const m = boot('qemu-sriov');
+    // [rec: sriov.json: 00:02.0 ari_enabled 0 (root bus), 01:00.0 ari_enabled 1, 02:00.0 0]
+    assert.deepEqual(['0000:00:02.0', '0000:01:00.0', '0000:02:00.0'].map((d) => cat(m, d, 'ari_enabled')), ['0', '1', '0']);
+    const exp = 0x54;
+    assert.equal(u16(config(m, '0000:00:02.0'), exp + 0x28) & 0x20, 0x20, 'DevCtl2 ARIFwd+ above the nvme');
+    assert.equal(u16(config(m, '0000:00:02.1'), exp + 0x28) & 0x20, 0, 'DevCtl2 ARIFwd- above the e1000e');
+    assert.equal(config(m, '0000:00:02.1')[exp + 0x24]! & 0x20, 0x20, 'DevCap2 ARIFwd+ on every QEMU root port');
+  });
+
+  it('each NIC its own serial number, from QEMU default MACs in creation order', () => {
+    const m = boot('qemu-writes');
+    const serial = (dev: string): string => {
+      const b = config(m, dev);
+      for (let off = 0x100; off; ) {
+        const h = (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16) | (b[off + 3]! << 24)) >>> 0;
+        if ((h & 0xffff) === 3) return Array.from(b.subarray(off + 4, off + 12)).reverse().map((x) => x.toString(16).padStart(2, '0')).join('-');
+        off = (h >>> 20) & 0xffc;
+      }
+      return '(none)';
+    };
+    // [rec: writes.json: the virtio-net at 03:00.0 took ...:57]
+    assert.deepEqual(['0000:01:00.0', '0000:03:00.0', '0000:04:00.0', '0000:05:00.0'].map(serial), [
+      '52-54-00-ff-ff-12-34-56',
+      '(none)',
+      '52-54-00-ff-ff-12-34-58',
+      '52-54-00-ff-ff-12-34-59',
+    ]);
+  });
+});
