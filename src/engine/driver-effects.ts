@@ -6,15 +6,19 @@
 import { CAP_ID, findCap } from '../pci/config-read';
 import type { PciFunction } from '../pci/enumerate';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
+import { CLASS_DEVICE_NAMING } from './driver-traits';
 import type { ClassDeviceKind, DriverTraits } from './driver-traits';
 import { IdAllocator } from './id-allocator';
 import type { Machine } from './machine';
 import type { PciDevice } from './types';
 
 export interface ClassDevice {
-  /** The directory under the PCI device (`net`, `ptp`, `vfio-dev`, `nvme`, `wakeup`). */
-  kind: ClassDeviceKind | 'wakeup';
-  /** The class device's name (`eth0`, `ptp0`, `vfio0`, `nvme0`, `wakeup13`). */
+  kind: ClassDeviceKind;
+  /** The number its allocator gave. */
+  index: number;
+  /** The directory under the PCI device and the class (`net`, `drm`, `wakeup` ...). */
+  dir: string;
+  /** The class device's name (`eth0`, `ptp0`, `vfio0`, `nvme0`, `card0`, `wakeup13`). */
   name: string;
 }
 
@@ -31,24 +35,14 @@ interface DeviceEffects {
   /** device_set_wakeup_capable, by a root port's PME service (pcie_pme_mark_devices). */
   wakeupCapable: boolean;
   /** The wakeup source device_wakeup_enable registered; it stays until the device goes. */
-  wakeup: number | null;
+  wakeup: ClassDevice | null;
   vectors: MsiVector[];
   /** Class devices of the bound driver, unregistered by its remove. */
   classDevices: ClassDevice[];
 }
 
-/** Prefixes of the class device names, by kind. */
-const NAME_PREFIX: Record<ClassDeviceKind, string> = { net: 'eth', ptp: 'ptp', 'vfio-dev': 'vfio', nvme: 'nvme' };
-
 /** Legacy IOAPIC interrupts 0-23 come first on x86 (arch/x86/kernel/apic/io_apic.c gsi_top). */
 const FIRST_DYNAMIC_IRQ = 24;
-/**
- * Wakeup sources registered before any PCI driver loads (ACPI buttons, the RTC, serial
- * ports, ...): the first one a PCI driver makes is wakeup13 on the recorded QEMU machine
- * [rec: sriov.json, e1000e's wakeup/wakeup13].
- */
-const BOOT_WAKEUP_SOURCES = 13;
-
 function reserved(n: number): IdAllocator {
   const ids = new IdAllocator();
   for (let i = 0; i < n; i++) ids.alloc();
@@ -57,7 +51,7 @@ function reserved(n: number): IdAllocator {
 
 export class DriverEffectsRegistry {
   private readonly state = new WeakMap<PciDevice, DeviceEffects>();
-  private readonly names = new Map<string, IdAllocator>();
+  private readonly names = new Map<ClassDeviceKind, IdAllocator>();
   private irqAllocator: IdAllocator | undefined;
 
   constructor(private readonly m: Machine) {}
@@ -79,13 +73,19 @@ export class DriverEffectsRegistry {
     return this.irqAllocator;
   }
 
-  private ids(prefix: string): IdAllocator {
-    let a = this.names.get(prefix);
+  private ids(kind: ClassDeviceKind): IdAllocator {
+    let a = this.names.get(kind);
     if (!a) {
-      a = reserved(prefix === 'wakeup' ? BOOT_WAKEUP_SOURCES : 0);
-      this.names.set(prefix, a);
+      a = reserved(CLASS_DEVICE_NAMING[kind].first);
+      this.names.set(kind, a);
     }
     return a;
+  }
+
+  private newClassDevice(kind: ClassDeviceKind): ClassDevice {
+    const { dir, prefix } = CLASS_DEVICE_NAMING[kind];
+    const index = this.ids(kind).alloc();
+    return { kind, index, dir, name: `${prefix}${index}` };
   }
 
   private traits(d: PciDevice): DriverTraits | undefined {
@@ -107,9 +107,9 @@ export class DriverEffectsRegistry {
       const n = kind === 'msix' ? t.msiVectors : kind === 'msi' ? 1 : 0;
       for (let i = 0; i < n; i++) s.vectors.push({ irq: this.irqs().alloc(), kind: kind! });
     }
-    for (const kind of t.classDevices) s.classDevices.push({ kind, name: `${NAME_PREFIX[kind]}${this.ids(NAME_PREFIX[kind]).alloc()}` });
+    for (const kind of t.classDevices) s.classDevices.push(this.newClassDevice(kind));
     // device_wakeup_enable fails on a device that is not wakeup-capable.
-    if (t.wakeupSource && s.wakeupCapable && s.wakeup === null) s.wakeup = this.ids('wakeup').alloc();
+    if (t.wakeupSource && s.wakeupCapable && s.wakeup === null) s.wakeup = this.newClassDevice('wakeup');
   }
 
   /** The bound driver's remove has run (d.driver still names it). */
@@ -118,14 +118,14 @@ export class DriverEffectsRegistry {
     if (!s) return;
     for (const v of s.vectors) this.irqs().free(v.irq);
     s.vectors = [];
-    for (const c of s.classDevices) this.ids(c.name.replace(/\d+$/, '')).free(Number(/\d+$/.exec(c.name)![0]));
+    for (const c of s.classDevices) this.ids(c.kind).free(c.index);
     s.classDevices = [];
   }
 
   /** The device left the machine: its wakeup source goes with it (device_del → device_wakeup_disable). */
   removed(d: PciDevice): void {
     const s = this.state.get(d);
-    if (s?.wakeup !== null && s?.wakeup !== undefined) this.ids('wakeup').free(s.wakeup);
+    if (s?.wakeup) this.ids('wakeup').free(s.wakeup.index);
     this.state.delete(d);
   }
 
@@ -181,6 +181,6 @@ export class DriverEffectsRegistry {
   classDevices(d: PciDevice): ClassDevice[] {
     const s = this.state.get(d);
     if (!s) return [];
-    return [...s.classDevices, ...(s.wakeup !== null ? [{ kind: 'wakeup' as const, name: `wakeup${s.wakeup}` }] : [])];
+    return s.wakeup ? [...s.classDevices, s.wakeup] : [...s.classDevices];
   }
 }

@@ -16,7 +16,31 @@ export type ClassDeviceKind =
   /** vfio-dev/vfio<N>: vfio_register_group_dev (drivers/vfio/vfio_main.c, vfio.device_ida). */
   | 'vfio-dev'
   /** nvme/nvme<N>: nvme_init_ctrl (drivers/nvme/host/core.c nvme_instance_ida). */
-  | 'nvme';
+  | 'nvme'
+  /** drm/card<N> and drm/renderD<128+N>: drm_dev_register's primary and render minors
+   * (drivers/gpu/drm/drm_drv.c drm_minor_alloc, one idr range per minor type). */
+  | 'drm-card'
+  | 'drm-render'
+  /** sound/card<N>: snd_card_new, the first free index (sound/core/init.c). */
+  | 'sound'
+  /** wakeup/wakeup<N>: a wakeup source (drivers/base/power/wakeup_stats.c, wakeup_ida). */
+  | 'wakeup';
+
+/** Where each kind of class device goes and how it is named: the directory under the PCI
+ * device (also its /sys/class name), the name's prefix, and the first number. */
+export const CLASS_DEVICE_NAMING: Record<ClassDeviceKind, { dir: string; prefix: string; first: number }> = {
+  net: { dir: 'net', prefix: 'eth', first: 0 },
+  ptp: { dir: 'ptp', prefix: 'ptp', first: 0 },
+  'vfio-dev': { dir: 'vfio-dev', prefix: 'vfio', first: 0 },
+  nvme: { dir: 'nvme', prefix: 'nvme', first: 0 },
+  'drm-card': { dir: 'drm', prefix: 'card', first: 0 },
+  'drm-render': { dir: 'drm', prefix: 'renderD', first: 128 },
+  sound: { dir: 'sound', prefix: 'card', first: 0 },
+  // Wakeup sources registered before any PCI driver loads (ACPI buttons, the RTC, serial
+  // ports, ...): the first one a PCI driver makes is wakeup13 on the recorded QEMU machine
+  // [rec: sriov.json, e1000e's wakeup/wakeup13].
+  wakeup: { dir: 'wakeup', prefix: 'wakeup', first: 13 },
+};
 
 export interface DriverTraits {
   /** Matches PCIe ports by class and port type rather than by ID (pcieport). */
@@ -49,7 +73,8 @@ export interface DriverTraits {
   mdevParent: boolean;
   /** device_wakeup_enable at probe (a wakeup/wakeup<N> source on a wakeup-capable device). */
   wakeupSource: boolean;
-  classDevices: readonly ClassDeviceKind[];
+  /** What its probe registers below the device (a wakeup source is `wakeupSource`). */
+  classDevices: readonly Exclude<ClassDeviceKind, 'wakeup'>[];
   /** The kernel module (KBUILD_MODNAME); null for built-in drivers. */
   module: string | null;
 }
@@ -134,6 +159,18 @@ const TRAITS: Record<string, Partial<DriverTraits>> = {
   intel_pch_thermal: { dmaMaskBits: null, msiVectors: 0, sriovConfigure: 'none' },
   'ehci-pci': { module: 'ehci_pci', dmaMaskBits: null, msiVectors: 0, sriovConfigure: 'none' },
   'ohci-pci': { module: 'ohci_pci', dmaMaskBits: null, msiVectors: 0, sriovConfigure: 'none' },
+  // DRM drivers: a primary node, and a render node where the driver renders
+  // (DRIVER_RENDER: i915, amdgpu, radeon, nouveau; not the display-only ast, mgag200,
+  // bochs). The proprietary nvidia.ko registers no DRM device itself.
+  i915: { module: 'i915', msiVectors: 1, classDevices: ['drm-card', 'drm-render'] },
+  amdgpu: { module: 'amdgpu', msiVectors: 1, classDevices: ['drm-card', 'drm-render'] },
+  radeon: { module: 'radeon', msiVectors: 1, classDevices: ['drm-card', 'drm-render'] },
+  nouveau: { module: 'nouveau', msiVectors: 1, classDevices: ['drm-card', 'drm-render'] },
+  ast: { module: 'ast', msiVectors: 0, classDevices: ['drm-card'] },
+  mgag200: { module: 'mgag200', msiVectors: 0, classDevices: ['drm-card'] },
+  'bochs-drm': { module: 'bochs', dmaMaskBits: null, msiVectors: 0, classDevices: ['drm-card'] },
+  // sound/pci/hda/hda_intel.c: one sound card per controller, MSI.
+  snd_hda_intel: { module: 'snd_hda_intel', classDevices: ['sound'] },
   // drivers/net/virtio_net.c binds the virtio device, not the PCI function: virtio-pci's
   // probe enables the function and its MSI-X vectors (config + one per queue).
   'virtio-pci': { module: 'virtio_pci', msiVectors: 3, sriovConfigure: 'none' },

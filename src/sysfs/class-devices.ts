@@ -14,9 +14,6 @@ import type { DirNode } from './node';
 import { deviceDirPath } from './paths';
 import { powerDir } from './power';
 
-/** The class a kind of class device is registered in (its /sys/class directory). */
-const CLASS_OF: Record<ClassDevice['kind'], string> = { net: 'net', ptp: 'ptp', 'vfio-dev': 'vfio-dev', nvme: 'nvme', wakeup: 'wakeup' };
-
 /** drivers/base/power/wakeup_stats.c: the counters of a source that has not fired yet. */
 const WAKEUP_STATS = [
   'active_count',
@@ -31,14 +28,24 @@ const WAKEUP_STATS = [
 ];
 
 function ueventOf(c: ClassDevice): string {
-  // Network interfaces have no device node; ptp and nvme are character devices; a 6.1
-  // vfio_device and a wakeup source have no devt.
-  if (c.kind === 'net') return `INTERFACE=${c.name}`;
-  return c.kind === 'ptp' || c.kind === 'nvme' ? `DEVNAME=${c.name}` : '';
+  // Network interfaces have no device node; ptp, nvme and DRM minors are character devices
+  // (DRM's under dri/); a 6.1 vfio_device, a sound card and a wakeup source have no devt.
+  switch (c.kind) {
+    case 'net':
+      return `INTERFACE=${c.name}`;
+    case 'ptp':
+    case 'nvme':
+      return `DEVNAME=${c.name}`;
+    case 'drm-card':
+    case 'drm-render':
+      return `DEVNAME=dri/${c.name}\nDEVTYPE=drm_minor`;
+    default:
+      return '';
+  }
 }
 
 function classDeviceDir(d: PciDevice, c: ClassDevice): DirNode {
-  const here = `${deviceDirPath(d)}/${c.kind}/${c.name}`;
+  const here = `${deviceDirPath(d)}/${c.dir}/${c.name}`;
   return dir((): Entries => {
     const e: Entries = [['device', relLink(here, deviceDirPath(d))]];
     if (c.kind === 'wakeup') {
@@ -46,7 +53,7 @@ function classDeviceDir(d: PciDevice, c: ClassDevice): DirNode {
       e.push(['name', ro(() => d.name)]);
     }
     e.push(['power', powerDir(false)]);
-    e.push(['subsystem', relLink(here, `class/${CLASS_OF[c.kind]}`)]);
+    e.push(['subsystem', relLink(here, `class/${c.dir}`)]);
     e.push(['uevent', rw(() => ueventOf(c), () => undefined)]);
     return e.sort((a, b) => (a[0] < b[0] ? -1 : 1));
   });
@@ -55,7 +62,7 @@ function classDeviceDir(d: PciDevice, c: ClassDevice): DirNode {
 /** The `<class>/<name>` directories below a PCI device. */
 export function classDeviceEntries(m: Machine, d: PciDevice): Entries {
   const byKind = new Map<string, ClassDevice[]>();
-  for (const c of m.driverEffects.classDevices(d)) byKind.set(c.kind, [...(byKind.get(c.kind) ?? []), c]);
+  for (const c of m.driverEffects.classDevices(d)) byKind.set(c.dir, [...(byKind.get(c.dir) ?? []), c]);
   return [...byKind].map(([kind, list]) => [kind, dir(() => list.map((c) => [c.name, classDeviceDir(d, c)]))]);
 }
 
@@ -64,8 +71,7 @@ export function classDeviceClasses(m: Machine): Entries {
   const byClass = new Map<string, Array<[string, string]>>();
   for (const d of m.pciDevicesInOrder()) {
     for (const c of m.driverEffects.classDevices(d)) {
-      const cls = CLASS_OF[c.kind];
-      byClass.set(cls, [...(byClass.get(cls) ?? []), [c.name, `${deviceDirPath(d)}/${c.kind}/${c.name}`]]);
+      byClass.set(c.dir, [...(byClass.get(c.dir) ?? []), [c.name, `${deviceDirPath(d)}/${c.dir}/${c.name}`]]);
     }
   }
   return [...byClass].map(([cls, list]) => [

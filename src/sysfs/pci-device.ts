@@ -126,6 +126,9 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     // pci_ari_enabled(dev->bus): whether the bridge above enabled ARI forwarding.
     const upstream = f.bus.bridge ? m.deviceOf(f.bus.bridge) : undefined;
     e.push(['ari_enabled', ro(() => (upstream && ariForwardingEnabled(m.configBytes(upstream)) ? '1' : '0'))]);
+    // pci-sysfs.c boot_vga, on VGA-class devices only: the device vgaarb chose as the default
+    // (here the first VGA function Linux added, which firmware initialised).
+    if (f.classCode >> 8 === 0x0300) e.push(['boot_vga', ro(() => (m.pci.addOrder.find((x) => x.classCode >> 8 === 0x0300) === f ? '1' : '0'))]);
     e.push(['broken_parity_status', rw(() => '0', w.brokenParity)]);
     e.push(['class', ro(() => hex(f.classCode, 6))]);
     e.push(['config', configAttr(m, d)]);

@@ -14,6 +14,7 @@ import type { DirNode, Node } from '../../../src/sysfs/node';
 import { sysfsTree } from '../../../src/sysfs/tree';
 import { loadTopology, loadTopologyFile } from '../../../src/topology/load';
 import { TOPOLOGIES } from '../../helpers/paths';
+import { bootDomains, GPU, NV_AUDIO, NV_GPU } from './domains-fixture';
 
 function boot(name: string): Machine {
   const r = loadTopologyFile(join(TOPOLOGIES, `${name}.yaml`));
@@ -234,5 +235,21 @@ describe('slots, ARI forwarding and serial numbers as the recordings show them',
       '52-54-00-ff-ff-12-34-58',
       '52-54-00-ff-ff-12-34-59',
     ]);
+  });
+});
+
+describe('DRM and sound class devices, boot_vga', () => {
+  it('i915: drm/card0 and drm/renderD128; snd_hda_intel: sound/card0; boot_vga on the first VGA device only', () => {
+    const m = bootDomains();
+    assert.deepEqual(ls(m, `${devPath(m, GPU)}/drm`), ['card0', 'renderD128']);
+    assert.equal(cat(m, GPU, 'drm/card0/uevent'), 'DEVNAME=dri/card0\nDEVTYPE=drm_minor');
+    assert.deepEqual(ls(m, `${devPath(m, NV_AUDIO)}/sound`), ['card0']);
+    assert.deepEqual(ls(m, 'class/drm'), ['card0', 'renderD128']);
+    assert.equal(cat(m, GPU, 'boot_vga'), '1');
+    assert.equal(cat(m, NV_GPU, 'boot_vga'), '0');
+    assert.equal(node(m, `${devPath(m, NV_AUDIO)}/boot_vga`), undefined, 'only VGA-class devices have it');
+    unbind(m, 'i915', GPU);
+    assert.equal(node(m, `${devPath(m, GPU)}/drm`), undefined);
+    assert.equal(node(m, 'class/drm'), undefined);
   });
 });
