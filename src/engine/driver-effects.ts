@@ -49,6 +49,15 @@ function reserved(n: number): IdAllocator {
   return ids;
 }
 
+/** A PCI device's runtime PM state as power/ shows it (drivers/base/power/sysfs.c). */
+export interface RuntimePm {
+  control: 'on' | 'auto';
+  enabled: 'forbidden' | 'enabled';
+  status: 'active' | 'suspended';
+  usage: number;
+  activeKids: number;
+}
+
 export class DriverEffectsRegistry {
   private readonly state = new WeakMap<PciDevice, DeviceEffects>();
   private readonly names = new Map<ClassDeviceKind, IdAllocator>();
@@ -162,6 +171,18 @@ export class DriverEffectsRegistry {
     if (this.idleSuspended(d) && findCap(this.m.configBytes(d), CAP_ID.PM) !== undefined) return 'D3hot';
     if (this.enabled(d) || this.state.get(d)?.powerKnown) return 'D0';
     return 'unknown';
+  }
+
+  /**
+   * pci_pm_init forbids runtime PM (control on, one usage count); the driver core holds one
+   * more while a driver is bound (local_pci_probe), and vfio-pci gives both back
+   * (pm_runtime_allow + put) so the idle device suspends. A parent counts its active
+   * children [rec: sriov.json power/ of ports, nvme, e1000e and vfio-pci devices].
+   */
+  runtimePm(d: PciDevice): RuntimePm {
+    const activeKids = this.m.childDevices(d.fn.sysfsPath).filter((c) => !this.idleSuspended(c)).length;
+    if (this.idleSuspended(d)) return { control: 'auto', enabled: 'enabled', status: 'suspended', usage: 0, activeKids };
+    return { control: 'on', enabled: 'forbidden', status: 'active', usage: d.driver === null ? 1 : 2, activeKids };
   }
 
   wakeupCapable(d: PciDevice): boolean {

@@ -164,7 +164,7 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     if (vectors.length > 0) e.push(['msi_irqs', dir(() => vectors.map((v) => [String(v.irq), ro(() => v.kind)]))]);
     e.push(['numa_node', rw(() => String(d.numaNode), w.numaNode)]);
     if (isBridge && f.secondary) e.push(['pci_bus', pciBusDir(here, busName(f.segment, f.secondary.number), w.rescanBridge)]);
-    e.push(['power', powerDir(fx.wakeupCapable(d), fx.wakeupEnabled(d))]);
+    e.push(['power', powerDir(fx.wakeupCapable(d), fx.wakeupEnabled(d), () => fx.runtimePm(d))]);
     e.push(['power_state', ro(() => fx.powerState(d))]);
     e.push(['remove', wo(w.remove, 0o220)]);
     e.push(['rescan', wo(w.rescan)]);

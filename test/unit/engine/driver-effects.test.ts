@@ -253,3 +253,25 @@ describe('DRM and sound class devices, boot_vga', () => {
     assert.equal(node(m, 'class/drm'), undefined);
   });
 });
+
+describe('power/ of PCI devices (pci_pm_init, the driver core, vfio-pci runtime PM)', () => {
+  it('as sriov.json shows them: unbound, bound, a port with a child, an idle vfio-pci device', () => {
+    const m = boot('qemu-sriov');
+    const power = (dev: string): string[] =>
+      ['async', 'control', 'runtime_active_kids', 'runtime_enabled', 'runtime_status', 'runtime_usage'].map((a) => cat(m, dev, `power/${a}`));
+    // [rec: boot: 00:02.0 pcieport with the nvme below, 01:00.0 unbound]
+    assert.deepEqual(power('0000:00:02.0'), ['enabled', 'on', '1', 'forbidden', 'active', '2']);
+    assert.deepEqual(power('0000:01:00.0'), ['enabled', 'on', '0', 'forbidden', 'active', '1']);
+    driversProbe(m, '0000:02:00.0');
+    setDriverOverride(m, m.devices.get('0000:02:00.0') as PciDevice, 'vfio-pci');
+    unbind(m, 'e1000e', '0000:02:00.0');
+    driversProbe(m, '0000:02:00.0');
+    // [rec: after_vfio_bind 02:00.0: auto, enabled, suspended, usage 0; wakeup enabled from e1000e]
+    assert.deepEqual(power('0000:02:00.0'), ['enabled', 'auto', '0', 'enabled', 'suspended', '0']);
+    assert.equal(cat(m, '0000:02:00.0', 'power/wakeup'), 'enabled');
+    assert.equal(cat(m, '0000:00:02.1', 'power/runtime_active_kids'), '0', 'its one child is suspended');
+    const delay = node(m, `${devPath(m, '0000:02:00.0')}/power/autosuspend_delay_ms`);
+    assert.ok(delay && delay.kind === 'attr');
+    assert.throws(() => delay.show(), /autosuspend/);
+  });
+});
