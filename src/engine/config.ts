@@ -54,10 +54,19 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
     // which sets INTx Disable in the command register (drivers/pci/msi/msi.c
     // pci_intx_for_msi) [rec: command 0x0507 on ports and on a bound e1000e]; D3hot in PMCSR
     // while vfio-pci keeps an idle device suspended [rec: writes.json 03:00.0, PMCSR 0x0003].
-    ...(m.driverEffects.enabled(d) && d.driver !== null ? { busMaster: true } : {}),
+    ...(busMaster(m, d) ? { busMaster: true } : {}),
     ...(m.driverEffects.vectors(d).length > 0 ? { msiEnabled: true } : {}),
     ...(m.driverEffects.idleSuspended(d) ? { dState: 3 as const } : {}),
   };
+}
+
+/** Command Bus Master: pci_enable_bridges enables every bridge and sets it bus master
+ * (drivers/pci/setup-bus.c) [rec: 0x0107 on unbound bridges], and it stays when pcieport
+ * unbinds (the bridge's enable count does not drop to 0); other devices while a driver that
+ * enables them is bound (pci_set_master at probe, cleared by pci_disable_device). */
+function busMaster(m: Machine, d: PciDevice): boolean {
+  if (d.fn.headerType === 1) return true;
+  return d.driver !== null && m.driverEffects.enabled(d);
 }
 
 /** Register bits a driver's probe and remove change: command bus master and INTx disable,

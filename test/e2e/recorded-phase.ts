@@ -74,8 +74,8 @@ function compareMsiIrqs(where: string, theirs: string[], ours: string[], problem
 }
 
 /** The config space registers a driver's probe and remove set, as text: command bus master
- * (compared only on devices the recording shows bound: firmware may leave it on an unbound
- * device, as SeaBIOS does on the NVMe it booted from), INTx disable, the MSI and MSI-X
+ * (compared only on bridges and on devices the recording shows bound: firmware may leave it
+ * on an unbound device, as SeaBIOS does on the NVMe it booted from), INTx disable, the MSI and MSI-X
  * enable bits and the PMCSR power state. */
 export function driverRegisters(b: Uint8Array, withBusMaster: boolean): string {
   const u16 = (o: number): number => (b[o] ?? 0) | ((b[o + 1] ?? 0) << 8);
@@ -160,8 +160,10 @@ export async function comparePhase(mnt: string, rec: RecordedPhase): Promise<str
     const bound = dev.links.driver !== undefined;
     const theirCfg = Uint8Array.from(dev.config_hex.trim().split(/\s+/).map((h) => parseInt(h, 16)));
     const ourCfg = Uint8Array.from((got.get(`config ${bdf}`) ?? [''])[0]!.trim().split(/\s+/).filter(Boolean).map((h) => parseInt(h, 16)));
-    const a = driverRegisters(theirCfg, bound);
-    const b = driverRegisters(ourCfg, bound);
+    // Bridges too: pci_enable_bridges makes them bus masters whatever is bound.
+    const master = bound || (theirCfg[0x0e]! & 0x7f) === 1;
+    const a = driverRegisters(theirCfg, master);
+    const b = driverRegisters(ourCfg, master);
     if (a !== b) problems.push(`${bdf}/config: kernel ${a} | ours ${b}`);
     for (const [attr, value] of Object.entries(dev.attrs)) {
       if (FIRMWARE_VALUE.has(attr)) continue;
