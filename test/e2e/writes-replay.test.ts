@@ -7,7 +7,13 @@
 // decided (see normalizeLine): the errno text of a failed write or open, the exit status,
 // and every line that is not a kernel log line. Between and after the commands the whole
 // state (groups, types, driver links, overrides, SR-IOV links) is compared with the phase
-// dumps the recordings took at the same points.
+// dumps the recordings took at the same points, and after the writes recording's last
+// command the whole tree is compared with its after-writes dump as the boot trees are
+// (recorded-phase.ts: every directory listing, link and attribute text, the IOMMU unit's
+// attributes, and the registers drivers set in `config`). Left out there, each for a reason
+// given in recorded-phase.ts: what firmware assigns (firmware_node, resourceN, rom, irq,
+// resource, local_cpus), the IRQ numbers naming msi_irqs entries (their count is compared),
+// and Bus Master on unbound endpoints (SeaBIOS's).
 //
 // What the simulation does not have, and how the replay maps it (each row names the
 // recorded command it affects):
