@@ -121,6 +121,15 @@ export class DriverEffectsRegistry {
     if (t.wakeupSource && s.wakeupCapable && s.wakeup === null) s.wakeup = this.newClassDevice('wakeup');
   }
 
+  /** The driver's probe ran and failed (drivers.ts probeKeeps): what it did before giving
+   * up stays (DriverTraits.failedProbeLeavesMask). */
+  probeFailed(d: PciDevice, t: DriverTraits): void {
+    if (!t.failedProbeLeavesMask) return;
+    const s = this.of(d);
+    if (t.dmaMaskBits !== null) s.dmaMaskBits = t.dmaMaskBits;
+    if (t.enablesDevice) s.powerKnown = true;
+  }
+
   /** The bound driver's remove has run (d.driver still names it). */
   unbound(d: PciDevice): void {
     const s = this.state.get(d);

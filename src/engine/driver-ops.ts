@@ -79,7 +79,11 @@ export function newId(m: Machine, driverName: string, raw: string): void {
   drv.dynIds.push(id);
   // driver_attach: every unbound device the new ID matches gets probed.
   for (const d of m.pciDevicesInOrder()) {
-    if (d.driver === null && canProbe(m, d) && driverMatches(drv, d.fn, d.driverOverride) && probeKeeps(drv, d.fn)) {
+    if (d.driver === null && canProbe(m, d) && driverMatches(drv, d.fn, d.driverOverride)) {
+      if (!probeKeeps(drv, d.fn)) {
+        m.driverEffects.probeFailed(d, drv.traits);
+        continue;
+      }
       try {
         m.attachDriver(d, drv);
       } catch (e) {

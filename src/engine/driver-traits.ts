@@ -71,6 +71,11 @@ export interface DriverTraits {
   /** Registers the device as an mdev parent when the topology gives it mdev types: every
    * hardware driver (the topology's `mdev` says the vendor driver offers them), no stub. */
   mdevParent: boolean;
+  /** A probe that fails on hardware the driver cannot drive has already enabled the device
+   * and set its DMA mask (e1000e_probe: pci_enable_device_mem and dma_set_mask_and_coherent
+   * come before the hardware checks) [rec: sriov.json, virtio-net after `new_id 1af4 1041` to
+   * e1000e: power_state D0, dma_mask_bits 64]. Other drivers' failed probes leave nothing. */
+  failedProbeLeavesMask: boolean;
   /** device_wakeup_enable at probe (a wakeup/wakeup<N> source on a wakeup-capable device). */
   wakeupSource: boolean;
   /** What its probe registers below the device (a wakeup source is `wakeupSource`). */
@@ -91,6 +96,7 @@ const HARDWARE_DEFAULT: Omit<DriverTraits, 'module'> = {
   idleD3hot: false,
   sriovConfigure: 'own',
   mdevParent: true,
+  failedProbeLeavesMask: false,
   wakeupSource: false,
   classDevices: [],
 };
@@ -135,6 +141,7 @@ const TRAITS: Record<string, Partial<DriverTraits>> = {
     module: 'e1000e',
     msiVectors: 3,
     sriovConfigure: 'none',
+    failedProbeLeavesMask: true,
     wakeupSource: true,
     classDevices: ['net', 'ptp'],
   },

@@ -257,17 +257,20 @@ export class Machine {
     if (!canProbe(this, d)) return;
     for (const drv of this.drivers.values()) {
       // __device_attach_driver: a driver whose probe fails lets the next one try.
-      if (driverMatches(drv, d.fn, d.driverOverride) && probeKeeps(drv, d.fn)) {
-        try {
-          this.attachDriver(d, drv);
-        } catch (e) {
-          // really_probe returns dma_configure's error as is; drivers_probe_store turns any
-          // error into EINVAL, and autoprobe after an add just leaves the device unbound.
-          if (explicit && e instanceof Errno) throw new Errno('EINVAL', e.message);
-          if (!(e instanceof Errno)) throw e;
-        }
-        return;
+      if (!driverMatches(drv, d.fn, d.driverOverride)) continue;
+      if (!probeKeeps(drv, d.fn)) {
+        this.driverEffects.probeFailed(d, drv.traits);
+        continue;
       }
+      try {
+        this.attachDriver(d, drv);
+      } catch (e) {
+        // really_probe returns dma_configure's error as is; drivers_probe_store turns any
+        // error into EINVAL, and autoprobe after an add just leaves the device unbound.
+        if (explicit && e instanceof Errno) throw new Errno('EINVAL', e.message);
+        if (!(e instanceof Errno)) throw e;
+      }
+      return;
     }
   }
 

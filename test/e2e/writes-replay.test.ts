@@ -13,7 +13,9 @@
 // attributes, and the registers drivers set in `config`). Left out there, each for a reason
 // given in recorded-phase.ts: what firmware assigns (firmware_node, resourceN, rom, irq,
 // resource, local_cpus), the IRQ numbers naming msi_irqs entries (their count is compared),
-// and Bus Master on unbound endpoints (SeaBIOS's).
+// and Bus Master on unbound endpoints (SeaBIOS's). At each sriov.json phase dump, what drivers
+// left on every device is compared too (sriovEffectLines: DMA masks, enable, power state,
+// power/ without its time counters, MSI vector counts, class devices).
 //
 // What the simulation does not have, and how the replay maps it (each row names the
 // recorded command it affects):
@@ -175,7 +177,12 @@ done`,
 
 interface SriovPhaseDevice {
   driver: string | null;
+  realpath: string;
   attrs: Record<string, string>;
+  /** "power/control" → its text, for each readable file of a subdirectory. */
+  subattrs: Record<string, string>;
+  /** Subdirectory → its `ls -a` entries. */
+  subdirs: Record<string, Array<{ name: string }>>;
   links: Record<string, string>;
   vendor: string;
   device: string;
@@ -216,6 +223,41 @@ function sriovPhaseLines(p: SriovPhase): string[] {
     out.push(`device ${name} driver=${driver} override=${(d.attrs.driver_override ?? '').trim()} ids=${d.vendor}:${d.device} cfg=${d.config_hex.replace(/\s/g, '').slice(0, 8)}${links}`);
   }
   return out;
+}
+
+/** What drivers leave on a device (driver-effects.ts), as lines: the attributes they change,
+ * power/ (without the running time counters), the number of MSI vectors, and the class
+ * devices below the device. */
+const EFFECT_ATTRS = ['consistent_dma_mask_bits', 'd3cold_allowed', 'dma_mask_bits', 'enable', 'power_state', 'ari_enabled'];
+const CLASS_DIRS = ['drm', 'net', 'nvme', 'ptp', 'sound', 'vfio-dev', 'wakeup'];
+const POWER_FILES = ['async', 'control', 'runtime_active_kids', 'runtime_enabled', 'runtime_status', 'runtime_usage', 'wakeup', 'wakeup_count'];
+
+function sriovEffectLines(p: SriovPhase): string[] {
+  const out: string[] = [];
+  for (const name of Object.keys(p.pci_devices).sort()) {
+    const d = p.pci_devices[name]!;
+    for (const a of EFFECT_ATTRS) out.push(`${name} ${a}=${(d.attrs[a] ?? '(none)').trim()}`);
+    for (const f of POWER_FILES) out.push(`${name} power/${f}=${(d.subattrs[`power/${f}`] ?? '(none)').trim()}`);
+    const entries = (sub: string): string[] | undefined => d.subdirs[sub]?.map((e) => e.name).filter((n) => n !== '.' && n !== '..').sort();
+    out.push(`${name} msi_irqs=${entries('msi_irqs')?.length ?? 0}`);
+    for (const c of CLASS_DIRS) out.push(`${name} ${c}=${entries(c)?.join(',') ?? '(none)'}`);
+  }
+  return out;
+}
+
+/** The same lines read from the mount, for the devices the phase recorded. */
+async function effectLines(mnt: string, p: SriovPhase): Promise<string[]> {
+  const lines: string[] = [`cd ${q(mnt)} || exit 1`];
+  for (const name of Object.keys(p.pci_devices).sort()) {
+    const dir = p.pci_devices[name]!.realpath.replace(/^\/sys\//, '');
+    for (const a of EFFECT_ATTRS) lines.push(`echo "${name} ${a}=$(cat ${dir}/${a} 2>/dev/null || echo '(none)')"`);
+    for (const f of POWER_FILES) lines.push(`echo "${name} power/${f}=$([ -e ${dir}/power/${f} ] && cat ${dir}/power/${f} || echo '(none)')"`);
+    lines.push(`echo "${name} msi_irqs=$(ls ${dir}/msi_irqs 2>/dev/null | wc -l)"`);
+    for (const c of CLASS_DIRS) lines.push(`echo "${name} ${c}=$([ -d ${dir}/${c} ] && ls ${dir}/${c} | sort | paste -sd, || echo '(none)')"`);
+  }
+  const r = await sh(lines.join('\n'), { timeoutMs: 30_000 });
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trimEnd().split('\n');
 }
 
 // ---------------------------------------------------------------------------------------
@@ -306,6 +348,12 @@ describe('recorded SR-IOV experiments replayed on a mount (sriov.json, qemu-srio
         const want = sriovPhaseLines(rec.phases[phase]!);
         const got = await snapshot(mnt);
         if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`phase ${phase}\n  kernel ${want.join('\n         ')}\n  ours   ${got.join('\n         ')}`);
+        // What the drivers left on each device, line by line.
+        const theirs = sriovEffectLines(rec.phases[phase]!);
+        const ours = await effectLines(mnt, rec.phases[phase]!);
+        for (let i = 0; i < Math.max(theirs.length, ours.length); i++) {
+          if (theirs[i] !== ours[i]) problems.push(`phase ${phase}: kernel ${theirs[i]} | ours ${ours[i]}`);
+        }
       };
       await checkPhase('boot');
       const seen = new Set<string>();
