@@ -2,7 +2,7 @@
 // state only when it succeeds, with the kernel's errno on refusal.
 
 import { Errno } from './errno';
-import { dynIdFrom, driverMatches, parseIdFields, probeKeeps } from './drivers';
+import { dynIdFrom, driverMatches, parseIdFields } from './drivers';
 import type { Driver } from './drivers';
 import type { Machine } from './machine';
 import { cString, sysfsWord } from './sysfs-text';
@@ -80,12 +80,8 @@ export function newId(m: Machine, driverName: string, raw: string): void {
   // driver_attach: every unbound device the new ID matches gets probed.
   for (const d of m.pciDevicesInOrder()) {
     if (d.driver === null && canProbe(m, d) && driverMatches(drv, d.fn, d.driverOverride)) {
-      if (!probeKeeps(drv, d.fn)) {
-        m.driverEffects.probeFailed(d, drv.traits);
-        continue;
-      }
       try {
-        m.attachDriver(d, drv);
+        m.probeWith(d, drv);
       } catch (e) {
         if (!(e instanceof Errno)) throw e; // a refused probe leaves that device unbound
       }

@@ -250,6 +250,17 @@ export class Machine {
     if (cached) syncDriverRegisters(this, d, cached);
   }
 
+  /** really_probe of a matching driver: false when its probe fails on this hardware (what it
+   * did before giving up stays), else it binds (attachDriver's refusals are thrown). */
+  probeWith(d: PciDevice, drv: Driver): boolean {
+    if (!probeKeeps(drv, d.fn)) {
+      this.driverEffects.probeFailed(d, drv.traits);
+      return false;
+    }
+    this.attachDriver(d, drv);
+    return true;
+  }
+
   /** device_attach: bind the first matching driver (registration order), if none is bound. */
   autoBind(d: PciDevice, explicit: boolean): void {
     if (d.driver !== null) return;
@@ -258,12 +269,8 @@ export class Machine {
     for (const drv of this.drivers.values()) {
       // __device_attach_driver: a driver whose probe fails lets the next one try.
       if (!driverMatches(drv, d.fn, d.driverOverride)) continue;
-      if (!probeKeeps(drv, d.fn)) {
-        this.driverEffects.probeFailed(d, drv.traits);
-        continue;
-      }
       try {
-        this.attachDriver(d, drv);
+        if (!this.probeWith(d, drv)) continue;
       } catch (e) {
         // really_probe returns dma_configure's error as is; drivers_probe_store turns any
         // error into EINVAL, and autoprobe after an add just leaves the device unbound.
