@@ -1,5 +1,5 @@
 // `iommufs mount <topology> <mountpoint>`: serve the machine in the foreground until
-// SIGINT/SIGTERM, then unmount and exit 0 (shared/docs/cli.md).
+// SIGHUP/SIGINT/SIGTERM/SIGQUIT, then unmount and exit 0 (shared/docs/cli.md).
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -32,8 +32,9 @@ export async function mountCommand(a: MountArgs, io: Io): Promise<number> {
   } catch (e) {
     throw new CliError(`mount: ${mnt}: ${(e as Error).message}`, 1);
   }
-  io.out(`mounted ${mnt}`);
-  return new Promise<number>((done) => {
+  // The handlers are in place before `mounted` is said: whoever reads that line may
+  // signal at once.
+  const served = new Promise<number>((done) => {
     const stop = unmountOnSignals(handle, (outcome) => {
       if (outcome.error) io.err(`unmount ${mnt}: ${String(outcome.error)}`);
       done(outcome.error ? 1 : 0);
@@ -44,4 +45,6 @@ export async function mountCommand(a: MountArgs, io: Io): Promise<number> {
       done(0);
     });
   });
+  io.out(`mounted ${mnt}`);
+  return served;
 }
