@@ -45,11 +45,12 @@ export function unbind(m: Machine, driverName: string, raw: string): void {
 }
 
 /** drivers/base/driver.c driver_set_override: a trailing newline is dropped; empty clears. */
-export function setDriverOverride(_m: Machine, d: PciDevice, raw: string): void {
+export function setDriverOverride(m: Machine, d: PciDevice, raw: string): void {
   if (raw.length >= 4096 - 1) throw new Errno('EINVAL', 'override too long');
   let s = cString(raw);
   if (s.endsWith('\n')) s = s.slice(0, -1);
   d.driverOverride = s.length === 0 ? null : s;
+  m.changes.note({ device: d });
 }
 
 /** drivers/base/bus.c drivers_probe_store → device_attach: the first matching driver binds. */
@@ -77,6 +78,8 @@ export function newId(m: Machine, driverName: string, raw: string): void {
     if (dup) throw new Errno('EEXIST', `${drv.name} already has ${id.vendor.toString(16)}:${id.device.toString(16)}`);
   }
   drv.dynIds.push(id);
+  // The driver's module now counts as loaded (/sys/module, the driver's `module` link).
+  m.changes.note();
   // driver_attach: every unbound device the new ID matches gets probed.
   for (const d of m.pciDevicesInOrder()) {
     if (d.driver === null && canProbe(m, d) && driverMatches(drv, d.fn, d.driverOverride) && probeKeeps(drv, d.fn)) {
@@ -104,6 +107,7 @@ export function removeId(m: Machine, driverName: string, raw: string): void {
   );
   if (at < 0) throw new Errno('ENODEV', `${drv.name} has no dynamic ID ${want.vendor.toString(16)}:${want.device.toString(16)}`);
   drv.dynIds.splice(at, 1);
+  m.changes.note();
 }
 
 /** kstrtobool as drivers use it: 1/0, y/n, on/off (lib/kstrtox.c). */

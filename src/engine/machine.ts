@@ -26,6 +26,7 @@ import type { Driver } from './drivers';
 import { canProbe } from './driver-ops';
 import { configSpaceFor, applyConfigWrite } from './config';
 import { parentPath } from './paths';
+import { ChangeLog } from './change-log';
 
 export class Machine {
   readonly topology: Topology;
@@ -49,8 +50,13 @@ export class Machine {
   /** Device directories by the directory they sit in, for listing a bridge's children. */
   private readonly children = new Map<string, PciDevice[]>();
   private readonly config = new Map<PciDevice, Uint8Array>();
-  /** Bumped on every change, so that caches and views can tell the machine moved on. */
-  generation = 0;
+  /** Every change is reported here: the one gateway the views and caches above learn from. */
+  readonly changes = new ChangeLog();
+
+  /** Moves on with every change, so that caches and views can tell the machine moved on. */
+  get generation(): number {
+    return this.changes.generation;
+  }
 
   private constructor(topology: Topology) {
     this.topology = topology;
@@ -136,7 +142,7 @@ export class Machine {
     siblings.push(dev);
     siblings.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     this.children.set(parent, siblings);
-    this.generation++;
+    this.changes.note({ device: dev });
     return dev;
   }
 
@@ -152,7 +158,7 @@ export class Machine {
     const siblings = (this.children.get(parent) ?? []).filter((d) => d !== dev);
     if (siblings.length > 0) this.children.set(parent, siblings);
     else this.children.delete(parent);
-    this.generation++;
+    this.changes.note({ device: dev });
   }
 
   private readonly vfs = new Map<PciDevice, PciDevice[]>();
@@ -168,7 +174,7 @@ export class Machine {
   setVfs(pf: PciDevice, vfs: PciDevice[]): void {
     this.vfs.set(pf, vfs);
     this.config.delete(pf);
-    this.generation++;
+    this.changes.note({ device: pf });
   }
 
   /** sriov_disable: VFs go in reverse order, with their groups. */
@@ -182,7 +188,7 @@ export class Machine {
     }
     this.vfs.delete(pf);
     this.config.delete(pf);
-    this.generation++;
+    this.changes.note({ device: pf });
   }
 
   /** A driver's module is loaded once the driver has bound a device, or was named in the topology. */
@@ -221,14 +227,14 @@ export class Machine {
   attachDriver(d: PciDevice, drv: Driver): void {
     this.dma.checkBind(d, drv.name);
     d.driver = drv.name;
-    this.generation++;
+    this.changes.note({ device: d });
   }
 
   detachDriver(d: PciDevice): void {
     // The vendor driver's remove unregisters the mdev parent, which removes its mdevs.
     this.mdev.parentGone(d);
     d.driver = null;
-    this.generation++;
+    this.changes.note({ device: d });
   }
 
   /** device_attach: bind the first matching driver (registration order), if none is bound. */
@@ -263,7 +269,7 @@ export class Machine {
 
   writeConfig(d: PciDevice, offset: number, data: Buffer): void {
     applyConfigWrite(this.configBytes(d), offset, data);
-    this.generation++;
+    this.changes.note({ device: d });
   }
 
   private addPlatformDevice(spec: Topology['platform'][number]): PlatformDevice {
@@ -315,14 +321,13 @@ export class Machine {
     const g: IommuGroup = { id: this.ids.alloc(), kind: 'vfio-noiommu', unit: null, devices: [], defaultType: 'unknown' };
     this.groups.set(g.id, g);
     this.joinGroup(dev, g);
-    this.generation++;
   }
 
   /** The mdev goes, and its group with it (vfio_unregister_group_dev → iommu_group_remove_device). */
   removeEmulatedDevice(dev: MdevDevice): void {
     this.leaveGroup(dev);
     this.devices.delete(dev.name);
-    this.generation++;
+    this.changes.note({ device: dev });
   }
 
   private newGroup(unit: IommuUnit): IommuGroup {
@@ -341,6 +346,7 @@ export class Machine {
   private joinGroup(dev: Device, g: IommuGroup): void {
     dev.group = g;
     g.devices.push(dev);
+    this.changes.note({ device: dev, group: g.id });
   }
 
   /** Takes a device out of its group; an empty group is freed and its number reused. */
@@ -350,6 +356,7 @@ export class Machine {
     if (dev.kind === 'pci') this.dma.forget(g, dev);
     g.devices = g.devices.filter((d) => d !== dev);
     dev.group = null;
+    this.changes.note({ device: dev, group: g.id });
     if (g.devices.length === 0) {
       this.groups.delete(g.id);
       this.ids.free(g.id);

@@ -12,6 +12,14 @@ import type { FsStat } from './fs-ops';
 
 const BLOCK = 4096;
 
+/** What a directory listing carries per entry. libfuse 2.9's readdir filler passes on only
+ * st_ino and the type bits of st_mode (lib/fuse.c fill_dir → fuse_add_direntry: d_type),
+ * so a listing does not count each subdirectory's own subdirectories for nlink. */
+export function entryStatOf(node: Node, time: Date): FsStat {
+  if (node.kind !== 'dir') return statOf(node, time);
+  return { uid: 0, gid: 0, blksize: BLOCK, blocks: 0, atime: time, mtime: time, ctime: time, mode: S_IFDIR | node.mode, nlink: 2, size: 0 };
+}
+
 export function statOf(node: Node, time: Date): FsStat {
   const common = { uid: 0, gid: 0, blksize: BLOCK, blocks: 0, atime: time, mtime: time, ctime: time };
   switch (node.kind) {

@@ -3,6 +3,7 @@
 
 import { bind, driversProbe, newId, removeId, unbind } from '../engine/driver-ops';
 import { rescanAll } from '../engine/hotplug';
+import { setDriversAutoprobe } from '../engine/device-settings';
 import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
 import { dir, indexedDir, relLink, ro, rw, sink, wo } from './build';
@@ -87,10 +88,7 @@ export function busPciDir(m: Machine): DirNode {
       'drivers_autoprobe',
       rw(
         () => (m.driversAutoprobe ? '1' : '0'),
-        (t) => {
-          // bus.c drivers_autoprobe_store: '0' turns it off, anything else on.
-          m.driversAutoprobe = t[0] !== '0';
-        },
+        (t) => setDriversAutoprobe(m, t),
       ),
     ],
     ['drivers_probe', wo((t) => driversProbe(m, t))],

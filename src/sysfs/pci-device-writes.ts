@@ -1,8 +1,9 @@
 // The store side of a PCI device's writable attributes, each a thin call into the engine.
 
 import { Errno } from '../engine/errno';
-import { parseBool, parseLong, parseUlong, setDriverOverride } from '../engine/driver-ops';
+import { parseBool, parseUlong, setDriverOverride } from '../engine/driver-ops';
 import { removeStore, rescanBridge, rescanDevice } from '../engine/hotplug';
+import { setNumaNode } from '../engine/device-settings';
 import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
 import { resetMethods } from './pci-device';
@@ -26,12 +27,7 @@ export function pciWrites(m: Machine, d: PciDevice): Record<string, Store> {
     enable: (t) => {
       if (parseBool(t) === undefined) throw new Errno('EINVAL', 'enable takes a boolean');
     },
-    // pci-sysfs.c numa_node_store: a node that is not online is EINVAL.
-    numaNode: (t) => {
-      const v = parseLong(t);
-      if (v === undefined || (v !== -1 && !m.onlineNodes().includes(v))) throw new Errno('EINVAL', `node ${t.trim()} is not online`);
-      d.numaNode = v;
-    },
+    numaNode: (t) => setNumaNode(m, d, t),
     remove: (t) => removeStore(m, d, t),
     rescan: (t) => rescanDevice(m, d, t),
     rescanBridge: (t) => rescanBridge(m, d, t),

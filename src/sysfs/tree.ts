@@ -15,6 +15,7 @@ import { powerDir } from './power';
 import { busName, pciBusDir } from './pci-bus';
 import { rescanRoot } from '../engine/hotplug';
 import { busMdevDir, classMdevBusDir, mdevInUse } from './mdev';
+import { regionsChanged } from './change-scope';
 
 /** drivers/iommu/intel/iommu.c intel_iommu_groups: what QEMU's VT-d reports [rec]. */
 function intelIommuDir(m: Machine, unit: IommuUnit): DirNode {
@@ -31,16 +32,20 @@ function intelIommuDir(m: Machine, unit: IommuUnit): DirNode {
 
 function unitDir(m: Machine, unit: IommuUnit): DirNode {
   const here = iommuUnitPath(unit.name);
+  const version = (): number => m.generation;
   return dir((): Entries => {
     const e: Entries = [
       [
         'devices',
-        dir(() =>
-          [...m.devices.values()]
-            .filter((d) => d.unit === unit && d.group !== null)
-            .map((d) => d.name)
-            .sort()
-            .map((name): [string, ReturnType<typeof relLink>] => [name, relLink(`${here}/devices`, deviceDirPath(m.devices.get(name)!))]),
+        dir(
+          () =>
+            [...m.devices.values()]
+              .filter((d) => d.unit === unit && d.group !== null)
+              .map((d) => d.name)
+              .sort()
+              .map((name): [string, ReturnType<typeof relLink>] => [name, relLink(`${here}/devices`, deviceDirPath(m.devices.get(name)!))]),
+          0o755,
+          version,
         ),
       ],
     ];
@@ -52,7 +57,7 @@ function unitDir(m: Machine, unit: IommuUnit): DirNode {
     e.push(['subsystem', relLink(here, 'class/iommu')]);
     e.push(['uevent', rw(() => '', () => undefined)]);
     return e;
-  });
+  }, 0o755, version);
 }
 
 function activeUnits(m: Machine): IommuUnit[] {
@@ -104,15 +109,18 @@ function devicesDir(m: Machine): DirNode {
     const platform = [...m.devices.values()].filter((d): d is PlatformDevice => d.kind === 'platform');
     if (platform.length > 0) e.push(['platform', dir(() => platform.map((d): [string, DirNode] => [d.name, platformDeviceDir(m, d)]))]);
     e.push(['system', systemDir()]);
+    // One node per unit: a unit's directory caches its listing across lookups.
+    const units = new Map(m.units.map((u) => [u, unitDir(m, u)]));
     e.push([
       'virtual',
-      dir(() => [['iommu', dir(() => activeUnits(m).map((u): [string, DirNode] => [u.name, unitDir(m, u)]))]]),
+      dir(() => [['iommu', dir(() => activeUnits(m).map((u): [string, DirNode] => [u.name, units.get(u)!]))]]),
     ]);
     return e;
   }, 0o755, () => m.generation);
 }
 
 function classDir(m: Machine): DirNode {
+  const version = (): number => m.generation;
   return dir((): Entries => [
     ['iommu', dir(() => activeUnits(m).map((u) => [u.name, relLink('class/iommu', iommuUnitPath(u.name))]))],
     ...(mdevInUse(m) ? ([['mdev_bus', classMdevBusDir(m)]] satisfies Entries) : []),
@@ -131,9 +139,9 @@ function classDir(m: Machine): DirNode {
           out.push([name, relLink('class/pci_bus', `${deviceDirPath(d)}/pci_bus/${name}`)]);
         }
         return out.sort((a, b) => (a[0] < b[0] ? -1 : 1));
-      }),
+      }, 0o755, version),
     ],
-  ]);
+  ], 0o755, version);
 }
 
 /** /sys/firmware/acpi/tables: the DMAR (Intel) or IVRS (AMD) table when such a unit exists. */
@@ -193,6 +201,15 @@ export function sysfsTree(m: Machine): SysfsTree {
     ['kernel', kernelDir(m)],
     ['module', moduleDir(m)],
   ], 0o755, () => m.generation);
-  return { root };
+  let drainedAt = m.generation;
+  return {
+    root,
+    version: () => m.generation,
+    drainChangedRegions: () => {
+      if (m.generation === drainedAt) return undefined;
+      drainedAt = m.generation;
+      return regionsChanged(m.changes.drain());
+    },
+  };
 }
 

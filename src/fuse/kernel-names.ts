@@ -1,0 +1,120 @@
+// The names the kernel holds in its caches over the mount: every path it looked up (a
+// LOOKUP reaches libfuse's high-level API as a getattr of the path), what kind of node it
+// was told that path is, the link target, and a directory's link count (its cached
+// attributes). With long entry and attribute timeouts the kernel keeps these until told
+// otherwise, so after each change the entries in the changed regions are checked against
+// the tree as it is now, and the ones that no longer hold are handed to the notifier.
+//
+// Readdir does not create kernel entries in FUSE 2.9 (no READDIRPLUS), link targets are
+// not cached (no FUSE_CACHE_SYMLINKS) and file data is not (direct_io), so names and
+// directory attributes are all that can go stale. Entries that appear need nothing:
+// negative lookups are not cached (negative_timeout=0).
+
+import { regionOf, SPINE } from '../sysfs/change-scope';
+import type { Node } from '../sysfs/node';
+import type { StaleNames } from './fs-ops';
+
+interface CachedName {
+  kind: Node['kind'];
+  /** For links, the target served; for attributes, the mode and size. */
+  target?: string;
+  mode?: number;
+  size?: number;
+}
+
+function describe(node: Node): CachedName {
+  if (node.kind === 'link') return { kind: 'link', target: node.target };
+  if (node.kind === 'attr') return { kind: 'attr', mode: node.mode, size: node.size };
+  return { kind: 'dir', mode: node.mode };
+}
+
+function same(was: CachedName, is: Node | undefined): boolean {
+  if (is === undefined || is.kind !== was.kind) return false;
+  if (is.kind === 'link') return is.target === was.target;
+  if (is.kind === 'attr') return is.mode === was.mode && is.size === was.size;
+  return is.mode === was.mode;
+}
+
+interface CachedDir {
+  names: Map<string, CachedName>;
+  /** The link count served for the directory itself, when its attributes were served. */
+  nlink?: number;
+}
+
+
+/** Splits '/a/b/c' into ['a/b', 'c']; the root is ['', '']. */
+export function splitPath(path: string): [string, string] {
+  const trimmed = path.startsWith('/') ? path.slice(1) : path;
+  const at = trimmed.lastIndexOf('/');
+  return at < 0 ? ['', trimmed] : [trimmed.slice(0, at), trimmed.slice(at + 1)];
+}
+
+export class KernelNames {
+  private readonly dirs = new Map<string, CachedDir>();
+  private readonly byRegion = new Map<string, Set<string>>();
+
+  /** A getattr was answered for `path` with `node`: the kernel now caches it. */
+  served(path: string, node: Node, nlink: number): void {
+    const [parent, name] = splitPath(path);
+    if (name !== '') {
+      this.dir(parent).names.set(name, describe(node));
+    }
+    if (node.kind === 'dir') this.dir(name === '' ? '' : parent === '' ? name : `${parent}/${name}`).nlink = nlink;
+  }
+
+  /** The cached names in `regions` that `lookup` no longer
+   * confirms; they are forgotten here too. `lookup` resolves a directory path of the tree
+   * as it is now, undefined when it is gone. */
+  stale(regions: Set<string>, lookup: (dirPath: string) => { node: Node | undefined; nlink: number }): StaleNames {
+    const out: StaleNames = { entries: [], inodes: [] };
+    const paths = [...regions].flatMap((r) => [...(this.byRegion.get(r) ?? [])]);
+    for (const dirPath of paths) {
+      const cached = this.dirs.get(dirPath);
+      if (cached === undefined) continue;
+      const now = lookup(dirPath);
+      if (now.node === undefined || now.node.kind !== 'dir') {
+        // Gone: its own name in its parent is checked there; nothing below can be reached.
+        this.forgetDir(dirPath);
+        continue;
+      }
+      const dir = now.node;
+      for (const [name, was] of cached.names) {
+        if (same(was, dir.lookup(name))) continue;
+        out.entries.push([dirPath, name]);
+        cached.names.delete(name);
+      }
+      if (cached.nlink !== undefined && cached.nlink !== now.nlink) {
+        out.inodes.push(dirPath);
+        delete cached.nlink;
+      }
+    }
+    return out;
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const d of this.dirs.values()) n += d.names.size;
+    return n;
+  }
+
+  private dir(path: string): CachedDir {
+    let d = this.dirs.get(path);
+    if (d === undefined) {
+      d = { names: new Map() };
+      this.dirs.set(path, d);
+      const region = path === '' ? SPINE : regionOf(path);
+      let set = this.byRegion.get(region);
+      if (set === undefined) {
+        set = new Set();
+        this.byRegion.set(region, set);
+      }
+      set.add(path);
+    }
+    return d;
+  }
+
+  private forgetDir(path: string): void {
+    this.dirs.delete(path);
+    this.byRegion.get(path === '' ? SPINE : regionOf(path))?.delete(path);
+  }
+}
