@@ -14,25 +14,34 @@ import { regionOf, SPINE } from '../sysfs/change-scope';
 import type { Node } from '../sysfs/node';
 import type { StaleNames } from './fs-ops';
 
-interface CachedName {
-  kind: Node['kind'];
-  /** For links, the target served; for attributes, the mode and size. */
-  target?: string;
-  mode?: number;
-  size?: number;
-}
+/** What the kernel was told a name is, in as little memory as a machine of 10,000
+ * devices (some 700,000 names) allows: a link by its target; a directory or attribute
+ * by a number packing its type, mode and size. */
+type CachedName = string | number;
+
+const DIR_BIT = 2 ** 40;
 
 function describe(node: Node): CachedName {
-  if (node.kind === 'link') return { kind: 'link', target: node.target };
-  if (node.kind === 'attr') return { kind: 'attr', mode: node.mode, size: node.size };
-  return { kind: 'dir', mode: node.mode };
+  if (node.kind === 'link') return node.target;
+  // mode < 2^12, size < 2^28 (config is 4096 bytes at most): exact in a double.
+  const packed = node.mode * 2 ** 28 + (node.kind === 'attr' ? node.size : 0);
+  return node.kind === 'dir' ? DIR_BIT + packed : packed;
 }
 
 function same(was: CachedName, is: Node | undefined): boolean {
-  if (is === undefined || is.kind !== was.kind) return false;
-  if (is.kind === 'link') return is.target === was.target;
-  if (is.kind === 'attr') return is.mode === was.mode && is.size === was.size;
-  return is.mode === was.mode;
+  return is !== undefined && describe(is) === was;
+}
+
+/** One copy of each name: a name cut from a request's path would keep the whole path alive,
+ * and most names (vendor, power, ...) recur under every device. */
+const names = new Map<string, string>();
+function intern(name: string): string {
+  let canonical = names.get(name);
+  if (canonical === undefined) {
+    canonical = Buffer.from(name, 'utf8').toString('utf8');
+    names.set(canonical, canonical);
+  }
+  return canonical;
 }
 
 interface CachedDir {
@@ -57,7 +66,7 @@ export class KernelNames {
   served(path: string, node: Node, nlink: number): void {
     const [parent, name] = splitPath(path);
     if (name !== '') {
-      this.dir(parent).names.set(name, describe(node));
+      this.dir(parent).names.set(intern(name), describe(node));
     }
     if (node.kind === 'dir') this.dir(name === '' ? '' : parent === '' ? name : `${parent}/${name}`).nlink = nlink;
   }
@@ -101,6 +110,7 @@ export class KernelNames {
     let d = this.dirs.get(path);
     if (d === undefined) {
       d = { names: new Map() };
+      path = Buffer.from(path, 'utf8').toString('utf8'); // not a slice of a request's path
       this.dirs.set(path, d);
       const region = path === '' ? SPINE : regionOf(path);
       let set = this.byRegion.get(region);

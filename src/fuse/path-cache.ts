@@ -1,7 +1,7 @@
-// The one path walker, with the nodes it found kept by path for one version of the tree
-// (SysfsTree.version: every change moves it on). A walk from the root through computed
-// directories on every request was most of a lookup's cost; now a path costs one map
-// lookup, or one directory lookup below its cached parent.
+// The one path walker, with the directories it found kept by path for one version of the
+// tree (SysfsTree.version: every change moves it on). A walk from the root through
+// computed directories on every request was most of a lookup's cost; now a path costs a
+// map lookup for its directory and one lookup in it.
 // The kernel resolves symlinks itself before asking FUSE, so every component but the
 // last is a directory in a well-formed request; anything else is ENOTDIR, as
 // link_path_walk (fs/namei.c) answers for a file used as a directory.
@@ -76,7 +76,9 @@ export class PathCache {
     if (parent === undefined) return undefined;
     if (parent.kind !== 'dir') throw new Errno('ENOTDIR', `${asked}: not a directory on the way`);
     const node = parent.lookup(at < 0 ? rel : rel.slice(at + 1));
-    if (node !== undefined) this.nodes.set(rel, node);
+    // Directories only: a file or link costs one lookup in its cached parent, and keeping
+    // every node of a large machine by path would double the daemon's memory.
+    if (node !== undefined && node.kind === 'dir') this.nodes.set(rel, node);
     return node;
   }
 }

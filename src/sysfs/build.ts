@@ -18,14 +18,17 @@ export type Entries = Array<[string, Node]>;
 export function dir(build: () => Entries, mode = 0o755, version?: () => number): DirNode {
   let cachedAt = -1;
   let cached: Map<string, Node> | undefined;
+  let subdirs = 0;
   const entries = (): Map<string, Node> => {
-    if (version === undefined) return new Map(build());
-    const v = version();
-    if (cached === undefined || v !== cachedAt) {
-      cached = new Map(build());
-      cachedAt = v;
+    if (version !== undefined && cached !== undefined && version() === cachedAt) return cached;
+    const built = new Map(build());
+    subdirs = 0;
+    for (const node of built.values()) if (node.kind === 'dir') subdirs++;
+    if (version !== undefined) {
+      cached = built;
+      cachedAt = version();
     }
-    return cached;
+    return built;
   };
   return {
     kind: 'dir',
@@ -33,9 +36,8 @@ export function dir(build: () => Entries, mode = 0o755, version?: () => number):
     list: () => [...entries().keys()],
     lookup: (name) => entries().get(name),
     subdirCount: () => {
-      let n = 0;
-      for (const node of entries().values()) if (node.kind === 'dir') n++;
-      return n;
+      entries();
+      return subdirs;
     },
   };
 }

@@ -34,5 +34,6 @@ function entries(rows: Array<[string, string, boolean]>): Entries {
 }
 
 export function powerDir(wakeupCapable: boolean): DirNode {
-  return dir(() => [...entries(RUNTIME), ...(wakeupCapable ? entries(WAKEUP) : [])]);
+  // The listing never changes (the attributes read their values when shown): built once.
+  return dir(() => [...entries(RUNTIME), ...(wakeupCapable ? entries(WAKEUP) : [])], 0o755, () => 0);
 }

@@ -13,104 +13,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DOMAINS_TOPOLOGY, GPU, NIC, PF } from '../unit/engine/domains-fixture';
-import { assertNothingMounted, q, run, sh, withDaemon } from './harness';
+import { assertNothingMounted, q, sh, withDaemon } from './harness';
+import { difference, dropKernelCaches, Walker } from './walk';
 
 after(assertNothingMounted);
 
-/** Prints one line per entry below the root: type, path, and the link target or the
- * file's text (hex for binary, the errno name when a read fails; write-only files none).
- * First, before any directory is listed, it looks up every path of a previous walk (given
- * as a file) by name: a listing never shows a stale cached name, a lookup does, and a
- * directory's cached link count shows only until it is listed. */
-const WALKER = String.raw`
-import os, sys, stat, errno
-root = sys.argv[1]
-out = []
-if len(sys.argv) > 2:
-    for rel in open(sys.argv[2]).read().split('\n'):
-        if not rel:
-            continue
-        p = os.path.join(root, rel)
-        try:
-            st = os.lstat(p)
-            kind = 'l -> ' + os.readlink(p) if stat.S_ISLNK(st.st_mode) else ('d nlink=%d' % st.st_nlink if stat.S_ISDIR(st.st_mode) else 'f %o' % stat.S_IMODE(st.st_mode))
-        except OSError as e:
-            kind = '<%s>' % errno.errorcode.get(e.errno, e.errno)
-        out.append('p %s %s' % (rel, kind))
-for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-    dirnames.sort()
-    rel = os.path.relpath(dirpath, root)
-    st = os.lstat(dirpath)
-    out.append('d %s nlink=%d' % (rel, st.st_nlink))
-    for name in sorted(dirnames + filenames):
-        p = os.path.join(dirpath, name)
-        r = os.path.normpath(os.path.join(rel, name))
-        st = os.lstat(p)
-        if stat.S_ISLNK(st.st_mode):
-            out.append('l %s -> %s' % (r, os.readlink(p)))
-        elif stat.S_ISDIR(st.st_mode):
-            continue
-        else:
-            mode = stat.S_IMODE(st.st_mode)
-            if not mode & 0o444:
-                out.append('f %s %o' % (r, mode))
-                continue
-            try:
-                with open(p, 'rb') as f:
-                    data = f.read()
-                text = data.decode('latin1') if all(32 <= b < 127 or b in (9, 10) for b in data) else data.hex()
-            except OSError as e:
-                text = '<%s>' % errno.errorcode.get(e.errno, e.errno)
-            out.append('f %s %o %s' % (r, mode, text.replace('\n', '\\n')))
-sys.stdout.write('\n'.join(out) + '\n')
-`;
-
-/** The paths a walk saw, for the next walk to look up by name. */
-function pathsOf(lines: string[]): string {
-  return lines
-    .filter((l) => /^[dlf] /.test(l))
-    .map((l) => l.split(' ')[1]!)
-    .filter((p) => p !== '.')
-    .join('\n');
-}
-
 let dir = '';
 let topology = '';
+let walker: Walker;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'iommufs-coherence-'));
   topology = join(dir, 'domains-lab.yaml');
   await writeFile(topology, DOMAINS_TOPOLOGY);
-  await writeFile(join(dir, 'walk.py'), WALKER);
+  walker = await Walker.create(dir);
 });
 after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function walk(root: string, probe?: string[]): Promise<string[]> {
-  const args = [join(dir, 'walk.py'), root];
-  if (probe !== undefined) {
-    await writeFile(join(dir, 'probe.txt'), pathsOf(probe));
-    args.push(join(dir, 'probe.txt'));
-  }
-  const r = await run('python3', args, { timeoutMs: 60_000 });
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trimEnd().split('\n');
-}
-
-/** The lines of `a` and `b` that differ, for a readable failure. */
-function difference(a: string[], b: string[]): string {
-  const sa = new Set(a);
-  const sb = new Set(b);
-  const short = (l: string): string => (l.length > 160 ? `${l.slice(0, 160)}…` : l);
-  const onlyA = a.filter((l) => !sb.has(l)).slice(0, 10).map(short);
-  const onlyB = b.filter((l) => !sa.has(l)).slice(0, 10).map(short);
-  return `warm only:\n  ${onlyA.join('\n  ')}\ntruth only:\n  ${onlyB.join('\n  ')}`;
-}
-
-async function dropKernelCaches(): Promise<void> {
-  const r = await sh('sync; echo 2 > /proc/sys/vm/drop_caches');
-  assert.equal(r.code, 0, `dropping the kernel's dentry and inode caches needs root: ${r.stderr}`);
-}
+const walk = (root: string, probe?: string[]): Promise<string[]> => walker.walk(root, probe);
 
 const U1 = '8e3f5a0c-1d2b-4c3a-9f00-0123456789ab';
 const T4 = 'i915-GVTg_V5_4';
@@ -150,7 +71,7 @@ describe('a warm mount reads exactly like a cold one after every write', () => {
           const warm = await walk(mnt, before);
           await dropKernelCaches();
           const cold = await walk(mnt, before);
-          assert.deepEqual(warm, cold, `${what}: the warm mount differs from the same mount read cold\n${difference(warm, cold)}`);
+          assert.deepEqual(warm, cold, `${what}: the warm mount differs from the same mount read cold\n${difference(warm, cold, ['warm', 'cold'])}`);
           // The truth: a new daemon from the saved state, never looked at before.
           const copy = join(dir, 'state-copy.json');
           await copyFile(state, copy);

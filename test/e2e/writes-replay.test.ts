@@ -40,13 +40,28 @@
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { assertNothingMounted, q, sh, withDaemon } from './harness';
+import { assertWarmEqualsCold, Walker } from './walk';
 import { readFileSync } from 'node:fs';
 import { FIXTURES, TOPOLOGIES } from '../helpers/paths';
 import { recording } from '../helpers/reference';
 
 after(assertNothingMounted);
+
+// After each replay the warm mount (the kernel's caches filled by a walk before the first
+// write and by every command since) must read exactly like the same mount read cold.
+let scratch = '';
+let walker: Walker;
+before(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'iommufs-replay-'));
+  walker = await Walker.create(scratch);
+});
+after(async () => {
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
 
 // ---------------------------------------------------------------------------------------
 // Normalising the two shells' output.
@@ -223,6 +238,7 @@ describe('recorded writes replayed on a mount (writes.json, qemu-writes)', () =>
 
   it('every command prints what Linux printed, in one daemon, in order; then the final state is phases.after', async () => {
     await withDaemon(join(TOPOLOGIES, 'qemu-writes.yaml'), async (mnt) => {
+      const earlier = await walker.walk(mnt);
       // The recording's starting point: the module drivers bound by modprobe.
       const first = experiments[0]!;
       const bound = first.output
@@ -266,6 +282,7 @@ describe('recorded writes replayed on a mount (writes.json, qemu-writes)', () =>
       const got = (await snapshot(mnt)).map((l) => l.replace(/ ids=.*$/, ''));
       if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`phases.after\n  kernel ${want.join('\n         ')}\n  ours   ${got.join('\n         ')}`);
       assert.deepEqual(problems, []);
+      await assertWarmEqualsCold(walker, mnt, earlier, 'after the writes replay');
     });
   });
 });
@@ -299,6 +316,7 @@ describe('recorded SR-IOV experiments replayed on a mount (sriov.json, qemu-srio
         if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`phase ${phase}\n  kernel ${want.join('\n         ')}\n  ours   ${got.join('\n         ')}`);
       };
       await checkPhase('boot');
+      const earlier = await walker.walk(mnt);
       const seen = new Set<string>();
       let replayed = 0;
       for (const e of rec.experiments) {
@@ -320,6 +338,7 @@ describe('recorded SR-IOV experiments replayed on a mount (sriov.json, qemu-srio
       for (const d of [...SKIP.keys(), ...CHECKPOINTS.keys()]) assert.ok(seen.has(d), `no experiment "${d}" in sriov.json`);
       assert.ok(replayed >= 100, `only ${replayed} experiments replayed`);
       assert.deepEqual(problems, []);
+      await assertWarmEqualsCold(walker, mnt, earlier, 'after the SR-IOV replay');
     });
   });
 });
