@@ -11,6 +11,7 @@ import { matchesDeviceList } from '../pci/device-match';
 import type { Topology } from '../topology/model';
 import { coveringUnit, activeUnits } from './coverage';
 import { defaultTypeFor } from './domain-type';
+import type { DomainType } from './domain-type';
 import { IdAllocator } from './id-allocator';
 import { pciDeviceGroup } from './pci-device-group';
 import { platformDeviceGroup } from './platform-device-group';
@@ -38,6 +39,8 @@ export class Machine {
   private readonly byFunction = new WeakMap<PciFunction, PciDevice>();
   private readonly ids = new IdAllocator();
   private seq = 0;
+  /** The add sequence number after boot: devices with a lower one have been there since. */
+  bootSeq = 0;
   readonly acs: AcsContext;
   /** DMA ownership and domains per group. */
   readonly dma: DomainRegistry = new DomainRegistry(this);
@@ -83,6 +86,7 @@ export class Machine {
       const n = d.fn.spec.sriov?.num ?? 0;
       if (n > 0 && !d.fn.physfn) enableVfs(m, d, n);
     }
+    m.bootSeq = m.seq;
     return m;
   }
 
@@ -252,6 +256,17 @@ export class Machine {
     }
   }
 
+  /** The config image a reader has been served, or undefined while none has been made. */
+  servedConfig(d: PciDevice): Uint8Array | undefined {
+    return this.config.get(d);
+  }
+
+  /** Saved state: puts back the config image that was served. */
+  restoreConfig(d: PciDevice, bytes: Uint8Array): void {
+    this.config.set(d, bytes);
+    this.generation++;
+  }
+
   configBytes(d: PciDevice): Uint8Array {
     let bytes = this.config.get(d);
     if (!bytes) {
@@ -354,6 +369,48 @@ export class Machine {
       this.groups.delete(g.id);
       this.ids.free(g.id);
     }
+  }
+
+  /** The add sequence number the next device gets. */
+  get nextSeq(): number {
+    return this.seq;
+  }
+
+  /**
+   * Saved state: every device grouped again from scratch in add order (platform first, as
+   * at boot), to check a saved layout against the grouping rules; then `restoreGroups`.
+   * Grouping steps are left as they were.
+   */
+  regroupInAddOrder(): void {
+    this.dropGroups([]);
+    const all = [...this.devices.values()].sort((a, b) => a.seq - b.seq);
+    const steps = new Map(all.map((d) => [d, d.steps]));
+    for (const d of all) if (d.kind === 'platform') this.probePlatform(d);
+    for (const d of all) if (d.kind === 'pci') this.probePci(d);
+    for (const [d, s] of steps) d.steps = s;
+  }
+
+  /**
+   * Saved state: the groups exactly as they were served (numbers, members in join order,
+   * types) and the add sequence. The IDA's lowest-free allocation depends only on the set of
+   * numbers in use, so the allocator is restored by that set.
+   */
+  restoreGroups(nextSeq: number, layout: readonly { id: number; type: DomainType; members: readonly Device[] }[]): void {
+    this.dropGroups(layout.map((l) => l.id));
+    for (const l of layout) {
+      const first = l.members[0]!;
+      const g: IommuGroup = { id: l.id, kind: first.kind === 'mdev' ? 'vfio-noiommu' : 'iommu', unit: first.unit, devices: [], defaultType: l.type };
+      this.groups.set(g.id, g);
+      for (const d of l.members) this.joinGroup(d, g);
+    }
+    this.seq = nextSeq;
+    this.generation++;
+  }
+
+  private dropGroups(idsInUse: number[]): void {
+    for (const g of this.groups.values()) for (const d of g.devices) d.group = null;
+    this.groups.clear();
+    this.ids.reset(idsInUse);
   }
 
   sortedGroups(): IommuGroup[] {
