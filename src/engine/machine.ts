@@ -25,7 +25,8 @@ import { Errno } from './errno';
 import { enableVfs } from './sriov';
 import type { Driver } from './drivers';
 import { canProbe } from './driver-ops';
-import { configSpaceFor, applyConfigWrite } from './config';
+import { configInputFor, configWriteBytes } from './config';
+import { buildConfigSpace } from '../pci/config-space';
 import { parentPath } from './paths';
 
 export class Machine {
@@ -51,7 +52,8 @@ export class Machine {
   driversAutoprobe = true;
   /** Device directories by the directory they sit in, for listing a bridge's children. */
   private readonly children = new Map<string, PciDevice[]>();
-  private readonly config = new Map<PciDevice, Uint8Array>();
+  private readonly config = new Map<PciDevice, { generation: number; key: string; bytes: Uint8Array }>();
+  private readonly configWrites = new Map<PciDevice, Map<number, number>>();
   /** Bumped on every change, so that caches and views can tell the machine moved on. */
   generation = 0;
 
@@ -152,6 +154,7 @@ export class Machine {
     this.byFunction.delete(dev.fn);
     this.devices.delete(dev.name);
     this.config.delete(dev);
+    this.configWrites.delete(dev);
     const parent = parentPath(dev.fn.sysfsPath);
     const siblings = (this.children.get(parent) ?? []).filter((d) => d !== dev);
     if (siblings.length > 0) this.children.set(parent, siblings);
@@ -171,7 +174,6 @@ export class Machine {
 
   setVfs(pf: PciDevice, vfs: PciDevice[]): void {
     this.vfs.set(pf, vfs);
-    this.config.delete(pf);
     this.generation++;
   }
 
@@ -185,7 +187,6 @@ export class Machine {
       this.destroyPciDevice(vf);
     }
     this.vfs.delete(pf);
-    this.config.delete(pf);
     this.generation++;
   }
 
@@ -256,29 +257,40 @@ export class Machine {
     }
   }
 
-  /** The config image a reader has been served, or undefined while none has been made. */
-  servedConfig(d: PciDevice): Uint8Array | undefined {
-    return this.config.get(d);
-  }
-
-  /** Saved state: puts back the config image that was served. */
-  restoreConfig(d: PciDevice, bytes: Uint8Array): void {
-    this.config.set(d, bytes);
-    this.generation++;
-  }
-
+  /**
+   * A device's config space: the image made from its state now (driver bound, VFs enabled...)
+   * with the bytes users wrote laid over it, so that it reads the same whenever it was first
+   * read and after a restart. Kept while the state it was made from is unchanged.
+   */
   configBytes(d: PciDevice): Uint8Array {
-    let bytes = this.config.get(d);
-    if (!bytes) {
-      bytes = configSpaceFor(this, d);
-      this.config.set(d, bytes);
+    const cached = this.config.get(d);
+    if (cached && cached.generation === this.generation) return cached.bytes;
+    const input = configInputFor(this, d);
+    const key = JSON.stringify(input);
+    if (cached && cached.key === key) {
+      cached.generation = this.generation;
+      return cached.bytes;
     }
+    const bytes = buildConfigSpace(input);
+    for (const [at, v] of this.configWrites.get(d) ?? []) bytes[at] = v;
+    this.config.set(d, { generation: this.generation, key, bytes });
     return bytes;
   }
 
   writeConfig(d: PciDevice, offset: number, data: Buffer): void {
-    applyConfigWrite(this.configBytes(d), offset, data);
+    const bytes = this.configBytes(d);
+    const written = this.configWrites.get(d) ?? new Map<number, number>();
+    for (const [at, v] of configWriteBytes(bytes.length, offset, data)) {
+      bytes[at] = v;
+      written.set(at, v);
+    }
+    if (written.size > 0) this.configWrites.set(d, written);
     this.generation++;
+  }
+
+  /** The config bytes users wrote (offset → value), for the saved state. */
+  writtenConfig(d: PciDevice): ReadonlyMap<number, number> {
+    return this.configWrites.get(d) ?? new Map();
   }
 
   private addPlatformDevice(spec: Topology['platform'][number]): PlatformDevice {

@@ -17,7 +17,7 @@
 // then exactly as it was, since an IDA's next number depends only on the numbers in use.
 
 import { createHash } from 'node:crypto';
-import { configSpaceFor } from './config';
+import { WRITABLE_CONFIG } from './config';
 import { defaultTypeFor } from './domain-type';
 import type { DomainType } from './domain-type';
 import { probeKeeps } from './drivers';
@@ -40,20 +40,10 @@ function isSriovPf(d: PciDevice): boolean {
   return d.fn.spec.sriov !== undefined && d.fn.physfn === undefined;
 }
 
-/** Offsets whose byte in the served image differs from a fresh one (reads before a bind, writes). */
-function configDiff(m: Machine, d: PciDevice): Record<string, number> | undefined {
-  const served = m.servedConfig(d);
-  if (!served) return undefined;
-  const fresh = configSpaceFor(m, d);
-  const diff: Record<string, number> = {};
-  let any = false;
-  for (let i = 0; i < served.length; i++) {
-    if (served[i] !== fresh[i]) {
-      diff[String(i)] = served[i]!;
-      any = true;
-    }
-  }
-  return any ? diff : undefined;
+/** The config bytes users wrote (the image itself is made from the device's state). */
+function writtenConfig(m: Machine, d: PciDevice): Record<string, number> | undefined {
+  const written = m.writtenConfig(d);
+  return written.size === 0 ? undefined : Object.fromEntries([...written].sort((x, y) => x[0] - y[0]).map(([at, v]) => [String(at), v]));
 }
 
 function saveDevice(m: Machine, d: PciDevice, bootSeq: number): SavedDevice {
@@ -64,7 +54,7 @@ function saveDevice(m: Machine, d: PciDevice, bootSeq: number): SavedDevice {
     s.numvfs = m.vfCount(d);
     s.sriovAutoprobe = d.sriovAutoprobe;
   }
-  const config = configDiff(m, d);
+  const config = writtenConfig(m, d);
   if (config) s.config = config;
   if (d.seq >= bootSeq) s.steps = d.steps.map((x) => ({ ...x }));
   return s;
@@ -269,17 +259,19 @@ function reorderDevices(m: Machine): void {
   for (const d of all) m.devices.set(d.name, d);
 }
 
+/** Config writes again, each as `setpci` made it: only registers a user may write. */
 function restoreConfig(m: Machine, s: SavedState): void {
   for (const [name, sd] of Object.entries(s.devices)) {
     if (!sd.config) continue;
     const d = pciNamed(m, name)!;
-    const bytes = configSpaceFor(m, d);
+    const size = m.configBytes(d).length;
     for (const [k, v] of Object.entries(sd.config)) {
-      const offset = Number(k);
-      if (offset >= bytes.length) fail(jsonPath(deviceAt(name, 'config'), k), `beyond the ${bytes.length}-byte config space of ${name}`);
-      bytes[offset] = v;
+      const at = Number(k);
+      if (at >= size || !WRITABLE_CONFIG.has(at)) {
+        fail(jsonPath(deviceAt(name, 'config'), k), `not a register a user may write in the ${size}-byte config space of ${name} (only ${[...WRITABLE_CONFIG].join(', ')})`);
+      }
+      m.writeConfig(d, at, Buffer.from([v]));
     }
-    m.restoreConfig(d, bytes);
   }
 }
 

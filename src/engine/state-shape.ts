@@ -22,7 +22,7 @@ export interface SavedDevice {
   numvfs?: number;
   /** SR-IOV PFs: sriov_drivers_autoprobe. */
   sriovAutoprobe?: boolean;
-  /** Bytes (offset → value) where the config image served differs from the one made now. */
+  /** Config bytes users wrote (offset → value): the rest of the image follows from the state. */
   config?: Record<string, number>;
   /**
    * Devices added after boot (rescan, VF enable): the grouping steps `explain` shows, which
