@@ -148,11 +148,8 @@ function checkDevice(v: unknown, path: string): void {
   if ('sriovAutoprobe' in o) boolean(o.sriovAutoprobe, jsonPath(path, 'sriovAutoprobe'));
   if ('config' in o) {
     const at = jsonPath(path, 'config');
-    const c = record(o.config, at, /^(0|[1-9][0-9]{0,3})$/, 'a config offset (decimal, 0..4095)');
-    for (const [k, b] of Object.entries(c)) {
-      integer(Number(k), jsonPath(at, k), 0, 4095);
-      integer(b, jsonPath(at, k), 0, 255);
-    }
+    const c = record(o.config, at, /^(0|[1-9][0-9]{0,2}|[1-3][0-9]{3}|40[0-8][0-9]|409[0-5])$/, 'a config offset (decimal, 0..4095)');
+    for (const [k, b] of Object.entries(c)) integer(b, jsonPath(at, k), 0, 255);
   }
   if ('steps' in o) list(o.steps, jsonPath(path, 'steps')).forEach((step, i) => checkStep(step, jsonPath(jsonPath(path, 'steps'), i)));
 }
