@@ -1,7 +1,6 @@
 // Each function's config space image, built from what the engine knows of it, and the
 // writes a user may make to it (setpci): only registers software can change.
 
-import { buildConfigSpace } from '../pci/config-space';
 import type { ConfigFunction } from '../pci/config-space';
 import { isPciePort } from './boot-drivers';
 import type { Machine } from './machine';
@@ -47,10 +46,6 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
     // register (drivers/pci/msi/msi.c pci_intx_for_msi) [rec: command 0x0507 on ports].
     ...(d.driver === 'pcieport' ? { msiEnabled: true } : {}),
   };
-}
-
-export function configSpaceFor(m: Machine, d: PciDevice): Uint8Array {
-  return buildConfigSpace(configInputFor(m, d));
 }
 
 /** Registers a user may write (pci_write_config_* through the config file): the command

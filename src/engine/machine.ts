@@ -391,7 +391,7 @@ export class Machine {
   /**
    * Saved state: every device grouped again from scratch in add order (platform first, as
    * at boot), to check a saved layout against the grouping rules; then `restoreGroups`.
-   * Grouping steps are left as they were.
+   * Grouping steps are left as they were. Runs before any mdev exists (they come after).
    */
   regroupInAddOrder(): void {
     this.dropGroups([]);

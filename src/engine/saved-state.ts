@@ -17,6 +17,7 @@
 // then exactly as it was, since an IDA's next number depends only on the numbers in use.
 
 import { createHash } from 'node:crypto';
+import { hex4 } from '../pci/address';
 import { WRITABLE_CONFIG } from './config';
 import { defaultTypeFor } from './domain-type';
 import type { DomainType } from './domain-type';
@@ -165,10 +166,6 @@ function restoreDevices(m: Machine, s: SavedState, bootSeqs: ReadonlyMap<string,
     d.seq = sd.seq;
   }
   m.driversAutoprobe = s.driversAutoprobe;
-}
-
-function hex4(n: number): string {
-  return n.toString(16).padStart(4, '0');
 }
 
 /** mdevs in creation order, each checked as its `create` write was (mdev_device_create). */

@@ -13,6 +13,7 @@ import { captureState, topologyFingerprint } from '../../src/engine/saved-state'
 import type { SavedState } from '../../src/engine/saved-state';
 import { loadTopology } from '../../src/topology/load';
 import { DOMAINS_TOPOLOGY, GPU } from '../unit/engine/domains-fixture';
+import { firstDifference } from '../unit/engine/state-tree-walk';
 import { assertNothingMounted, CLI_MAIN, forceUnmount, makeMountDir, q, run, sh, startDaemon, stopDaemon, withDaemon } from './harness';
 import type { Daemon } from './harness';
 
@@ -47,11 +48,6 @@ async function walk(mnt: string): Promise<string[]> {
   };
   await visit('');
   return out;
-}
-
-function firstDifference(a: string[], b: string[]): string | undefined {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) if (a[i] !== b[i]) return `line ${i}:\n  before: ${a[i] ?? '(end)'}\n  after:  ${b[i] ?? '(end)'}`;
-  return undefined;
 }
 
 /** A restart with the same --state after writes: the tree served after equals the one before. */
