@@ -23,7 +23,7 @@ export async function mountCommand(a: MountArgs, io: Io): Promise<number> {
   for (const w of warnings) io.err(`warning: ${w}`);
   const stateFile = a.state === undefined ? undefined : resolve(a.state);
   const topologyText = readFileSync(a.topology, 'utf8');
-  if (stateFile) for (const p of restoreFromFile(machine, stateFile, topologyText)) io.err(`warning: state file: ${p}`);
+  if (stateFile) restoreFromFile(machine, stateFile, topologyText);
   const afterWrite = stateFile ? (): void => saveToFile(machine, stateFile, topologyText) : undefined;
   const mnt = resolve(a.mountpoint);
   let handle;

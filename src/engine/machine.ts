@@ -11,6 +11,7 @@ import { matchesDeviceList } from '../pci/device-match';
 import type { Topology } from '../topology/model';
 import { coveringUnit, activeUnits } from './coverage';
 import { defaultTypeFor } from './domain-type';
+import type { DomainType } from './domain-type';
 import { IdAllocator } from './id-allocator';
 import { pciDeviceGroup } from './pci-device-group';
 import { platformDeviceGroup } from './platform-device-group';
@@ -24,7 +25,8 @@ import { Errno } from './errno';
 import { enableVfs } from './sriov';
 import type { Driver } from './drivers';
 import { canProbe } from './driver-ops';
-import { configSpaceFor, applyConfigWrite } from './config';
+import { configInputFor, configWriteBytes } from './config';
+import { buildConfigSpace } from '../pci/config-space';
 import { parentPath } from './paths';
 import { ChangeLog } from './change-log';
 
@@ -39,6 +41,8 @@ export class Machine {
   private readonly byFunction = new WeakMap<PciFunction, PciDevice>();
   private readonly ids = new IdAllocator();
   private seq = 0;
+  /** The add sequence number after boot: devices with a lower one have been there since. */
+  bootSeq = 0;
   readonly acs: AcsContext;
   /** DMA ownership and domains per group. */
   readonly dma: DomainRegistry = new DomainRegistry(this);
@@ -49,7 +53,8 @@ export class Machine {
   driversAutoprobe = true;
   /** Device directories by the directory they sit in, for listing a bridge's children. */
   private readonly children = new Map<string, PciDevice[]>();
-  private readonly config = new Map<PciDevice, Uint8Array>();
+  private readonly config = new Map<PciDevice, { generation: number; key: string; bytes: Uint8Array }>();
+  private readonly configWrites = new Map<PciDevice, Map<number, number>>();
   /** Every change is reported here: the one gateway the views and caches above learn from. */
   readonly changes = new ChangeLog();
 
@@ -89,6 +94,7 @@ export class Machine {
       const n = d.fn.spec.sriov?.num ?? 0;
       if (n > 0 && !d.fn.physfn) enableVfs(m, d, n);
     }
+    m.bootSeq = m.seq;
     return m;
   }
 
@@ -154,6 +160,7 @@ export class Machine {
     this.byFunction.delete(dev.fn);
     this.devices.delete(dev.name);
     this.config.delete(dev);
+    this.configWrites.delete(dev);
     const parent = parentPath(dev.fn.sysfsPath);
     const siblings = (this.children.get(parent) ?? []).filter((d) => d !== dev);
     if (siblings.length > 0) this.children.set(parent, siblings);
@@ -173,7 +180,6 @@ export class Machine {
 
   setVfs(pf: PciDevice, vfs: PciDevice[]): void {
     this.vfs.set(pf, vfs);
-    this.config.delete(pf);
     this.changes.note({ device: pf });
   }
 
@@ -187,7 +193,6 @@ export class Machine {
       this.destroyPciDevice(vf);
     }
     this.vfs.delete(pf);
-    this.config.delete(pf);
     this.changes.note({ device: pf });
   }
 
@@ -258,18 +263,40 @@ export class Machine {
     }
   }
 
+  /**
+   * A device's config space: the image made from its state now (driver bound, VFs enabled...)
+   * with the bytes users wrote laid over it, so that it reads the same whenever it was first
+   * read and after a restart. Kept while the state it was made from is unchanged.
+   */
   configBytes(d: PciDevice): Uint8Array {
-    let bytes = this.config.get(d);
-    if (!bytes) {
-      bytes = configSpaceFor(this, d);
-      this.config.set(d, bytes);
+    const cached = this.config.get(d);
+    if (cached && cached.generation === this.generation) return cached.bytes;
+    const input = configInputFor(this, d);
+    const key = JSON.stringify(input);
+    if (cached && cached.key === key) {
+      cached.generation = this.generation;
+      return cached.bytes;
     }
+    const bytes = buildConfigSpace(input);
+    for (const [at, v] of this.configWrites.get(d) ?? []) bytes[at] = v;
+    this.config.set(d, { generation: this.generation, key, bytes });
     return bytes;
   }
 
   writeConfig(d: PciDevice, offset: number, data: Buffer): void {
-    applyConfigWrite(this.configBytes(d), offset, data);
+    const bytes = this.configBytes(d);
+    const written = this.configWrites.get(d) ?? new Map<number, number>();
+    for (const [at, v] of configWriteBytes(bytes.length, offset, data)) {
+      bytes[at] = v;
+      written.set(at, v);
+    }
+    if (written.size > 0) this.configWrites.set(d, written);
     this.changes.note({ device: d });
+  }
+
+  /** The config bytes users wrote (offset → value), for the saved state. */
+  writtenConfig(d: PciDevice): ReadonlyMap<number, number> {
+    return this.configWrites.get(d) ?? new Map();
   }
 
   private addPlatformDevice(spec: Topology['platform'][number]): PlatformDevice {
@@ -361,6 +388,48 @@ export class Machine {
       this.groups.delete(g.id);
       this.ids.free(g.id);
     }
+  }
+
+  /** The add sequence number the next device gets. */
+  get nextSeq(): number {
+    return this.seq;
+  }
+
+  /**
+   * Saved state: every device grouped again from scratch in add order (platform first, as
+   * at boot), to check a saved layout against the grouping rules; then `restoreGroups`.
+   * Grouping steps are left as they were. Runs before any mdev exists (they come after).
+   */
+  regroupInAddOrder(): void {
+    this.dropGroups([]);
+    const all = [...this.devices.values()].sort((a, b) => a.seq - b.seq);
+    const steps = new Map(all.map((d) => [d, d.steps]));
+    for (const d of all) if (d.kind === 'platform') this.probePlatform(d);
+    for (const d of all) if (d.kind === 'pci') this.probePci(d);
+    for (const [d, s] of steps) d.steps = s;
+  }
+
+  /**
+   * Saved state: the groups exactly as they were served (numbers, members in join order,
+   * types) and the add sequence. The IDA's lowest-free allocation depends only on the set of
+   * numbers in use, so the allocator is restored by that set.
+   */
+  restoreGroups(nextSeq: number, layout: readonly { id: number; type: DomainType; members: readonly Device[] }[]): void {
+    this.dropGroups(layout.map((l) => l.id));
+    for (const l of layout) {
+      const first = l.members[0]!;
+      const g: IommuGroup = { id: l.id, kind: first.kind === 'mdev' ? 'vfio-noiommu' : 'iommu', unit: first.unit, devices: [], defaultType: l.type };
+      this.groups.set(g.id, g);
+      for (const d of l.members) this.joinGroup(d, g);
+    }
+    this.seq = nextSeq;
+    this.changes.note();
+  }
+
+  private dropGroups(idsInUse: number[]): void {
+    for (const g of this.groups.values()) for (const d of g.devices) d.group = null;
+    this.groups.clear();
+    this.ids.reset(idsInUse);
   }
 
   sortedGroups(): IommuGroup[] {
