@@ -77,7 +77,12 @@ export function newId(m: Machine, driverName: string, raw: string): void {
     if (dup) throw new Errno('EEXIST', `${drv.name} already has ${id.vendor.toString(16)}:${id.device.toString(16)}`);
   }
   drv.dynIds.push(id);
-  // driver_attach: every unbound device the new ID matches gets probed.
+  attachToNewDriver(m, drv);
+}
+
+/** drivers/base/dd.c driver_attach, after a new ID or a driver's registration: every
+ * unbound device the driver matches gets probed. */
+export function attachToNewDriver(m: Machine, drv: Driver): void {
   for (const d of m.pciDevicesInOrder()) {
     if (d.driver === null && canProbe(m, d) && driverMatches(drv, d.fn, d.driverOverride) && probeKeeps(drv, d.fn)) {
       try {

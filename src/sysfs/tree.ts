@@ -3,7 +3,7 @@
 import type { Machine } from '../engine/machine';
 import type { IommuUnit, PciDevice, PlatformDevice } from '../engine/types';
 import { busPciDir } from './bus-pci';
-import { dir, indexedDir, relLink, ro, rw, sink } from './build';
+import { dir, relLink, ro, rw } from './build';
 import type { Entries } from './build';
 import { iommuGroupsDir } from './iommu-groups';
 import { debugIommufsDir } from './debug-iommufs';
@@ -15,6 +15,7 @@ import { powerDir } from './power';
 import { busName, pciBusDir } from './pci-bus';
 import { rescanRoot } from '../engine/hotplug';
 import { busMdevDir, classMdevBusDir, mdevInUse } from './mdev';
+import { moduleDir } from './module';
 
 /** drivers/iommu/intel/iommu.c intel_iommu_groups: what QEMU's VT-d reports [rec]. */
 function intelIommuDir(m: Machine, unit: IommuUnit): DirNode {
@@ -144,14 +145,6 @@ function firmwareDir(m: Machine): DirNode {
     if (types.has('intel-vtd')) tables.push(['DMAR', { kind: 'attr', mode: 0o400, size: 152, show: () => Buffer.alloc(152) }]);
     if (types.has('amd-vi')) tables.push(['IVRS', { kind: 'attr', mode: 0o400, size: 208, show: () => Buffer.alloc(208) }]);
     return m.topology.arch === 'x86' || tables.length > 0 ? [['acpi', dir(() => [['tables', dir(() => tables)]])]] : [];
-  });
-}
-
-function moduleDir(m: Machine): DirNode {
-  return indexedDir({
-    names: () => m.loadedModules(),
-    lookup: (name) => (m.loadedModules().includes(name) ? dir(() => [['uevent', sink()]]) : undefined),
-    subdirs: () => m.loadedModules().length,
   });
 }
 
