@@ -51,4 +51,11 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-npx --no-install tsc -p tsconfig.json
+# The build only when a source is newer than the last one (npm start must not rebuild an
+# up-to-date tree): dist/.build-stamp is touched after each successful tsc.
+stamp=dist/.build-stamp
+if [ ! -f "$stamp" ] || [ -n "$(find src test scripts -name '*.ts' -newer "$stamp" -print -quit)" ] ||
+   [ tsconfig.json -nt "$stamp" ] || [ node_modules/.package-lock.json -nt "$stamp" ]; then
+  npx --no-install tsc -p tsconfig.json
+  touch "$stamp"
+fi
