@@ -115,6 +115,22 @@ describe('iommufs run: a sandbox', { skip: ROOT ? false : 'needs root (unshare -
     assert.equal(section(sections, 'rescanned'), '+pci:0000:01:00.0\n');
   });
 
+  it('lstopo sees the dual-socket machine: two packages and NUMA nodes, each device under its own', async () => {
+    const r = await run(process.execPath, [CLI, 'run', join(TOPOLOGIES, 'dual-socket-xeon.yaml'), '--', 'lstopo', '--of', 'console', '--whole-io'], { timeoutMs: 90_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    const at = (re: RegExp): number => lines.findIndex((l) => re.test(l));
+    const [pkg0, pkg1] = [at(/Package L#0/), at(/Package L#1/)];
+    assert.ok(pkg0 >= 0 && pkg1 > pkg0, r.stdout);
+    assert.ok(at(/NUMANode L#0 \(P#0/) > pkg0 && at(/NUMANode L#1 \(P#1/) > pkg1, r.stdout);
+    assert.equal(at(/Package L#2|NUMANode L#2/), -1);
+    // Socket 0's NVMe (18:00.0) under package 0, socket 1's (86:00.0) under package 1.
+    const nvme0 = at(/PCI 18:00\.0 \(NVMExp\)/);
+    const nvme1 = at(/PCI 86:00\.0 \(NVMExp\)/);
+    assert.ok(nvme0 > pkg0 && nvme0 < pkg1, r.stdout);
+    assert.ok(nvme1 > pkg1, r.stdout);
+  });
+
   it('modules: vfio-pci.ids= binds at load; rmmod and modprobe take the driver away and back; parameters; lsmod', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'iommufs-sandbox-test-'));
     try {
