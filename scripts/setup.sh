@@ -7,7 +7,8 @@
 # dpdk-devbind.py (Debian's `dpdk` package ships /usr/bin/dpdk-devbind.py) for the binding
 # tools test. `dpdk` is installed without its recommends: those are the DPDK runtime
 # libraries (librte-*, rdma-core, ~50 packages) that dpdk-devbind.py, a python3 script
-# needing only lspci and ip, never loads. driverctl pulls in udev (it calls udevadm).
+# needing only lspci and ip, never loads. driverctl pulls in udev (it calls udevadm);
+# python3-pyudev is the libudev client the run tests use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,7 @@ if [ "${1:-}" = "--test" ]; then
   command -v python3 >/dev/null 2>&1 || want_pkgs+=(python3)
   command -v ip >/dev/null 2>&1 || want_pkgs+=(iproute2)
   [ -x /usr/sbin/driverctl ] || want_pkgs+=(driverctl)
+  /usr/bin/python3 -c 'import pyudev' >/dev/null 2>&1 || want_pkgs+=(python3-pyudev)
   [ -x /usr/bin/dpdk-devbind.py ] || want_dpdk=1
 fi
 

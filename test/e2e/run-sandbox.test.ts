@@ -115,6 +115,25 @@ describe('iommufs run: a sandbox', { skip: ROOT ? false : 'needs root (unshare -
     assert.equal(section(sections, 'rescanned'), '+pci:0000:01:00.0\n');
   });
 
+  it('libudev through pyudev: the PCI devices enumerated, initialized, with their database properties', async (t) => {
+    const have = await sh('/usr/bin/python3 -c "import pyudev"');
+    if (have.code !== 0) return t.skip('python3-pyudev is not installed (scripts/setup.sh --test installs it)');
+    const script = [
+      'import pyudev',
+      'ctx = pyudev.Context()',
+      'devs = list(ctx.list_devices(subsystem="pci"))',
+      'print(len(devs))',
+      'd = pyudev.Devices.from_sys_path(ctx, "/sys/bus/pci/devices/0000:01:00.0")',
+      'print(d.sys_name, d.driver, d.is_initialized, d.get("ID_PATH"), d.parent.sys_name, d.attributes.asstring("vendor"))',
+    ].join('\n');
+    const { r, sections } = await underRun(
+      join(TOPOLOGIES, 'qemu-sriov.yaml'),
+      ['echo "@@ ls"; ls /sys/bus/pci/devices | wc -l', `echo ${BDF} > /sys/bus/pci/drivers_probe`, `echo "@@ pyudev"; /usr/bin/python3 -c '${script}'`].join('\n'),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(section(sections, 'pyudev'), `${section(sections, 'ls')}0000:01:00.0 nvme True pci-0000:01:00.0 0000:00:02.0 0x1b36\n`);
+  });
+
   it('lstopo sees the dual-socket machine: two packages and NUMA nodes, each device under its own', async () => {
     const r = await run(process.execPath, [CLI, 'run', join(TOPOLOGIES, 'dual-socket-xeon.yaml'), '--', 'lstopo', '--of', 'console', '--whole-io'], { timeoutMs: 90_000 });
     assert.equal(r.code, 0, r.stderr);
