@@ -64,7 +64,12 @@ export class UdevDb {
     mkdirSync(join(dir, 'tags'), { recursive: true });
   }
 
+  private syncedAt = -1;
+
   sync(m: Machine): void {
+    // Every change that adds, removes or rebinds a device bumps the generation.
+    if (m.generation === this.syncedAt) return;
+    this.syncedAt = m.generation;
     const want = new Map<string, string>();
     for (const d of m.pciDevicesInOrder()) {
       let usec = this.initialized.get(d.name);
@@ -74,7 +79,7 @@ export class UdevDb {
       }
       want.set(`+pci:${d.name}`, udevDbText(usec, udevProperties(d, this.ids)));
     }
-    for (const name of readdirSync(this.data)) {
+    for (const name of [...this.written.keys()]) {
       if (want.has(name)) continue;
       unlinkSync(join(this.data, name));
       this.written.delete(name);
