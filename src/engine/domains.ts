@@ -134,7 +134,7 @@ export class DomainRegistry {
     const host = this.hostDrivers(g);
     if (host.length > 0) return `bound to host drivers: ${host.map((d) => `${d.name} (${d.driver})`).join(', ')}`;
     if (!g.unit) return 'an emulated (vfio-noiommu) group: VFIO drives it through the mdev parent, not through an IOMMU domain';
-    if (!g.unit.spec.interruptRemapping && !this.m.topology.cmdline.allowUnsafeInterrupts) {
+    if (!g.unit.spec.interruptRemapping && !this.m.modules.allowUnsafeInterrupts()) {
       return `${g.unit.name} has no interrupt remapping and vfio_iommu_type1.allow_unsafe_interrupts is not set`;
     }
     return undefined;
@@ -177,7 +177,7 @@ export class DomainRegistry {
     if (s.owner !== null) throw new Errno('EPERM', `group ${g.id} is owned by ${s.owner}`);
     if (this.hostDrivers(g).length > 0) throw new Errno('EPERM', `group ${g.id}: ${this.whyNotUsable(g)}`);
     if (s.current && s.current.kind !== 'default') throw new Errno('EBUSY', `group ${g.id} is not on its default domain`);
-    if (!unit.spec.interruptRemapping && !this.m.topology.cmdline.allowUnsafeInterrupts) {
+    if (!unit.spec.interruptRemapping && !this.m.modules.allowUnsafeInterrupts()) {
       throw new Errno('EPERM', `No interrupt remapping support on ${unit.name}. Use the module param "allow_unsafe_interrupts" to enable VFIO IOMMU support on this platform`);
     }
     let blocking = s.blocking;

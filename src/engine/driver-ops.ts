@@ -84,7 +84,12 @@ export function newId(m: Machine, driverName: string, raw: string): void {
   drv.dynIds.push(id);
   // The driver's module now counts as loaded (/sys/module, the driver's `module` link).
   m.changes.note();
-  // driver_attach: every unbound device the new ID matches gets probed.
+  attachToNewDriver(m, drv);
+}
+
+/** drivers/base/dd.c driver_attach, after a new ID or a driver's registration: every
+ * unbound device the driver matches gets probed. */
+export function attachToNewDriver(m: Machine, drv: Driver): void {
   for (const d of m.pciDevicesInOrder()) {
     if (d.driver === null && canProbe(m, d) && driverMatches(drv, d.fn, d.driverOverride) && probeKeeps(drv, d.fn)) {
       try {

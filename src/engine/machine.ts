@@ -29,6 +29,7 @@ import { configInputFor, configWriteBytes } from './config';
 import { buildConfigSpace } from '../pci/config-space';
 import { parentPath } from './paths';
 import { ChangeLog } from './change-log';
+import { ModuleRegistry } from './modules';
 
 export class Machine {
   readonly topology: Topology;
@@ -48,7 +49,10 @@ export class Machine {
   readonly dma: DomainRegistry = new DomainRegistry(this);
   /** Mediated devices and their parents' types. */
   readonly mdev: MdevRegistry = new MdevRegistry(this);
+  /** Registered PCI drivers, in registration order (drivers of unloaded modules are not). */
   readonly drivers: Map<string, Driver>;
+  /** Loaded kernel modules and their parameters. */
+  readonly modules: ModuleRegistry;
   /** /sys/bus/pci/drivers_autoprobe */
   driversAutoprobe = true;
   /** Device directories by the directory they sit in, for listing a bridge's children. */
@@ -75,6 +79,7 @@ export class Machine {
       ctrlOf: (f) => this.byFunction.get(f)?.acsCtrl ?? 0,
     };
     this.drivers = buildDrivers(topology);
+    this.modules = new ModuleRegistry(this);
     this.warnings.push(...topology.cmdline.warnings);
     const o = topology.cmdline.acsOverride;
     if (o.downstream || o.multifunction || o.ids.length > 0) {
@@ -89,6 +94,7 @@ export class Machine {
     // Platform devices are probed by the IOMMU before PCI (bus_iommu_probe order).
     for (const d of m.devices.values()) if (d.kind === 'platform') m.probePlatform(d);
     for (const d of pciDevices) m.probePci(d);
+    m.modules.afterBoot();
     // VFs enabled at start (topology sriov.num): the PF driver enabled them as it probed.
     for (const d of pciDevices) {
       const n = d.fn.spec.sriov?.num ?? 0;
@@ -196,21 +202,13 @@ export class Machine {
     this.changes.note({ device: pf });
   }
 
-  /** A driver's module is loaded once the driver has bound a device, or was named in the topology. */
   moduleLoaded(module: string): boolean {
-    for (const drv of this.drivers.values()) {
-      if (drv.module !== module) continue;
-      if (drv.ids.length > 0 || drv.dynIds.length > 0) return true;
-      for (const d of this.devices.values()) if (d.driver === drv.name) return true;
-    }
-    return false;
+    return this.modules.isLoaded(module);
   }
 
-  /** /sys/module entries for the drivers in use (module names, underscores for dashes). */
+  /** /sys/module entries of the loadable modules that are loaded, sorted. */
   loadedModules(): string[] {
-    const mods = new Set<string>();
-    for (const drv of this.drivers.values()) if (drv.module && this.moduleLoaded(drv.module)) mods.add(drv.module);
-    return [...mods].sort();
+    return this.modules.list().map((mod) => mod.name).sort();
   }
 
   /** NUMA nodes that exist: 0, and every node the topology places a device on. */
@@ -242,8 +240,15 @@ export class Machine {
     this.changes.note({ device: d });
   }
 
-  /** device_attach: bind the first matching driver (registration order), if none is bound. */
+  /** device_attach: bind the first matching driver (registration order), if none is bound.
+   * A device just added (not `explicit`) then sends its uevent, on which udev loads the
+   * module that claims it, if any (ModuleRegistry.loadFor). */
   autoBind(d: PciDevice, explicit: boolean): void {
+    this.attachFirstMatching(d, explicit);
+    if (!explicit) this.modules.loadFor(d);
+  }
+
+  private attachFirstMatching(d: PciDevice, explicit: boolean): void {
     if (d.driver !== null) return;
     if (!explicit && !this.driversAutoprobe) return;
     if (!canProbe(this, d)) return;

@@ -3,7 +3,7 @@
 import type { Machine } from '../engine/machine';
 import type { IommuUnit, PciDevice, PlatformDevice } from '../engine/types';
 import { busPciDir } from './bus-pci';
-import { dir, indexedDir, relLink, ro, rw, sink } from './build';
+import { dir, relLink, ro, rw } from './build';
 import type { Entries } from './build';
 import { iommuGroupsDir } from './iommu-groups';
 import { debugIommufsDir } from './debug-iommufs';
@@ -16,6 +16,8 @@ import { busName, pciBusDir } from './pci-bus';
 import { rescanRoot } from '../engine/hotplug';
 import { busMdevDir, classMdevBusDir, mdevInUse } from './mdev';
 import { regionsChanged } from './change-scope';
+import { moduleDir } from './module';
+import { systemDir } from './system';
 
 /** drivers/iommu/intel/iommu.c intel_iommu_groups: what QEMU's VT-d reports [rec]. */
 function intelIommuDir(m: Machine, unit: IommuUnit): DirNode {
@@ -76,39 +78,12 @@ function hostBridgeDir(m: Machine, index: number): DirNode {
   });
 }
 
-/** devices/system/cpu for the one CPU the PCI devices' local_cpus (1) and local_cpulist (0)
- * name, with the files drivers/base/topology.c gives each CPU in 6.1: lstopo (hwloc) aborts
- * its Linux discovery without a cpu*\/topology directory (clients.md §1.2). */
-function systemDir(): DirNode {
-  const masks: Entries = ['cluster', 'core', 'die', 'package'].flatMap((k): Entries => [
-    [`${k}_cpus`, ro(() => '1')],
-    [`${k}_cpus_list`, ro(() => '0')],
-  ]);
-  const ids: Entries = ['cluster_id', 'core_id', 'die_id', 'physical_package_id'].map((k): [string, ReturnType<typeof ro>] => [k, ro(() => '0')]);
-  const siblings: Entries = [
-    ['core_siblings', ro(() => '1')],
-    ['core_siblings_list', ro(() => '0')],
-    ['thread_siblings', ro(() => '1')],
-    ['thread_siblings_list', ro(() => '0')],
-  ];
-  const topology = dir(() => [...masks, ...ids, ...siblings].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
-  const cpu = dir(() => [
-    ['cpu0', dir(() => [['topology', topology]])],
-    ['kernel_max', ro(() => '8191')],
-    ['offline', ro(() => '')],
-    ['online', ro(() => '0')],
-    ['possible', ro(() => '0')],
-    ['present', ro(() => '0')],
-  ]);
-  return dir(() => [['cpu', cpu]]);
-}
-
 function devicesDir(m: Machine): DirNode {
   return dir((): Entries => {
     const e: Entries = m.pci.hostBridges.map((h, i): [string, DirNode] => [h.dirName, hostBridgeDir(m, i)]);
     const platform = [...m.devices.values()].filter((d): d is PlatformDevice => d.kind === 'platform');
     if (platform.length > 0) e.push(['platform', dir(() => platform.map((d): [string, DirNode] => [d.name, platformDeviceDir(m, d)]))]);
-    e.push(['system', systemDir()]);
+    e.push(['system', systemDir(m)]);
     // One node per unit: a unit's directory caches its listing across lookups.
     const units = new Map(m.units.map((u) => [u, unitDir(m, u)]));
     e.push([
@@ -152,14 +127,6 @@ function firmwareDir(m: Machine): DirNode {
     if (types.has('intel-vtd')) tables.push(['DMAR', { kind: 'attr', mode: 0o400, size: 152, show: () => Buffer.alloc(152) }]);
     if (types.has('amd-vi')) tables.push(['IVRS', { kind: 'attr', mode: 0o400, size: 208, show: () => Buffer.alloc(208) }]);
     return m.topology.arch === 'x86' || tables.length > 0 ? [['acpi', dir(() => [['tables', dir(() => tables)]])]] : [];
-  });
-}
-
-function moduleDir(m: Machine): DirNode {
-  return indexedDir({
-    names: () => m.loadedModules(),
-    lookup: (name) => (m.loadedModules().includes(name) ? dir(() => [['uevent', sink()]]) : undefined),
-    subdirs: () => m.loadedModules().length,
   });
 }
 

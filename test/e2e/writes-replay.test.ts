@@ -25,12 +25,9 @@
 //                                                   for the device the recording shows bound
 //                                                   right after (the driver's probe of the
 //                                                   one device it claims).
-//   sriov "modprobe vfio_iommu_type1", "modprobe vfio-pci"   replayed as `:`: vfio-pci is
-//                                                   always registered in the simulation.
-//   sriov "vfio-pci driver dir"                     the `module -> .../module/vfio_pci` line
-//                                                   is dropped: module loading is not
-//                                                   simulated, so an idle vfio-pci shows no
-//                                                   module link.
+//   sriov "modprobe vfio_iommu_type1", "modprobe vfio-pci"   replayed as `:`: the
+//                                                   simulation loads vfio-pci and its
+//                                                   dependencies at boot (engine/modules.ts).
 //
 // The writes recording began after `modprobe e1000e nvme vfio-pci`, which bound e1000e and
 // nvme to their devices; the topology boots with those drivers declared but unbound. Before
@@ -324,8 +321,7 @@ describe('recorded SR-IOV experiments replayed on a mount (sriov.json, qemu-srio
         seen.add(e.desc);
         if (SKIP.has(e.desc)) continue;
         const cmd = MODPROBE[e.command] ?? e.command;
-        let expected = e.output === '' || e.output === undefined ? [] : e.output.split('\n');
-        if (e.desc === 'vfio-pci driver dir') expected = expected.filter((l) => !/ module -> /.test(l));
+        const expected = e.output === '' || e.output === undefined ? [] : e.output.split('\n');
         await replay(mnt, { label: `sriov "${e.desc}"`, cmd, expected, rc: e.rc ?? 0 }, problems, {
           lsColumns: false,
           prelude: `P=${mnt}/bus/pci/devices/${PF}`,
