@@ -74,10 +74,19 @@ describe('saved state: directed round trips', () => {
     write(m, 'bus/pci/drivers/pci-stub/new_id', '8086 10d3\n'); // binds 02:00.0
     write(m, 'bus/pci/devices/0000:03:00.0/config', Buffer.from([0x07]), 0x04);
     write(m, 'bus/pci/devices/0000:03:00.0/config', Buffer.from([0x0b]), 0x3c);
+    // Bound now: the image follows (bus master on), whenever it was first read.
+    assert.equal(read(m, 'bus/pci/devices/0000:02:00.0/config').charCodeAt(0x04) & 0x04, 0x04);
     const r = restart(m, SRIOV);
     assert.equal(read(r, 'bus/pci/devices/0000:02:00.0/config'), read(m, 'bus/pci/devices/0000:02:00.0/config'));
     assert.equal(read(r, 'bus/pci/devices/0000:03:00.0/config').charCodeAt(0x3c), 0x0b);
     assertSameTree(m, r, 'new_id binding');
+  });
+
+  it('bind with a driver whose probe would not take the device fails (ENODEV), so no state can name it', () => {
+    const m = bootText(SRIOV);
+    write(m, 'bus/pci/devices/0000:00:1f.2/driver_override', 'nvme\n');
+    assert.throws(() => write(m, 'bus/pci/drivers/nvme/bind', '0000:00:1f.2\n'), { code: 'ENODEV' });
+    assert.equal(m.devices.get('0000:00:1f.2')?.driver, null);
   });
 
   it('mdevs come back with their uuids, types, parents and group numbers', () => {
