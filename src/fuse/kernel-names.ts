@@ -10,7 +10,7 @@
 // directory attributes are all that can go stale. Entries that appear need nothing:
 // negative lookups are not cached (negative_timeout=0).
 
-import { regionOf, SPINE } from '../sysfs/change-scope';
+import { regionOf, SPINE, type ChangedRegions } from '../sysfs/change-scope';
 import type { Node } from '../sysfs/node';
 import type { StaleNames } from './fs-ops';
 
@@ -58,6 +58,15 @@ export function splitPath(path: string): [string, string] {
   return at < 0 ? ['', trimmed] : [trimmed.slice(0, at), trimmed.slice(at + 1)];
 }
 
+/** Whether a path lies under one of `roots` (checked by its ancestors: a path is a few
+ * levels deep, while a rescan may report hundreds of devices). */
+function isBelow(path: string, roots: Set<string>): boolean {
+  for (let at = path.lastIndexOf('/'); at > 0; at = path.lastIndexOf('/', at - 1)) {
+    if (roots.has(path.slice(0, at))) return true;
+  }
+  return false;
+}
+
 export class KernelNames {
   private readonly dirs = new Map<string, CachedDir>();
   private readonly byRegion = new Map<string, Set<string>>();
@@ -74,8 +83,12 @@ export class KernelNames {
   /** The cached names in `regions` that `lookup` no longer
    * confirms; they are forgotten here too. `lookup` resolves a directory path of the tree
    * as it is now, undefined when it is gone. */
-  stale(regions: Set<string>, lookup: (dirPath: string) => { node: Node | undefined; nlink: number }): StaleNames {
+  stale(changed: ChangedRegions, lookup: (dirPath: string) => { node: Node | undefined; nlink: number }): StaleNames {
     const out: StaleNames = { entries: [], inodes: [] };
+    const regions = new Set(changed.regions);
+    if (changed.below.size > 0) {
+      for (const r of this.byRegion.keys()) if (isBelow(r, changed.below)) regions.add(r);
+    }
     const paths = [...regions].flatMap((r) => [...(this.byRegion.get(r) ?? [])]);
     for (const dirPath of paths) {
       const cached = this.dirs.get(dirPath);

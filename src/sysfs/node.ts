@@ -2,6 +2,8 @@
 // lookup; an attribute is a show()/store() pair over the engine, as the kernel's
 // `struct device_attribute` is (include/linux/device.h). Nothing here holds a copy of state.
 
+import type { ChangedRegions } from './change-scope';
+
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
 export const S_IFLNK = 0o120000;
@@ -49,7 +51,7 @@ export interface SysfsTree {
   /** The regions (change-scope.ts) whose names may have changed since the previous call,
    * or undefined when nothing changed. Absent when no change log tracks the tree: then
    * the kernel may cache nothing. */
-  drainChangedRegions?(): Set<string> | undefined;
+  drainChangedRegions?(): ChangedRegions | undefined;
 }
 
 /** A tree over state that no change log tracks (hand-built trees in tests): nothing is
