@@ -190,6 +190,21 @@ export function vfRoutingId(pf: PciFunction, index: number): number {
   return ((pf.bus.number << 8) | pf.devfn) + sriov.offset + index * sriov.stride;
 }
 
+/**
+ * The last bus number a VF of this PF may use: the end of the PF's bus range, the bridge's
+ * subordinate number, or 0xff on a root bus (drivers/pci/iov.c sriov_enable checks
+ * pci_iov_virtfn_bus of the last VF against dev->bus->busn_res.end and fails with ENOMEM).
+ */
+export function vfBusLimit(pf: PciFunction): number {
+  return pf.bus.parent === null ? 0xff : pf.bus.subordinate;
+}
+
+/** The bus of the last of n VFs when it is beyond the PF's bus range, else undefined. */
+export function vfBusOutOfRange(pf: PciFunction, n: number): number | undefined {
+  const lastBus = vfRoutingId(pf, n - 1) >> 8;
+  return lastBus > vfBusLimit(pf) ? lastBus : undefined;
+}
+
 /** A VF function object: vendor from the PF, device from the VF Device ID, the rest from the PF. */
 export function makeVf(pf: PciFunction, index: number, bus: PciBus): PciFunction {
   const sriov = pf.spec.sriov!;

@@ -109,7 +109,8 @@ export function readSriov(r: YamlReader, at: At): SriovSpec | undefined {
     r.error(numAt.offset, numAt.path, `num ${num} is above total ${total}`);
   }
   if (total === undefined || offset === undefined || stride === undefined || vfId === undefined || num === undefined) return undefined;
-  return { total, offset, stride, vfId, ...(vfDriver !== undefined ? { vfDriver } : {}), num };
+  const pos = r.pos(at.offset);
+  return { total, offset, stride, vfId, ...(vfDriver !== undefined ? { vfDriver } : {}), num, pos, numPos: numAt ? r.pos(numAt.offset) : pos };
 }
 
 export function readMdev(r: YamlReader, at: At): MdevTypeSpec[] {
