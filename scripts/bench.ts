@@ -1,4 +1,5 @@
 // npm run bench: load + group time and heap for generated machines, and how they grow.
+// The loader takes its fast path here (topology/fast-yaml.ts): the generated files are valid.
 import { performance } from 'node:perf_hooks';
 import { Machine } from '../src/engine/machine';
 import { loadTopology } from '../src/topology/load';
@@ -18,11 +19,21 @@ function measure(devices: number): { devices: number; groups: number; loadMs: nu
   return { devices: m.devices.size, groups: m.groups.size, loadMs: t1 - t0, groupMs: t2 - t1, heapMb };
 }
 
+/** The fastest of a few runs: on a shared machine the other runs measure the neighbours. */
+function best(devices: number, runs: number): ReturnType<typeof measure> {
+  let out = measure(devices);
+  for (let i = 1; i < runs; i++) {
+    const r = measure(devices);
+    if (r.loadMs + r.groupMs < out.loadMs + out.groupMs) out = r;
+  }
+  return out;
+}
+
 function main(): void {
   const sizes = [1000, 10000, 100000];
-  console.log('devices  groups  load(ms)  group(ms)  total(ms)  us/device  heap(MB)');
+  console.log('devices  groups  load(ms)  group(ms)  total(ms)  us/device  heap(MB)   (best of 3 runs)');
   for (const n of sizes) {
-    const r = measure(n);
+    const r = best(n, 3);
     const total = r.loadMs + r.groupMs;
     console.log(
       `${String(r.devices).padStart(7)} ${String(r.groups).padStart(7)} ${r.loadMs.toFixed(1).padStart(9)} ${r.groupMs.toFixed(1).padStart(10)} ${total.toFixed(1).padStart(10)} ${((total * 1000) / r.devices).toFixed(2).padStart(10)} ${r.heapMb.toFixed(1).padStart(9)}`,

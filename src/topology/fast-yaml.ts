@@ -377,17 +377,18 @@ class Parser {
       const next = this.code(this.i + 1);
       if (next === SP || next === NL || next === -1 || (inFlow && isFlowIndicator(next))) throw UNSUPPORTED;
     }
+    const run = inFlow ? PLAIN_RUN_FLOW : PLAIN_RUN_BLOCK;
     let j = this.i;
     for (;;) {
+      run.lastIndex = j;
+      run.test(this.s);
+      j = run.lastIndex;
       const d = this.code(j);
-      if (d === -1 || d === NL) break;
-      if (d === HASH && this.code(j - 1) === SP) break;
       if (d === COLON) {
         const e = this.code(j + 1);
         if (e === SP || e === NL || e === -1) break;
         if (inFlow && isFlowIndicator(e)) throw UNSUPPORTED;
-      }
-      if (inFlow && isFlowIndicator(d)) break;
+      } else if (d !== HASH || this.code(j - 1) === SP) break; // the line's end, a comment or a flow indicator
       j++;
     }
     let end = j;
@@ -405,23 +406,45 @@ class Parser {
   }
 }
 
-const INT = /^[-+]?[0-9]+$|^0x[0-9a-fA-F]+$|^0o[0-7]+$/;
+/** Runs of characters that cannot end a plain scalar; the loop looks at what stopped them. */
+const PLAIN_RUN_BLOCK = /[^\n:#]*/y;
+const PLAIN_RUN_FLOW = /[^\n:#,[\]{}]*/y;
 const NULL = /^(?:~|[Nn]ull|NULL)$/;
-const TRUE = /^(?:[Tt]rue|TRUE)$/;
-const FALSE = /^(?:[Ff]alse|FALSE)$/;
+const BOOL = /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
 const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$|^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
 
 /** A plain scalar's value under the YAML 1.2 core schema, integers as bigint (yaml's intAsBigInt). */
 function resolvePlain(text: string): unknown {
   const c = text.charCodeAt(0);
-  // Only these can start a number, a boolean or a null.
+  // Only these can start a number.
   if ((c >= 0x30 && c <= 0x39) || c === 0x2b || c === DASH || c === 0x2e) {
-    if (INT.test(text)) return BigInt(text);
+    if (isCoreInt(text)) return BigInt(text);
     if (FLOAT.test(text)) throw UNSUPPORTED; // floats are never valid topology values
     return text;
   }
-  if (NULL.test(text)) return null;
-  if (TRUE.test(text)) return true;
-  if (FALSE.test(text)) return false;
+  // ~, null, true and false in their three spellings.
+  if (c === 0x7e || c === 0x6e || c === 0x4e) return NULL.test(text) ? null : text;
+  if (c === 0x74 || c === 0x54 || c === 0x66 || c === 0x46) return BOOL.test(text) ? c === 0x74 || c === 0x54 : text;
   return text;
+}
+
+/** The core schema's integers: [-+]?[0-9]+, 0x[0-9a-fA-F]+, 0o[0-7]+ (all of which BigInt() reads). */
+function isCoreInt(t: string): boolean {
+  const n = t.length;
+  const second = t.charCodeAt(1);
+  if (n > 2 && t.charCodeAt(0) === 0x30 && (second === 0x78 || second === 0x6f)) {
+    for (let k = 2; k < n; k++) {
+      const d = t.charCodeAt(k);
+      const ok = second === 0x78 ? (d >= 0x30 && d <= 0x39) || (d >= 0x61 && d <= 0x66) || (d >= 0x41 && d <= 0x46) : d >= 0x30 && d <= 0x37;
+      if (!ok) return false;
+    }
+    return true;
+  }
+  let k = t.charCodeAt(0) === 0x2b || t.charCodeAt(0) === DASH ? 1 : 0;
+  if (k === n) return false;
+  for (; k < n; k++) {
+    const d = t.charCodeAt(k);
+    if (d < 0x30 || d > 0x39) return false;
+  }
+  return true;
 }

@@ -16,9 +16,15 @@ export interface At {
 
 /** A key written as a bare identifier stays bare in paths; anything else is quoted. */
 export function pathKey(parent: string, key: string): string {
-  const part = /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? key : JSON.stringify(key);
+  let part = pathParts.get(key);
+  if (part === undefined) {
+    part = /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? key : JSON.stringify(key);
+    // Keys repeat (id, class, "00.0"): a large file asks for the same few thousand times.
+    if (pathParts.size < 4096) pathParts.set(key, part);
+  }
   return parent ? `${parent}.${part}` : part;
 }
+const pathParts = new Map<string, string>();
 
 export function pathIndex(parent: string, index: number): string {
   return `${parent}[${index}]`;

@@ -47,6 +47,26 @@ test('JSON takes the fast path too', () => {
   assert.ok(agree(text, 'json'));
 });
 
+test('what is outside the subset is left to the yaml package', () => {
+  const base = 'version: 1\nname: x\n';
+  for (const extra of [
+    'a: &x 1\nb: *x\n', // anchors and aliases
+    'a: !!str 1\n', // tags
+    'a: |\n  text\n', // block scalars
+    'a: "x\\ty"\n', // escapes
+    'a: one\n  two\n', // a plain scalar over two lines
+    'a:\n', // an empty value
+    'a: 1.5\n', // a float
+    '---\nb: 1\n', // a second document
+    'a:\t1\n', // a tab
+    '? a\n: 1\n', // an explicit key
+    'a: { b }\n', // a flow entry without a value
+  ]) {
+    assert.equal(parseFast(base + extra), undefined, extra);
+    assert.equal(json(loadTopology(base + extra, 'f.yaml')), json(loadPositioned(base + extra, 'f.yaml')), extra);
+  }
+});
+
 test('mutated topologies: whatever the fast reader accepts, yaml reads the same way', () => {
   const seed = fuzzSeed();
   const rand = prng(seed);
