@@ -9,10 +9,9 @@
 // reader never needs to report a problem itself and never decides what is an error.
 
 import { LineCounter } from 'yaml';
-import type { TreeMap, TreeNode, TreeScalar, TreeSeq } from './tree';
+import type { TreeDocument, TreeMap, TreeNode, TreeScalar, TreeSeq } from './tree';
 
-export interface FastDocument {
-  root: TreeNode;
+export interface FastDocument extends TreeDocument {
   lines: LineCounter;
 }
 
@@ -29,9 +28,9 @@ const MAX_KEY = 1024;
 /** The document's top node and its line starts, or undefined when the text is outside the subset. */
 export function parseFast(text: string): FastDocument | undefined {
   if (UNSUPPORTED_CHARS.test(text) || MARKERS.test(text)) return undefined;
-  let root: TreeNode;
+  let top: TreeDocument;
   try {
-    root = new Parser(text).document();
+    top = new Parser(text).document();
   } catch (e) {
     if (e === UNSUPPORTED) return undefined;
     throw e;
@@ -39,7 +38,7 @@ export function parseFast(text: string): FastDocument | undefined {
   const lines = new LineCounter();
   lines.addNewLine(0);
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines.addNewLine(i + 1);
-  return { root, lines };
+  return { ...top, lines };
 }
 
 const SP = 0x20;
@@ -67,15 +66,21 @@ class Parser {
   /** Indent of the line the cursor is on after nextLine(); -1 at the end of the text. */
   private indent = -1;
   private readonly n: number;
+  /** Where the value blockValue() just read starts. */
+  private valueStart = 0;
+  /** One scalar object per distinct text: places are kept by the pairs and lists. */
+  private readonly plains = new Map<string, TreeScalar>();
+  private readonly quotes = new Map<string, TreeScalar>();
 
   constructor(private readonly s: string) {
     this.n = s.length;
   }
 
-  document(): TreeNode {
+  document(): TreeDocument {
     this.scanLineStart();
     if (this.indent < 0) throw UNSUPPORTED;
     const top = this.indent;
+    const offset = this.i;
     let root: TreeNode;
     const c = this.code(this.i);
     if (c === LBRACE || c === LBRACKET) {
@@ -86,7 +91,7 @@ class Parser {
     else if (this.looksLikeKey()) root = this.blockMap(top);
     else throw UNSUPPORTED;
     if (this.indent !== -1) throw UNSUPPORTED;
-    return root;
+    return { root, offset };
   }
 
   private code(at: number): number {
@@ -187,11 +192,12 @@ class Parser {
 
   /** A block mapping whose keys sit at column n; ends on the first line indented less. */
   private blockMap(n: number): TreeMap {
-    const map: TreeMap = { kind: 'map', offset: this.i, pairs: [] };
+    const map: TreeMap = { kind: 'map', pairs: [] };
     for (;;) {
+      const keyOffset = this.i;
       const key = this.blockKey();
       const value = this.blockValue(n);
-      map.pairs.push({ key, keyOffset: key.offset, value, valueOffset: value.offset });
+      map.pairs.push({ key, keyOffset, value, valueOffset: this.valueStart });
       if (this.indent === n) {
         if (this.isSeqEntry()) throw UNSUPPORTED;
         continue;
@@ -204,15 +210,18 @@ class Parser {
 
   /** A block list whose dashes sit at column n. */
   private blockSeq(n: number): TreeSeq {
-    const seq: TreeSeq = { kind: 'seq', offset: this.i, items: [], offsets: [] };
+    const seq: TreeSeq = { kind: 'seq', items: [], offsets: [] };
     for (;;) {
       this.i++; // the '-'
       let item: TreeNode;
+      let start: number;
       if (this.endOfLine()) {
         this.nextLine();
         if (this.indent <= n) throw UNSUPPORTED; // an empty entry
+        start = this.i;
         item = this.nodeBelow(this.indent, n);
       } else {
+        start = this.i;
         // `- ` then content on the same line, at column c.
         if (this.isSeqEntry()) throw UNSUPPORTED;
         if (this.looksLikeKey()) item = this.blockMap(this.column());
@@ -222,7 +231,7 @@ class Parser {
         }
       }
       seq.items.push(item);
-      seq.offsets.push(item.offset);
+      seq.offsets.push(start);
       if (this.indent === n && this.isSeqEntry()) continue;
       if (this.indent > n) throw UNSUPPORTED;
       break;
@@ -257,15 +266,21 @@ class Parser {
   /** The value after `key:` in a mapping at column n: on the same line, or a collection below. */
   private blockValue(n: number): TreeNode {
     while (this.code(this.i) === SP) this.i++;
+    let value: TreeNode;
+    let start: number;
     if (this.endOfLine()) {
       this.nextLine();
-      if (this.indent > n) return this.nodeBelow(this.indent, n);
+      start = this.i;
+      if (this.indent > n) value = this.nodeBelow(this.indent, n);
       // A list may sit at the column of its key.
-      if (this.indent === n && this.isSeqEntry()) return this.blockSeq(n);
-      throw UNSUPPORTED; // an empty value
+      else if (this.indent === n && this.isSeqEntry()) value = this.blockSeq(n);
+      else throw UNSUPPORTED; // an empty value
+    } else {
+      start = this.i;
+      value = this.inlineValue(n);
+      this.nextLine();
     }
-    const value = this.inlineValue(n);
-    this.nextLine();
+    this.valueStart = start;
     return value;
   }
 
@@ -301,11 +316,10 @@ class Parser {
   }
 
   private flow(n: number): TreeNode {
-    const start = this.i;
     const open = this.code(this.i);
     this.i++;
     if (open === LBRACE) {
-      const map: TreeMap = { kind: 'map', offset: start, pairs: [] };
+      const map: TreeMap = { kind: 'map', pairs: [] };
       for (;;) {
         this.flowSpace(n);
         if (this.code(this.i) === RBRACE) break;
@@ -320,8 +334,9 @@ class Parser {
         this.flowSpace(n);
         const v = this.code(this.i);
         if (v === COMMA || v === RBRACE || v === -1) throw UNSUPPORTED; // an empty value
+        const valueOffset = this.i;
         const value = this.flowNode(n);
-        map.pairs.push({ key, keyOffset: key.offset, value, valueOffset: value.offset });
+        map.pairs.push({ key, keyOffset: keyStart, value, valueOffset });
         this.flowSpace(n);
         const sep = this.code(this.i);
         if (sep === COMMA) this.i++;
@@ -330,15 +345,14 @@ class Parser {
       this.i++;
       return map;
     }
-    const seq: TreeSeq = { kind: 'seq', offset: start, items: [], offsets: [] };
+    const seq: TreeSeq = { kind: 'seq', items: [], offsets: [] };
     for (;;) {
       this.flowSpace(n);
       if (this.code(this.i) === RBRACKET) break;
       const v = this.code(this.i);
       if (v === COMMA || v === -1) throw UNSUPPORTED;
-      const item = this.flowNode(n);
-      seq.items.push(item);
-      seq.offsets.push(item.offset);
+      seq.offsets.push(this.i);
+      seq.items.push(this.flowNode(n));
       this.flowSpace(n);
       const sep = this.code(this.i);
       if (sep === COMMA) this.i++;
@@ -365,7 +379,9 @@ class Parser {
     if (text.includes('\n') || (q === '"' && text.includes('\\'))) throw UNSUPPORTED;
     if (q === "'" && this.code(close + 1) === SQUOTE) throw UNSUPPORTED; // '' escape
     this.i = close + 1;
-    return { kind: 'scalar', value: text, source: text, offset: start };
+    let node = this.quotes.get(text);
+    if (!node) this.quotes.set(text, (node = { kind: 'scalar', value: text, source: text }));
+    return node;
   }
 
   /** A plain scalar on one line: up to ': ', ' #', the line's end, and in flow context , [ ] { }. */
@@ -402,7 +418,9 @@ class Parser {
       if (next !== COMMA && next !== RBRACE && next !== RBRACKET && next !== HASH) throw UNSUPPORTED;
     }
     const text = this.s.slice(start, end);
-    return { kind: 'scalar', value: resolvePlain(text), source: text, offset: start };
+    let node = this.plains.get(text);
+    if (!node) this.plains.set(text, (node = { kind: 'scalar', value: resolvePlain(text), source: text }));
+    return node;
   }
 }
 

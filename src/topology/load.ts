@@ -54,7 +54,7 @@ export function loadTopologyFile(path: string): LoadResult {
 function load(text: string, file: string): LoadResult {
   const fast = parseFast(text);
   if (fast) {
-    const r = read(new YamlReader(file, fast.root, fast.lines), []);
+    const r = read(new YamlReader(file, fast, fast.lines), []);
     if (r.ok) return r;
   }
   return loadPositioned(text, file);

@@ -4,8 +4,8 @@
 
 import type { LineCounter } from 'yaml';
 import type { Diagnostic, SourcePos } from './model';
-import { nullScalar } from './tree';
-import type { TreeNode, TreeScalar } from './tree';
+import { NULL_SCALAR } from './tree';
+import type { TreeDocument, TreeNode, TreeScalar } from './tree';
 
 /** A node with where it sits: its YAML path and the offset messages about it point at. */
 export interface At {
@@ -67,7 +67,7 @@ export class YamlReader {
 
   constructor(
     readonly file: string,
-    private readonly top: TreeNode | undefined,
+    private readonly top: TreeDocument | undefined,
     private readonly lines: LineCounter,
   ) {}
 
@@ -87,9 +87,8 @@ export class YamlReader {
 
   /** The document's top node; an alias there is the anchored node (its position is the anchor's). */
   root(): At | undefined {
-    const node = this.top;
-    if (!node) return undefined;
-    return { node, path: '', offset: node.offset };
+    if (!this.top) return undefined;
+    return { node: this.top.root, path: '', offset: this.top.offset };
   }
 
   /** Checks that `at` is a mapping, reports duplicate keys and keys not in `allowed` (null: any key). */
@@ -119,7 +118,7 @@ export class YamlReader {
         continue;
       }
       // `key:` with nothing after it is a null scalar; messages about it point at the key.
-      const value = pair.value ?? nullScalar(keyOffset);
+      const value = pair.value ?? NULL_SCALAR;
       entries.set(key, { keyOffset, keyIsString: typeof keyNode.value === 'string', value: { node: value, path, offset: pair.valueOffset ?? keyOffset } });
     }
     return new MapView(at, entries);
@@ -133,7 +132,7 @@ export class YamlReader {
     }
     return node.items.map((item, i) => {
       const offset = node.offsets[i] ?? at.offset;
-      return { node: item ?? nullScalar(offset), path: pathIndex(at.path, i), offset };
+      return { node: item ?? NULL_SCALAR, path: pathIndex(at.path, i), offset };
     });
   }
 
