@@ -1,6 +1,7 @@
 // What booting a topology would trip on, found before boot and reported at the place in the
-// file: the VFs a PF enables at boot (`sriov.num`) must fit its bus range, and every VF it
-// can ever enable must get a routing ID (bus, devfn) of its own. It runs on a topology the
+// file: the VFs a PF enables at boot (`sriov.num`) must fit its bus range, every VF it can
+// ever enable must get a routing ID (bus, devfn) of its own, and no platform device may
+// take a PCI device's name. It runs on a topology the
 // loader accepted, over the very enumeration and VF arithmetic the engine boots from
 // (enumerate.ts), so each rule lives in one place.
 
@@ -63,5 +64,18 @@ export function checkTopology(topology: Topology): Diagnostic[] {
       functions.set(name, `VF ${i} of ${pf.spec.path} (line ${pf.spec.pos.line})`);
     }
   }
+  // The engine keys every device by its name, so a platform device may not take a PCI name.
+  topology.platform.forEach((d, i) => {
+    const holder = functions.get(d.name);
+    if (holder) {
+      out.push({
+        file: topology.file,
+        line: d.pos.line,
+        col: d.pos.col,
+        path: `platform[${i}]`,
+        message: `"${d.name}" is also the name of ${holder}; iommufs needs every device name to be unique`,
+      });
+    }
+  });
   return out;
 }

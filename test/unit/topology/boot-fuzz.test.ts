@@ -71,7 +71,7 @@ function mutate(text: string, rand: Rand): string {
     const n = r === 0 ? rand.int(300) : r === 1 ? rand.int(0x10001) : pick(rand, NUMBERS);
     return rand.int(2) ? String(n) : `0x${n.toString(16)}`;
   };
-  switch (rand.int(7)) {
+  switch (rand.int(8)) {
     case 0: // a number (not one inside an ID, an address or a device key)
       return replaceOne(text, /(?<![\w.:"-])(?:0x[0-9a-fA-F]+|[0-9]+)(?![\w.:"])/g, rand, number);
     case 1: // a device key
@@ -95,6 +95,9 @@ function mutate(text: string, rand: Rand): string {
     }
     case 5: // where VFs land
       return replaceOne(text, /\b(?:total|offset|stride|num): *(?:0x[0-9a-fA-F]+|[0-9]+)/g, rand, (old) => `${old.split(':')[0]!}: ${number()}`);
+    case 6: // a platform device, perhaps with a PCI device's name
+      if (/^platform:/m.test(text)) return text;
+      return `${text.trimEnd()}\nplatform:\n  - { name: "0000:0${rand.int(4)}:0${rand.int(4)}.${rand.int(2)}" }\n`;
     default: // a fixed secondary bus
       return replaceOne(text, /bus: *(?:0x[0-9a-fA-F]+|[0-9]+)/g, rand, () => `bus: ${number()}`);
   }
@@ -120,11 +123,13 @@ function walk(d: DirNode, depth = 0): number {
   return n;
 }
 
-/** Functions enumerated plus VFs enabled: one device each, none lost to a name taken twice. */
+/** Functions enumerated, VFs enabled, platform devices: one device each, none lost to a name taken twice. */
 function assertOneDevicePerFunction(m: Machine): void {
   let vfs = 0;
   for (const d of m.devices.values()) if (d.kind === 'pci' && !d.fn.physfn) vfs += m.vfCount(d);
   assert.equal(m.pciDevicesInOrder().length, m.pci.addOrder.length + vfs, 'a device name is taken twice');
+  const platform = [...m.devices.values()].filter((d) => d.kind === 'platform').length;
+  assert.equal(platform, m.topology.platform.length, 'a platform device lost to a name taken twice');
 }
 
 /** As sriov_numvfs would: every PF enables as many VFs as its bus range allows. */

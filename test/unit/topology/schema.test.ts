@@ -39,6 +39,7 @@ const LOADER_ONLY = new Set([
   '35-sriov-vfs-beyond-bus-range.yaml',
   '36-sriov-vf-collides.yaml',
   '37-sriov-vf-on-bridge-bus.yaml',
+  '38-platform-pci-name.yaml',
 ]);
 
 function at(value: unknown, ...path: string[]): Record<string, unknown> {
