@@ -43,6 +43,7 @@ export function checkBusNumbers(r: YamlReader, roots: readonly RootBusNotes[], n
   }
 
   const walk = (devices: readonly DeviceSpec[], segment: number, next: BusCounter): void => {
+    if (devices.length === 0) return; // most devices are endpoints
     const sorted = devices.filter((d) => !notes.badKey.has(d)).sort((a, b) => a.devfn - b.devfn);
     for (const d of sorted) {
       if (!PCI_TYPES[d.type].bridge) continue;

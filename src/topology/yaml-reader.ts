@@ -58,7 +58,9 @@ export class MapView {
 
   /** Every pair in document order (used for maps with free-form keys such as `devices`). */
   all(): ({ key: string } & Entry)[] {
-    return [...this.entries].map(([key, e]) => ({ key, ...e }));
+    const out: ({ key: string } & Entry)[] = [];
+    for (const [key, e] of this.entries) out.push({ key, keyOffset: e.keyOffset, keyIsString: e.keyIsString, value: e.value });
+    return out;
   }
 }
 
