@@ -25,6 +25,8 @@ const UNSUPPORTED_CHARS = /[\x00-\x09\x0b-\x1f\x7f\x85\u2028\u2029\ufeff]/;
 const MARKERS = /^(?:---|\.\.\.)(?:[ \n]|$)|^%/m;
 /** yaml refuses implicit keys longer than this (KEY_OVER_1024_CHARS). */
 const MAX_KEY = 1024;
+/** Deeper nesting is left to the yaml package, so the stack is never at risk here. */
+const MAX_DEPTH = 256;
 
 /** The document's top node and its line starts, or undefined when the text is outside the subset. */
 export function parseFast(text: string): FastDocument | undefined {
@@ -69,6 +71,8 @@ class Parser {
   private readonly n: number;
   /** Where the value blockValue() just read starts. */
   private valueStart = 0;
+  /** Collections open around the cursor. */
+  private depth = 0;
   /** One scalar object per distinct text: places are kept by the pairs and lists. */
   private readonly plains = new Map<string, TreeScalar>();
   private readonly quotes = new Map<string, TreeScalar>();
@@ -193,6 +197,7 @@ class Parser {
 
   /** A block mapping whose keys sit at column n; ends on the first line indented less. */
   private blockMap(n: number): TreeMap {
+    this.enter();
     const map: TreeMap = { kind: 'map', pairs: [] };
     for (;;) {
       const keyOffset = this.i;
@@ -206,11 +211,13 @@ class Parser {
       if (this.indent > n) throw UNSUPPORTED;
       break;
     }
+    this.depth--;
     return map;
   }
 
   /** A block list whose dashes sit at column n. */
   private blockSeq(n: number): TreeSeq {
+    this.enter();
     const seq: TreeSeq = { kind: 'seq', items: [], offsets: [] };
     for (;;) {
       this.i++; // the '-'
@@ -237,6 +244,7 @@ class Parser {
       if (this.indent > n) throw UNSUPPORTED;
       break;
     }
+    this.depth--;
     return seq;
   }
 
@@ -316,7 +324,12 @@ class Parser {
     }
   }
 
+  private enter(): void {
+    if (++this.depth > MAX_DEPTH) throw UNSUPPORTED;
+  }
+
   private flow(n: number): TreeNode {
+    this.enter();
     const open = this.code(this.i);
     this.i++;
     if (open === LBRACE) {
@@ -344,6 +357,7 @@ class Parser {
         else if (sep !== RBRACE) throw UNSUPPORTED;
       }
       this.i++;
+      this.depth--;
       return map;
     }
     const seq: TreeSeq = { kind: 'seq', items: [], offsets: [] };
@@ -360,6 +374,7 @@ class Parser {
       else if (sep !== RBRACKET) throw UNSUPPORTED; // a ':' here would make an implicit pair
     }
     this.i++;
+    this.depth--;
     return seq;
   }
 
