@@ -1,6 +1,8 @@
 // Layer 1 entry point: YAML text in, a validated Topology (or every problem at once) out.
-// Parse with the yaml package (YAML 1.2 core schema: 0x.. is an integer), then walk the
-// document with YamlReader, which turns each problem into a file:line:col Diagnostic.
+// Parse (YAML 1.2 core schema: 0x.. is an integer), then walk the tree with YamlReader,
+// which turns each problem into a file:line:col Diagnostic. Valid files in the plain subset
+// take the fast reader (fast-yaml.ts); every other file, and every message, comes from
+// the yaml package's positioned document.
 
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
