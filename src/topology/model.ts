@@ -68,6 +68,9 @@ export interface SriovSpec {
   vfId: PciId;
   vfDriver?: string;
   num: number;
+  /** Where the `sriov` mapping and its `num` (or the mapping, when num is left out) are written. */
+  pos: SourcePos;
+  numPos: SourcePos;
 }
 
 export interface MdevTypeSpec {
