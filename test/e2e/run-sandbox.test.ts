@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CLI, TOPOLOGIES } from '../helpers/paths';
@@ -55,10 +56,15 @@ describe('iommufs run: a sandbox', { skip: ROOT ? false : 'needs root (unshare -
   it('driverctl without --nosave, and writes to /etc and /run, stay inside; /proc/cmdline is the topology\'s', async () => {
     const marker = `iommufs-sandbox-test-${process.pid}`;
     const before = await hostSnapshot(marker);
-    const { r, sections } = await underRun(
+    // A service of the host listening in /run stays reachable from inside.
+    const socketPath = `/run/${marker}.sock`;
+    const server = createServer((c) => c.end('hello from the host\n'));
+    await new Promise<void>((res) => server.listen(socketPath, res));
+    const ran = underRun(
       WRITES,
       [
         'echo "@@ cmdline"; cat /proc/cmdline',
+        `echo "@@ socket"; /usr/bin/python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.connect("${socketPath}"); print(s.recv(100).decode(), end="")'`,
         'echo "@@ env"; echo "$SYSTEMD_DEVICE_VERIFY_SYSFS"',
         `echo ${BDF} > /sys/bus/pci/drivers_probe`,
         `echo "@@ set"; driverctl set-override ${BDF} vfio-pci; echo "rc=$?"; cat /etc/driverctl.d/pci-${BDF}`,
@@ -69,8 +75,10 @@ describe('iommufs run: a sandbox', { skip: ROOT ? false : 'needs root (unshare -
         `driverctl set-override ${BDF} vfio-pci`,
       ].join('\n'),
     );
+    const { r, sections } = await ran.finally(() => new Promise<void>((res) => server.close(() => res())));
     assert.equal(r.code, 0, r.stderr);
     assert.equal(section(sections, 'cmdline'), 'intel_iommu=on\n');
+    assert.equal(section(sections, 'socket'), 'hello from the host\n');
     assert.equal(section(sections, 'env'), '0\n');
     assert.equal(section(sections, 'set'), 'rc=0\nvfio-pci\n', r.stderr);
     assert.equal(section(sections, 'link'), 'vfio-pci\n');
