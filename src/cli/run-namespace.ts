@@ -22,7 +22,8 @@
 // host (a container's /etc/hosts, /etc/resolv.conf) would be hidden by the overlay; its
 // content is copied into the private layer instead, so it reads the same and a write stays
 // private. /run's submounts (/run/lock, /run/user/N) are not carried over: the command
-// gets a private view of them. If a private layer cannot be made the run stops (status
+// gets a private view of them. Its unix sockets are: a socket seen through an overlay's
+// lower layer refuses connections, so each one is bound over its path. If a private layer cannot be made the run stops (status
 // 125) rather than let the command write to the host.
 
 /** Status when the namespace could not be set up (not the command's own): the convention
@@ -60,7 +61,16 @@ for m in $etc_subs; do
   fi
 done
 [ -z "$etc_subs" ] || umount -l "$d/rw/etc-host"
+mkdir "$d/rw/run-host" && mount --rbind /run "$d/rw/run-host" || fail "cannot reach /run"
 private_layer /run run
+# A socket in an overlay's lower layer refuses connections: each of the host's sockets
+# (D-Bus, journald, libvirt) is bound in, so the command still reaches those services.
+find "$d/rw/run-host" -type s 2>/dev/null | while IFS= read -r s; do
+  t="/run\${s#"$d/rw/run-host"}"
+  [ -e "$t" ] || { mkdir -p "\${t%/*}" && : > "$t"; } 2>/dev/null || continue
+  mount --bind "$s" "$t" 2>/dev/null || true
+done
+umount -l "$d/rw/run-host"
 mkdir -p /run/udev || fail "cannot create /run/udev"
 mount --bind "$d/udev" /run/udev || fail "cannot bind /run/udev"
 

@@ -150,7 +150,8 @@ async function prepareRunDir(edits: FlagEdit[], cmdline: string): Promise<RunDir
   await chmod(join(base, 'vfio', 'vfio'), 0o666);
   // /proc/cmdline ends in a newline (fs/proc/cmdline.c cmdline_proc_show).
   await writeFile(join(base, 'cmdline'), `${cmdline}\n`, { mode: 0o444 });
-  await writeFile(join(base, 'modules'), '', { mode: 0o444 });
+  // Rewritten by the daemon, so writable by its owner; read-only to others, as /proc/modules.
+  await writeFile(join(base, 'modules'), '', { mode: 0o644 });
   await mkdir(join(base, 'tools'));
   const tools = join(__dirname, 'run-modtools.js');
   for (const t of MODULE_TOOLS) {

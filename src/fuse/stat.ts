@@ -1,5 +1,5 @@
 // What stat(2) shows for a sysfs node, as kernfs fills it (fs/kernfs/inode.c
-// kernfs_refresh_inode / kernfs_init_inode): root-owned; directories with size 0 and
+// kernfs_refresh_inode / kernfs_init_inode): root-owned (see OWNER); directories with size 0 and
 // nlink = 2 + subdirectories (kernfs counts subdirs in `dir.subdirs`;
 // virt-host-validate reads it, clients.md §0 #5); attributes with the size the
 // attribute declares (4096 for text, the real size for `config`); symlinks 0777 and
@@ -12,6 +12,13 @@ import type { FsStat } from './fs-ops';
 
 const BLOCK = 4096;
 
+/** The owner every node reports: root, as kernfs has it, when the daemon is root; else the
+ * daemon's own user, which `iommufs run`'s user namespace (`unshare -Urm`) maps to root,
+ * so that inside it the tree is root's as sysfs is and the modes let root write (a uid 0
+ * the namespace does not map would show as nobody, and every 0200 file would refuse). */
+const OWNER_UID = process.getuid?.() ?? 0;
+const OWNER_GID = process.getgid?.() ?? 0;
+
 /** What a directory listing carries per entry. libfuse 2.9's readdir filler passes on only
  * st_ino and the type bits of st_mode (lib/fuse.c fill_dir → fuse_add_direntry: d_type),
  * so a listing does not count each subdirectory's own subdirectories for nlink. */
@@ -20,7 +27,7 @@ export function entryStatOf(node: Node, time: Date): FsStat {
 }
 
 function stat(mode: number, nlink: number, size: number, time: Date): FsStat {
-  return { mode, nlink, size, uid: 0, gid: 0, blksize: BLOCK, blocks: 0, atime: time, mtime: time, ctime: time };
+  return { mode, nlink, size, uid: OWNER_UID, gid: OWNER_GID, blksize: BLOCK, blocks: 0, atime: time, mtime: time, ctime: time };
 }
 
 export function statOf(node: Node, time: Date): FsStat {

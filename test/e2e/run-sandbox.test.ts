@@ -4,8 +4,9 @@
 // Real tools only (driverctl, udevadm, the shell), as a user runs them.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CLI, TOPOLOGIES } from '../helpers/paths';
@@ -55,10 +56,15 @@ describe('iommufs run: a sandbox', { skip: ROOT ? false : 'needs root (unshare -
   it('driverctl without --nosave, and writes to /etc and /run, stay inside; /proc/cmdline is the topology\'s', async () => {
     const marker = `iommufs-sandbox-test-${process.pid}`;
     const before = await hostSnapshot(marker);
-    const { r, sections } = await underRun(
+    // A service of the host listening in /run stays reachable from inside.
+    const socketPath = `/run/${marker}.sock`;
+    const server = createServer((c) => c.end('hello from the host\n'));
+    await new Promise<void>((res) => server.listen(socketPath, res));
+    const ran = underRun(
       WRITES,
       [
         'echo "@@ cmdline"; cat /proc/cmdline',
+        `echo "@@ socket"; /usr/bin/python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.connect("${socketPath}"); print(s.recv(100).decode(), end="")'`,
         'echo "@@ env"; echo "$SYSTEMD_DEVICE_VERIFY_SYSFS"',
         `echo ${BDF} > /sys/bus/pci/drivers_probe`,
         `echo "@@ set"; driverctl set-override ${BDF} vfio-pci; echo "rc=$?"; cat /etc/driverctl.d/pci-${BDF}`,
@@ -69,8 +75,10 @@ describe('iommufs run: a sandbox', { skip: ROOT ? false : 'needs root (unshare -
         `driverctl set-override ${BDF} vfio-pci`,
       ].join('\n'),
     );
+    const { r, sections } = await ran.finally(() => new Promise<void>((res) => server.close(() => res())));
     assert.equal(r.code, 0, r.stderr);
     assert.equal(section(sections, 'cmdline'), 'intel_iommu=on\n');
+    assert.equal(section(sections, 'socket'), 'hello from the host\n');
     assert.equal(section(sections, 'env'), '0\n');
     assert.equal(section(sections, 'set'), 'rc=0\nvfio-pci\n', r.stderr);
     assert.equal(section(sections, 'link'), 'vfio-pci\n');
@@ -132,6 +140,29 @@ describe('iommufs run: a sandbox', { skip: ROOT ? false : 'needs root (unshare -
     );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(section(sections, 'pyudev'), `${section(sections, 'ls')}0000:01:00.0 nvme True pci-0000:01:00.0 0000:00:02.0 0x1b36\n`);
+  });
+
+  it('unprivileged (unshare -Urm, as nobody): the same sandbox, the tree root\'s inside, writes allowed', async (t) => {
+    const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+    const userns = await run(asNobody[0]!, [...asNobody.slice(1), 'unshare', '-Urm', 'true']);
+    if (userns.code !== 0) return t.skip(`no unprivileged user namespaces here: ${userns.stderr.trim()}`);
+    const dir = await mkdtemp(join(tmpdir(), 'iommufs-nobody-'));
+    try {
+      await chmod(dir, 0o777);
+      const script = [
+        'id -u',
+        'stat -c "%U %a" /sys/bus/pci/drivers_probe',
+        `echo ${BDF} > /sys/bus/pci/drivers_probe && basename "$(readlink /sys/bus/pci/devices/${BDF}/driver)"`,
+        'modprobe -r vfio-pci && ls /sys/bus/pci/drivers | grep -c vfio',
+        `touch /etc/${'iommufs-nobody-test'} && echo etc-private`,
+      ].join('; ');
+      const r = await run(asNobody[0]!, [...asNobody.slice(1), 'env', `TMPDIR=${dir}`, process.execPath, CLI, 'run', WRITES, '--', 'sh', '-c', script], { timeoutMs: 90_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, '0\nroot 200\ne1000e\n0\netc-private\n');
+      assert.ok(!existsSync('/etc/iommufs-nobody-test'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('lstopo sees the dual-socket machine: two packages and NUMA nodes, each device under its own', async () => {

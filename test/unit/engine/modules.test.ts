@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { driversProbe } from '../../../src/engine/driver-ops';
+import { driversProbe, setDriverOverride } from '../../../src/engine/driver-ops';
 import { isErrno, type ErrnoCode } from '../../../src/engine/errno';
 import { Machine } from '../../../src/engine/machine';
 import { numVfsStore } from '../../../src/engine/sriov';
@@ -34,7 +34,7 @@ function refused(code: ErrnoCode, fn: () => void): void {
 const VFIO_CHAIN = ['irqbypass', 'vfio', 'vfio_iommu_type1', 'vfio_pci', 'vfio_pci_core', 'vfio_virqfd'];
 
 describe('kernel modules', () => {
-  it('boot: the topology drivers, vfio-pci and pci-stub with their dependencies; no VF driver', () => {
+  it('boot: the topology drivers, vfio-pci and pci-stub with their dependencies; a VF driver only with VFs', () => {
     const m = boot('qemu-writes');
     assert.deepEqual(m.loadedModules(), ['e1000e', 'irqbypass', 'nvme', 'pci_stub', 'vfio', 'vfio_iommu_type1', 'vfio_pci', 'vfio_pci_core', 'vfio_virqfd']);
     assert.deepEqual(m.modules.holders('vfio'), ['vfio_iommu_type1', 'vfio_pci', 'vfio_pci_core']);
@@ -57,6 +57,21 @@ describe('kernel modules', () => {
     m.modules.load('e1000e', new Map());
     assert.equal(dev(m, '0000:01:00.0').driver, 'e1000e');
     assert.equal([...m.drivers.keys()].at(-1), 'e1000e');
+  });
+
+  it('rmmod vfio_pci: EBUSY while a user owns a group of its devices (the device is open)', () => {
+    const m = boot('qemu-writes');
+    const d = dev(m, '0000:01:00.0');
+    setDriverOverride(m, d, 'vfio-pci');
+    driversProbe(m, d.name);
+    assert.equal(d.driver, 'vfio-pci');
+    m.dma.claim(d.group!, 'qemu');
+    assert.equal(m.modules.refcount('vfio_pci'), 1);
+    refused('EBUSY', () => m.modules.unload('vfio_pci'));
+    assert.equal(d.driver, 'vfio-pci');
+    m.dma.release(d.group!, 'qemu');
+    m.modules.unload('vfio_pci');
+    assert.equal(d.driver, null);
   });
 
   it('modprobe: dependencies first, EEXIST when loaded, ENOENT for an unknown name, EINVAL loads nothing', () => {
