@@ -8,7 +8,7 @@ import { Errno } from '../engine/errno';
 import type { SysfsTree } from '../sysfs/node';
 import type { FsDirListing, FsOps, FsStat, FsStatfs } from './fs-ops';
 import { OpenFiles } from './open-files';
-import { resolve, resolveDir, resolveLink, resolveOpenAttr } from './resolve';
+import { resolve, resolveDir, resolveLink, resolveOpenAttr, resolveOwned } from './resolve';
 import { statOf } from './stat';
 
 // O_ACCMODE is not in node's fs.constants; it is 3 on Linux (include/uapi/asm-generic/fcntl.h).
@@ -78,7 +78,7 @@ export class SysfsFs implements FsOps {
    * without a store; the DAC check (default_permissions) cannot do that for root.
    * show() is not called here: as in sysfs, its errors belong to read(). */
   open(path: string, flags: number): number {
-    const node = resolve(this.tree, path);
+    const { node, owner } = resolveOwned(this.tree, path);
     if (node.kind === 'dir') throw new Errno('EISDIR', `${path}: is a directory`);
     if (node.kind === 'link') throw new Errno('EINVAL', `${path}: open of a symlink itself`);
     const access = flags & O_ACCMODE;
@@ -88,7 +88,7 @@ export class SysfsFs implements FsOps {
     if (wantsWrite && ((node.mode & S_IWUGO) === 0 || node.store === undefined)) {
       throw new Errno('EACCES', `${path}: not writable`);
     }
-    return this.openFiles.add(path, flags);
+    return this.openFiles.add(path, flags, owner);
   }
 
   /** A read from offset 0 calls show() afresh (as seq_file does after a seek to 0:
@@ -97,7 +97,7 @@ export class SysfsFs implements FsOps {
   read(path: string, handle: number, len: number, offset: number): Buffer {
     const file = this.openFiles.get(handle);
     if (offset === 0 || file.snapshot === undefined) {
-      file.snapshot = resolveOpenAttr(this.tree, path).show();
+      file.snapshot = resolveOpenAttr(this.tree, path, file.owner).show();
     }
     const text = file.snapshot;
     const start = Math.min(offset, text.length);
@@ -119,7 +119,7 @@ export class SysfsFs implements FsOps {
     const file = this.openFiles.get(handle);
     // sysfs_kf_write returns 0 for an empty write without calling store.
     if (data.length === 0) return 0;
-    const node = resolveOpenAttr(this.tree, path);
+    const node = resolveOpenAttr(this.tree, path, file.owner);
     if (node.store === undefined) throw new Errno('EACCES', `${path}: not writable`);
     let taken = data;
     if (node.binary === true) {

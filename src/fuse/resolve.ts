@@ -9,15 +9,23 @@ import { Errno } from '../engine/errno';
 import type { AttrNode, DirNode, LinkNode, Node, SysfsTree } from '../sysfs/node';
 
 export function resolve(tree: SysfsTree, path: string): Node {
+  return resolveOwned(tree, path).node;
+}
+
+/** The node at `path` and the owner of the deepest owned directory on the way: the
+ * kernel object the node belongs to (undefined for nodes outside any owned directory). */
+export function resolveOwned(tree: SysfsTree, path: string): { node: Node; owner: object | undefined } {
   let node: Node = tree.root;
+  let owner: object | undefined;
   for (const name of path.split('/')) {
     if (name === '') continue;
     if (node.kind !== 'dir') throw new Errno('ENOTDIR', `${path}: not a directory on the way`);
     const next: Node | undefined = node.lookup(name);
     if (next === undefined) throw new Errno('ENOENT', `${path}: no such entry`);
     node = next;
+    if (node.kind === 'dir' && node.owner !== undefined) owner = node.owner;
   }
-  return node;
+  return { node, owner };
 }
 
 export function resolveDir(tree: SysfsTree, path: string): DirNode {
@@ -34,14 +42,17 @@ export function resolveLink(tree: SysfsTree, path: string): LinkNode {
 }
 
 /** The attribute behind an open handle. A node removed since open answers ENODEV,
- * as kernfs does when kernfs_get_active() fails on a removed node (fs/kernfs/file.c). */
-export function resolveOpenAttr(tree: SysfsTree, path: string): AttrNode {
-  let node: Node;
+ * as kernfs does when kernfs_get_active() fails on a removed node (fs/kernfs/file.c).
+ * The open file is bound to the node it opened, not to the name: once its owner is
+ * gone, a new device or group under the same path (a rescan, VFs enabled again) is
+ * another kernfs node, and the old handle keeps answering ENODEV. */
+export function resolveOpenAttr(tree: SysfsTree, path: string, openedOwner: object | undefined): AttrNode {
+  let found: { node: Node; owner: object | undefined };
   try {
-    node = resolve(tree, path);
+    found = resolveOwned(tree, path);
   } catch {
     throw new Errno('ENODEV', `${path}: removed while open`);
   }
-  if (node.kind !== 'attr') throw new Errno('ENODEV', `${path}: removed while open`);
-  return node;
+  if (found.node.kind !== 'attr' || found.owner !== openedOwner) throw new Errno('ENODEV', `${path}: removed while open`);
+  return found.node;
 }

@@ -40,6 +40,13 @@ export function dir(build: () => Entries, mode = 0o755, version?: () => number):
   };
 }
 
+/** `node` marked as the directory of the kernel object `owner` (a device, a group): files
+ * opened in it stay bound to that object (DirNode.owner). */
+export function owned(owner: object, node: DirNode): DirNode {
+  node.owner = owner;
+  return node;
+}
+
 /** A directory with a fast lookup, for large listings (bus/pci/devices, iommu_groups). */
 export function indexedDir(spec: { names: () => string[]; lookup: (name: string) => Node | undefined; subdirs: () => number }, mode = 0o755): DirNode {
   return { kind: 'dir', mode, list: spec.names, lookup: spec.lookup, subdirCount: spec.subdirs };

@@ -4,7 +4,7 @@
 
 import type { Machine } from '../engine/machine';
 import type { MdevDevice, PciDevice } from '../engine/types';
-import { dir, relLink, ro, rw, sink, wo } from './build';
+import { dir, owned, relLink, ro, rw, sink, wo } from './build';
 import type { Entries } from './build';
 import { groupPath } from './iommu-groups';
 import type { DirNode } from './node';
@@ -47,7 +47,7 @@ export function mdevChildEntries(m: Machine, d: PciDevice): Entries {
 
 function mdevDeviceDir(m: Machine, x: MdevDevice): DirNode {
   const here = deviceDirPath(x);
-  return dir((): Entries => {
+  return owned(x, dir((): Entries => {
     const e: Entries = [];
     if (x.driver) e.push(['driver', relLink(here, driverDirPath('mdev', x.driver))]);
     if (x.group) e.push(['iommu_group', relLink(here, groupPath(x.group.id))]);
@@ -58,7 +58,7 @@ function mdevDeviceDir(m: Machine, x: MdevDevice): DirNode {
     // mdev_uevent adds MDEV_TYPE to the driver core's DRIVER line.
     e.push(['uevent', rw(() => [...(x.driver ? [`DRIVER=${x.driver}`] : []), `MDEV_TYPE=${x.type}`].join('\n'), () => undefined)]);
     return e;
-  });
+  }));
 }
 
 /** Whether the mdev bus is there: the mdev core is loaded once a parent registers. */

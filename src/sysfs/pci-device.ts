@@ -8,7 +8,7 @@ import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
 import { hasFlr, hasMsiOrMsix, hasPmReset, linkInfo, EXT_CAP_ID, findExtCap } from '../pci/config-read';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
-import { dir, emptyDir, relLink, ro, rw, wo } from './build';
+import { dir, emptyDir, owned, relLink, ro, rw, wo } from './build';
 import type { Entries } from './build';
 import type { AttrNode, DirNode } from './node';
 import { deviceDirPath, driverDirPath, iommuUnitPath } from './paths';
@@ -95,7 +95,7 @@ export function pciDeviceDir(m: Machine, d: PciDevice): DirNode {
 
 function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
   const here = deviceDirPath(d);
-  return dir((): Entries => {
+  return owned(d, dir((): Entries => {
     const f = d.fn;
     const cfg = m.configBytes(d);
     const w = pciWrites(m, d);
@@ -177,7 +177,7 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     e.push(['uevent', rw(() => ueventText(d), () => undefined)]);
     e.push(['vendor', ro(() => hex(f.id.vendor, 4))]);
     return e;
-  }, 0o755, () => m.generation);
+  }, 0o755, () => m.generation));
 }
 
 /** drivers/pci/pcie/pme.c pcie_pme_mark_devices: a root port's PME service marks the port and
