@@ -26,6 +26,7 @@ import type { Driver } from './drivers';
 import { canProbe } from './driver-ops';
 import { configSpaceFor, applyConfigWrite } from './config';
 import { parentPath } from './paths';
+import { PowerStates, pciPmDriverChange } from './power';
 
 export class Machine {
   readonly topology: Topology;
@@ -44,6 +45,8 @@ export class Machine {
   /** Mediated devices and their parents' types. */
   readonly mdev: MdevRegistry = new MdevRegistry(this);
   readonly drivers: Map<string, Driver>;
+  /** power/ settings of every device (drivers/base/power). */
+  readonly power = new PowerStates();
   /** /sys/bus/pci/drivers_autoprobe */
   driversAutoprobe = true;
   /** Device directories by the directory they sit in, for listing a bridge's children. */
@@ -221,12 +224,14 @@ export class Machine {
   attachDriver(d: PciDevice, drv: Driver): void {
     this.dma.checkBind(d, drv.name);
     d.driver = drv.name;
+    pciPmDriverChange(this.power.peek(d, ''), drv.name, true);
     this.generation++;
   }
 
   detachDriver(d: PciDevice): void {
     // The vendor driver's remove unregisters the mdev parent, which removes its mdevs.
     this.mdev.parentGone(d);
+    if (d.driver !== null) pciPmDriverChange(this.power.peek(d, ''), d.driver, false);
     d.driver = null;
     this.generation++;
   }

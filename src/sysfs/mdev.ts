@@ -9,6 +9,7 @@ import type { Entries } from './build';
 import { groupPath } from './iommu-groups';
 import type { DirNode } from './node';
 import { deviceDirPath, driverDirPath } from './paths';
+import { plainPower } from '../engine/power';
 import { powerDir } from './power';
 
 export const BUS_MDEV = 'bus/mdev';
@@ -52,7 +53,7 @@ function mdevDeviceDir(m: Machine, x: MdevDevice): DirNode {
     if (x.driver) e.push(['driver', relLink(here, driverDirPath('mdev', x.driver))]);
     if (x.group) e.push(['iommu_group', relLink(here, groupPath(x.group.id))]);
     e.push(['mdev_type', relLink(here, typeDirPath(x.parent, x.type))]);
-    e.push(['power', powerDir(false)]);
+    e.push(['power', powerDir(plainPower(m.power, x, ''))]);
     e.push(['remove', wo((raw) => m.mdev.removeStore(x, raw))]);
     e.push(['subsystem', relLink(here, BUS_MDEV)]);
     // mdev_uevent adds MDEV_TYPE to the driver core's DRIVER line.

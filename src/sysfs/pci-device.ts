@@ -14,6 +14,7 @@ import type { AttrNode, DirNode } from './node';
 import { deviceDirPath, driverDirPath, iommuUnitPath } from './paths';
 import { groupPath } from './iommu-groups';
 import { pciWrites } from './pci-device-writes';
+import { pciPower } from '../engine/power';
 import { powerDir } from './power';
 import { busName, pciBusDir } from './pci-bus';
 import { portServiceEntries } from './port-services';
@@ -153,8 +154,8 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     e.push(['msi_bus', rw(() => '1', w.msiBus)]);
     if (bound && hasMsiOrMsix(cfg) && d.driver === 'pcieport') e.push(['msi_irqs', dir(() => [[String(24 + d.seq), ro(() => 'msi')]])]);
     e.push(['numa_node', rw(() => String(d.numaNode), w.numaNode)]);
-    if (isBridge && f.secondary) e.push(['pci_bus', pciBusDir(here, busName(f.segment, f.secondary.number), w.rescanBridge)]);
-    e.push(['power', powerDir(wakeupCapable(m, d))]);
+    if (isBridge && f.secondary) e.push(['pci_bus', pciBusDir(m, d, here, busName(f.segment, f.secondary.number), w.rescanBridge)]);
+    e.push(['power', powerDir(pciPower(m, d, wakeupCapable(m, d)))]);
     e.push(['power_state', ro(() => (enabled ? 'D0' : 'unknown'))]);
     e.push(['remove', wo(w.remove, 0o220)]);
     e.push(['rescan', wo(w.rescan)]);
@@ -181,8 +182,10 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
 }
 
 /** drivers/pci/pcie/pme.c pcie_pme_mark_devices: a root port's PME service marks the port and
- * everything below it wakeup-capable. */
+ * everything below it wakeup-capable when it probes; VFs come later and have no PM
+ * capability of their own, so they are not [rec: sriov.json, VFs have no power/wakeup]. */
 function wakeupCapable(m: Machine, d: PciDevice): boolean {
+  if (d.fn.physfn) return false;
   for (let f: typeof d.fn | null = d.fn; f; f = f.bus.bridge) {
     if (f.pcieType === PCI_EXP_TYPE.ROOT_PORT && m.deviceOf(f)?.driver === 'pcieport') return true;
   }

@@ -7,9 +7,10 @@ import type { Entries } from './build';
 import { groupPath } from './iommu-groups';
 import type { DirNode } from './node';
 import { deviceDirPath, driverDirPath, iommuUnitPath } from './paths';
+import { plainPower } from '../engine/power';
 import { powerDir } from './power';
 
-export function platformDeviceDir(_m: Machine, d: PlatformDevice): DirNode {
+export function platformDeviceDir(m: Machine, d: PlatformDevice): DirNode {
   const here = deviceDirPath(d);
   return dir((): Entries => {
     const e: Entries = [];
@@ -20,7 +21,7 @@ export function platformDeviceDir(_m: Machine, d: PlatformDevice): DirNode {
       e.push(['iommu_group', relLink(here, groupPath(d.group.id))]);
     }
     e.push(['modalias', ro(() => `of:N${d.name.replace(/^[0-9a-f]+\./, '')}T(null)`)]);
-    e.push(['power', powerDir(false)]);
+    e.push(['power', powerDir(plainPower(m.power, d, ''))]);
     e.push(['subsystem', relLink(here, 'bus/platform')]);
     e.push(['uevent', rw(() => `OF_NAME=${d.name}`, () => undefined)]);
     return e;

@@ -9,6 +9,7 @@ import { PCI_EXP_TYPE } from '../pci/pcie-type';
 import { dir, relLink, rw } from './build';
 import type { Entries } from './build';
 import { deviceDirPath } from './paths';
+import { plainPower } from '../engine/power';
 import { powerDir } from './power';
 
 const SERVICE = { PME: 0x01, AER: 0x02, HP: 0x04, DPC: 0x08, BWNOTIF: 0x10 } as const;
@@ -27,7 +28,7 @@ function services(d: PciDevice, cfg: Uint8Array): number[] {
   return out.sort((a, b) => a - b);
 }
 
-export function portServiceEntries(_m: Machine, d: PciDevice, cfg: Uint8Array): Entries {
+export function portServiceEntries(m: Machine, d: PciDevice, cfg: Uint8Array): Entries {
   const type = d.fn.pcieType ?? PCI_EXP_TYPE.ROOT_PORT;
   return services(d, cfg).map((svc) => {
     const id = (((type - 4) & 0xff) << 8) | svc;
@@ -36,7 +37,7 @@ export function portServiceEntries(_m: Machine, d: PciDevice, cfg: Uint8Array): 
     return [
       name,
       dir(() => [
-        ['power', powerDir(false)],
+        ['power', powerDir(plainPower(m.power, d, name))],
         ['subsystem', relLink(here, 'bus/pci_express')],
         ['uevent', rw(() => '', () => undefined)],
       ]),

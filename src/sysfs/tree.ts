@@ -14,6 +14,7 @@ import { platformDeviceDir } from './platform-device';
 import { powerDir } from './power';
 import { busName, pciBusDir } from './pci-bus';
 import { rescanRoot } from '../engine/hotplug';
+import { plainPower } from '../engine/power';
 import { busMdevDir, classMdevBusDir, mdevInUse } from './mdev';
 
 /** drivers/iommu/intel/iommu.c intel_iommu_groups: what QEMU's VT-d reports [rec]. */
@@ -48,7 +49,7 @@ function unitDir(m: Machine, unit: IommuUnit): DirNode {
     if (unit.spec.type === 'amd-vi') {
       e.push(['amd-iommu', dir(() => [['cap', ro(() => '0x00190063')], ['features', ro(() => '0x0000000000000000')]])]);
     }
-    e.push(['power', powerDir(false)]);
+    e.push(['power', powerDir(plainPower(m.power, unit, ''))]);
     e.push(['subsystem', relLink(here, 'class/iommu')]);
     e.push(['uevent', rw(() => '', () => undefined)]);
     return e;
@@ -64,8 +65,8 @@ function hostBridgeDir(m: Machine, index: number): DirNode {
   const here = `devices/${host.dirName}`;
   return dir((): Entries => {
     const e: Entries = m.childDevices(here).map((d: PciDevice) => [d.name, pciDeviceDir(m, d)]);
-    e.push(['pci_bus', pciBusDir(here, busName(host.segment, host.busNumber), (t) => rescanRoot(m, index, t))]);
-    e.push(['power', powerDir(false)]);
+    e.push(['pci_bus', pciBusDir(m, host, here, busName(host.segment, host.busNumber), (t) => rescanRoot(m, index, t))]);
+    e.push(['power', powerDir(plainPower(m.power, host, ''))]);
     e.push(['uevent', rw(() => '', () => undefined)]);
     return e;
   });
