@@ -6,6 +6,7 @@ import { dynIdFrom, driverMatches, parseIdFields, probeKeeps } from './drivers';
 import type { Driver } from './drivers';
 import type { Machine } from './machine';
 import { cString, sysfsWord } from './sysfs-text';
+import { RUNTIME_PM_DRIVER } from './power';
 import type { PciDevice } from './types';
 
 function driverOrThrow(m: Machine, name: string): Driver {
@@ -106,12 +107,35 @@ export function removeId(m: Machine, driverName: string, raw: string): void {
   drv.dynIds.splice(at, 1);
 }
 
-/** kstrtobool as drivers use it: 1/0, y/n, on/off (lib/kstrtox.c). */
+/** kstrtobool (lib/kstrtox.c): only the first character counts (y, t, 1 / n, f, 0), or the
+ * first two for "on"/"of"; so "yes", "1x" and "0x5" are read too. */
 export function parseBool(raw: string): boolean | undefined {
-  const s = cString(raw).replace(/\n$/, '').toLowerCase();
-  if (['1', 'y', 'yes', 'on', 't', 'true'].includes(s) || /^y/.test(s)) return true;
-  if (['0', 'n', 'no', 'off', 'f', 'false'].includes(s) || /^n/.test(s)) return false;
+  const s = cString(raw).toLowerCase();
+  if ('yt1'.includes(s[0] ?? '-')) return true;
+  if ('nf0'.includes(s[0] ?? '-')) return false;
+  if (s[0] === 'o' && s[1] === 'n') return true;
+  if (s[0] === 'o' && s[1] === 'f') return false;
   return undefined;
+}
+
+/** enable_cnt, what `enable` shows: a bridge is enabled at boot (pci_enable_bridges), a
+ * device by its driver's probe, except vfio-pci's, which enables only when the device is
+ * opened [rec: sriov.json after_vfio_bind, enable 0]; plus what `enable` writes did. */
+export function enableCount(d: PciDevice): number {
+  const base = d.fn.headerType === 1 || (d.driver !== null && d.driver !== RUNTIME_PM_DRIVER) ? 1 : 0;
+  return base + d.userEnables;
+}
+
+/** pci-sysfs.c enable_store: kstrtobool, then EBUSY while a driver is bound; "1" is
+ * pci_enable_device (enable_cnt + 1), "0" pci_disable_device of an enabled device
+ * (enable_cnt - 1), EIO of one that is not. */
+export function storeEnable(d: PciDevice, raw: string): void {
+  const on = parseBool(raw);
+  if (on === undefined) throw new Errno('EINVAL', 'enable takes a boolean');
+  if (d.driver !== null) throw new Errno('EBUSY', `${d.name} has a driver`);
+  if (on) d.userEnables++;
+  else if (enableCount(d) > 0) d.userEnables--;
+  else throw new Errno('EIO', `${d.name} is not enabled`);
 }
 
 /** kstrtoul(buf, 0): decimal, 0x hex or 0 octal, one trailing newline allowed. */

@@ -47,6 +47,8 @@ export class Machine {
   readonly drivers: Map<string, Driver>;
   /** power/ settings of every device (drivers/base/power). */
   readonly power = new PowerStates();
+  /** /sys/bus/pci/resource_alignment, null when unset. */
+  resourceAlignment: string | null = null;
   /** /sys/bus/pci/drivers_autoprobe */
   driversAutoprobe = true;
   /** Device directories by the directory they sit in, for listing a bridge's children. */
@@ -128,6 +130,7 @@ export class Machine {
       seq: this.seq++,
       driver: f.physfn ? null : bootDriverFor(f),
       driverOverride: null,
+      userEnables: 0,
       sriovAutoprobe: true,
       numaNode: f.spec.numaNode,
       steps: [],

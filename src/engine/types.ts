@@ -37,6 +37,8 @@ export interface PciDevice {
   seq: number;
   driver: string | null;
   driverOverride: string | null;
+  /** pci_enable_device calls made through the `enable` file (enable_cnt beyond a bridge's own). */
+  userEnables: number;
   /** PF only: sriov_drivers_autoprobe. */
   sriovAutoprobe: boolean;
   numaNode: number;

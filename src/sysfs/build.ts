@@ -2,6 +2,7 @@
 // a store receives the whole write (Documentation/filesystems/sysfs.rst).
 
 import { posix } from 'node:path';
+import { checkSynthUevent } from '../engine/uevent';
 import type { AttrNode, DirNode, LinkNode, Node } from './node';
 
 export const PAGE_SIZE = 4096;
@@ -84,6 +85,11 @@ export function rw(show: () => string, store: (text: string) => void, mode = 0o6
   };
 }
 
+/** A read-write text attribute whose show output is used exactly (no newline added). */
+export function rwRaw(show: () => string, store: (text: string) => void, mode = 0o644): AttrNode {
+  return { ...roRaw(show, mode), store: (data) => store(data.toString('latin1')) };
+}
+
 /** A write-only attribute (0200, or 0220 for `remove`). Reading it is EIO in sysfs; modes keep readers out. */
 export function wo(store: (text: string) => void, mode = 0o200): AttrNode {
   return {
@@ -98,4 +104,16 @@ export function wo(store: (text: string) => void, mode = 0o200): AttrNode {
 /** A write-only attribute that accepts anything and does nothing (uevent triggers, say). */
 export function sink(mode = 0o200): AttrNode {
   return wo(() => undefined, mode);
+}
+
+/** A device's `uevent` (drivers/base/core.c uevent_show): one "KEY=value\n" line per variable
+ * the device's kset adds (nothing at all for a device without a bus or a class, or one whose
+ * bus and class add nothing: an empty file). A write is a synthetic uevent (uevent_store). */
+export function uevent(vars: () => string[]): AttrNode {
+  return rwRaw(() => vars().map((v) => v + '\n').join(''), checkSynthUevent);
+}
+
+/** The write-only `uevent` of a driver, a bus or a module (0200): a synthetic uevent. */
+export function ueventTrigger(): AttrNode {
+  return wo(checkSynthUevent);
 }

@@ -5,7 +5,8 @@ import { bind, driversProbe, newId, removeId, unbind } from '../engine/driver-op
 import { rescanAll } from '../engine/hotplug';
 import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
-import { dir, indexedDir, relLink, ro, rw, sink, wo } from './build';
+import { dir, indexedDir, relLink, ro, rw, rwRaw, ueventTrigger, wo } from './build';
+import { showResourceAlignment, storeResourceAlignment } from '../engine/resource-alignment';
 import type { Entries } from './build';
 import type { DirNode } from './node';
 import { deviceDirPath } from './paths';
@@ -39,7 +40,7 @@ function driverDir(m: Machine, name: string): DirNode {
     if (drv.module && m.moduleLoaded(drv.module)) e.push(['module', relLink(here, `module/${drv.module}`)]);
     e.push(['new_id', wo((t) => newId(m, name, t))]);
     e.push(['remove_id', wo((t) => removeId(m, name, t))]);
-    e.push(['uevent', sink()]);
+    e.push(['uevent', ueventTrigger()]);
     e.push(['unbind', wo((t) => unbind(m, name, t))]);
     return e;
   }, 0o755, () => m.generation);
@@ -95,9 +96,9 @@ export function busPciDir(m: Machine): DirNode {
     ],
     ['drivers_probe', wo((t) => driversProbe(m, t))],
     ['rescan', wo((t) => rescanAll(m, t))],
-    ['resource_alignment', rw(() => '', () => undefined)],
+    ['resource_alignment', rwRaw(() => showResourceAlignment(m), (t) => storeResourceAlignment(m, t))],
     ['slots', slotsDir(m)],
-    ['uevent', sink()],
+    ['uevent', ueventTrigger()],
     ],
     0o755,
     () => m.generation,

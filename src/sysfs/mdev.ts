@@ -4,7 +4,7 @@
 
 import type { Machine } from '../engine/machine';
 import type { MdevDevice, PciDevice } from '../engine/types';
-import { dir, owned, relLink, ro, rw, sink, wo } from './build';
+import { dir, owned, relLink, ro, rw, sink, uevent, ueventTrigger, wo } from './build';
 import type { Entries } from './build';
 import { groupPath } from './iommu-groups';
 import type { DirNode } from './node';
@@ -57,7 +57,7 @@ function mdevDeviceDir(m: Machine, x: MdevDevice): DirNode {
     e.push(['remove', wo((raw) => m.mdev.removeStore(x, raw))]);
     e.push(['subsystem', relLink(here, BUS_MDEV)]);
     // mdev_uevent adds MDEV_TYPE to the driver core's DRIVER line.
-    e.push(['uevent', rw(() => [...(x.driver ? [`DRIVER=${x.driver}`] : []), `MDEV_TYPE=${x.type}`].join('\n'), () => undefined)]);
+    e.push(['uevent', uevent(() => [...(x.driver ? [`DRIVER=${x.driver}`] : []), `MDEV_TYPE=${x.type}`])]);
     return e;
   }));
 }
@@ -79,7 +79,7 @@ export function busMdevDir(m: Machine): DirNode {
           dir(() => {
             const here = driverDirPath('mdev', name);
             const e: Entries = m.mdev.all().filter((x) => x.driver === name).map((x) => [x.name, relLink(here, deviceDirPath(x))]);
-            e.push(['bind', sink()], ['uevent', sink()], ['unbind', sink()]);
+            e.push(['bind', sink()], ['uevent', ueventTrigger()], ['unbind', sink()]);
             return e;
           }),
         ]),
@@ -87,7 +87,7 @@ export function busMdevDir(m: Machine): DirNode {
     ],
     ['drivers_autoprobe', rw(() => '1', () => undefined)],
     ['drivers_probe', sink()],
-    ['uevent', sink()],
+    ['uevent', ueventTrigger()],
   ]);
 }
 

@@ -1,7 +1,7 @@
 // The pci_bus/<SSSS:BB>/ directory a host bridge or a bridge has for the bus behind it
 // (drivers/pci/probe.c pci_register_host_bridge / pci_add_new_bus, class pci_bus).
 
-import { dir, relLink, ro, rw, wo } from './build';
+import { dir, relLink, ro, uevent, wo } from './build';
 import type { DirNode } from './node';
 import type { Machine } from '../engine/machine';
 import { plainPower } from '../engine/power';
@@ -25,7 +25,7 @@ export function pciBusDir(m: Machine, owner: object, ownerDir: string, name: str
         ['power', powerDir(plainPower(m.power, owner, `pci_bus/${name}`))],
         ['rescan', wo(rescan)],
         ['subsystem', relLink(here, 'class/pci_bus')],
-        ['uevent', rw(() => '', () => undefined)],
+        ['uevent', uevent(() => [])],
       ]),
     ],
   ]);

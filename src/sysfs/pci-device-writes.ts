@@ -1,7 +1,7 @@
 // The store side of a PCI device's writable attributes, each a thin call into the engine.
 
 import { Errno } from '../engine/errno';
-import { parseBool, parseLong, parseUlong, setDriverOverride } from '../engine/driver-ops';
+import { parseLong, parseUlong, setDriverOverride, storeEnable } from '../engine/driver-ops';
 import { removeStore, rescanBridge, rescanDevice } from '../engine/hotplug';
 import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
@@ -23,9 +23,7 @@ export function pciWrites(m: Machine, d: PciDevice): Record<string, Store> {
     d3cold: numberStore(),
     msiBus: numberStore(),
     driverOverride: (t) => setDriverOverride(m, d, t),
-    enable: (t) => {
-      if (parseBool(t) === undefined) throw new Errno('EINVAL', 'enable takes a boolean');
-    },
+    enable: (t) => storeEnable(d, t),
     // pci-sysfs.c numa_node_store: a node that is not online is EINVAL.
     numaNode: (t) => {
       const v = parseLong(t);

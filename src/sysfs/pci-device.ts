@@ -8,13 +8,15 @@ import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
 import { hasFlr, hasMsiOrMsix, hasPmReset, linkInfo, EXT_CAP_ID, findExtCap } from '../pci/config-read';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
-import { dir, emptyDir, owned, relLink, ro, rw, wo } from './build';
+import { dir, emptyDir, owned, relLink, ro, rw, uevent, wo } from './build';
 import type { Entries } from './build';
 import type { AttrNode, DirNode } from './node';
 import { deviceDirPath, driverDirPath, iommuUnitPath } from './paths';
 import { groupPath } from './iommu-groups';
 import { pciWrites } from './pci-device-writes';
 import { pciPower } from '../engine/power';
+import type { PowerSource } from '../engine/power';
+import { enableCount } from '../engine/driver-ops';
 import { powerDir } from './power';
 import { busName, pciBusDir } from './pci-bus';
 import { portServiceEntries } from './port-services';
@@ -37,7 +39,8 @@ export function modalias(d: PciDevice): string {
   return `pci:v${HEX(f.id.vendor, 8)}d${HEX(f.id.device, 8)}sv${HEX(s.vendor, 8)}sd${HEX(s.device, 8)}bc${HEX(c >> 16, 2)}sc${HEX((c >> 8) & 0xff, 2)}i${HEX(c & 0xff, 2)}`;
 }
 
-function ueventText(d: PciDevice): string {
+/** dev_uevent's DRIVER= and pci_uevent's variables (drivers/pci/pci-driver.c). */
+function ueventVars(d: PciDevice): string[] {
   const f = d.fn;
   const s = subsystemIds(d);
   const lines = [
@@ -48,7 +51,7 @@ function ueventText(d: PciDevice): string {
     `PCI_SLOT_NAME=${d.name}`,
     `MODALIAS=${modalias(d)}`,
   ];
-  return lines.join('\n');
+  return lines;
 }
 
 /** pci-sysfs.c resource_show: start, end, flags per resource; 13 lines, 17 for bridges. */
@@ -106,8 +109,7 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     const aer = findExtCap(cfg, EXT_CAP_ID.AER) !== undefined;
     const bound = d.driver !== null;
     const isBridge = f.headerType === 1;
-    // pci_enable_bridges (setup-bus.c) enables every bridge once resources are assigned.
-    const enabled = bound || isBridge;
+    const power = pciPower(m, d, wakeupCapable(m, d));
 
     for (const child of m.childDevices(here)) e.push([child.name, pciDeviceDir(m, child)]);
     e.push(...mdevChildEntries(m, d));
@@ -136,7 +138,7 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     e.push(['dma_mask_bits', ro(() => '32')]);
     if (d.driver) e.push(['driver', relLink(here, driverDirPath('pci', d.driver))]);
     e.push(['driver_override', rw(() => d.driverOverride ?? '(null)', w.driverOverride)]);
-    e.push(['enable', rw(() => (enabled ? '1' : '0'), w.enable)]);
+    e.push(['enable', rw(() => String(enableCount(d)), w.enable)]);
     if (d.group && d.unit) {
       e.push(['iommu', relLink(here, iommuUnitPath(d.unit.name))]);
       e.push(['iommu_group', relLink(here, groupPath(d.group.id))]);
@@ -155,8 +157,8 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     if (bound && hasMsiOrMsix(cfg) && d.driver === 'pcieport') e.push(['msi_irqs', dir(() => [[String(24 + d.seq), ro(() => 'msi')]])]);
     e.push(['numa_node', rw(() => String(d.numaNode), w.numaNode)]);
     if (isBridge && f.secondary) e.push(['pci_bus', pciBusDir(m, d, here, busName(f.segment, f.secondary.number), w.rescanBridge)]);
-    e.push(['power', powerDir(pciPower(m, d, wakeupCapable(m, d)))]);
-    e.push(['power_state', ro(() => (enabled ? 'D0' : 'unknown'))]);
+    e.push(['power', powerDir(power)]);
+    e.push(['power_state', ro(() => powerState(d, power))]);
     e.push(['remove', wo(w.remove, 0o220)]);
     e.push(['rescan', wo(w.rescan)]);
     const resets = resetMethods(m, d);
@@ -175,10 +177,18 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     e.push(['subsystem', relLink(here, 'bus/pci')]);
     e.push(['subsystem_device', ro(() => hex(s.device, 4))]);
     e.push(['subsystem_vendor', ro(() => hex(s.vendor, 4))]);
-    e.push(['uevent', rw(() => ueventText(d), () => undefined)]);
+    e.push(['uevent', uevent(() => ueventVars(d))]);
     e.push(['vendor', ro(() => hex(f.id.vendor, 4))]);
     return e;
   }, 0o755, () => m.generation));
+}
+
+/** power_state (pci_power_name of current_state): D3hot once a bound driver let the device
+ * runtime-suspend (pci_finish_runtime_suspend) [rec: sriov.json after_vfio_bind]; else D0
+ * once enabled, and "unknown" for a device no one has powered up through the PM core. */
+function powerState(d: PciDevice, power: PowerSource): string {
+  if (d.driver !== null && power.runtime().status === 'suspended') return 'D3hot';
+  return enableCount(d) > 0 ? 'D0' : 'unknown';
 }
 
 /** drivers/pci/pcie/pme.c pcie_pme_mark_devices: a root port's PME service marks the port and

@@ -2,7 +2,7 @@
 
 import type { Machine } from '../engine/machine';
 import type { PlatformDevice } from '../engine/types';
-import { dir, relLink, ro, rw } from './build';
+import { dir, relLink, ro, rw, uevent } from './build';
 import type { Entries } from './build';
 import { groupPath } from './iommu-groups';
 import type { DirNode } from './node';
@@ -23,7 +23,7 @@ export function platformDeviceDir(m: Machine, d: PlatformDevice): DirNode {
     e.push(['modalias', ro(() => `of:N${d.name.replace(/^[0-9a-f]+\./, '')}T(null)`)]);
     e.push(['power', powerDir(plainPower(m.power, d, ''))]);
     e.push(['subsystem', relLink(here, 'bus/platform')]);
-    e.push(['uevent', rw(() => `OF_NAME=${d.name}`, () => undefined)]);
+    e.push(['uevent', uevent(() => [`OF_NAME=${d.name}`])]);
     return e;
   });
 }

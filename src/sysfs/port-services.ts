@@ -6,7 +6,7 @@ import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
 import { EXT_CAP_ID, findExtCap, findCap, CAP_ID } from '../pci/config-read';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
-import { dir, relLink, rw } from './build';
+import { dir, relLink, uevent } from './build';
 import type { Entries } from './build';
 import { deviceDirPath } from './paths';
 import { plainPower } from '../engine/power';
@@ -39,7 +39,7 @@ export function portServiceEntries(m: Machine, d: PciDevice, cfg: Uint8Array): E
       dir(() => [
         ['power', powerDir(plainPower(m.power, d, name))],
         ['subsystem', relLink(here, 'bus/pci_express')],
-        ['uevent', rw(() => '', () => undefined)],
+        ['uevent', uevent(() => [])],
       ]),
     ];
   });

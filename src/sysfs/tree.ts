@@ -3,7 +3,7 @@
 import type { Machine } from '../engine/machine';
 import type { IommuUnit, PciDevice, PlatformDevice } from '../engine/types';
 import { busPciDir } from './bus-pci';
-import { dir, indexedDir, relLink, ro, rw, sink } from './build';
+import { dir, indexedDir, relLink, ro, uevent, ueventTrigger } from './build';
 import type { Entries } from './build';
 import { iommuGroupsDir } from './iommu-groups';
 import { debugIommufsDir } from './debug-iommufs';
@@ -51,7 +51,7 @@ function unitDir(m: Machine, unit: IommuUnit): DirNode {
     }
     e.push(['power', powerDir(plainPower(m.power, unit, ''))]);
     e.push(['subsystem', relLink(here, 'class/iommu')]);
-    e.push(['uevent', rw(() => '', () => undefined)]);
+    e.push(['uevent', uevent(() => [])]);
     return e;
   });
 }
@@ -67,7 +67,7 @@ function hostBridgeDir(m: Machine, index: number): DirNode {
     const e: Entries = m.childDevices(here).map((d: PciDevice) => [d.name, pciDeviceDir(m, d)]);
     e.push(['pci_bus', pciBusDir(m, host, here, busName(host.segment, host.busNumber), (t) => rescanRoot(m, index, t))]);
     e.push(['power', powerDir(plainPower(m.power, host, ''))]);
-    e.push(['uevent', rw(() => '', () => undefined)]);
+    e.push(['uevent', uevent(() => [])]);
     return e;
   });
 }
@@ -151,7 +151,7 @@ function firmwareDir(m: Machine): DirNode {
 function moduleDir(m: Machine): DirNode {
   return indexedDir({
     names: () => m.loadedModules(),
-    lookup: (name) => (m.loadedModules().includes(name) ? dir(() => [['uevent', sink()]]) : undefined),
+    lookup: (name) => (m.loadedModules().includes(name) ? dir(() => [['uevent', ueventTrigger()]]) : undefined),
     subdirs: () => m.loadedModules().length,
   });
 }
