@@ -6,7 +6,6 @@ import { dynIdFrom, driverMatches, parseIdFields, probeKeeps } from './drivers';
 import type { Driver } from './drivers';
 import type { Machine } from './machine';
 import { cString, sysfsWord } from './sysfs-text';
-import { RUNTIME_PM_DRIVER } from './power';
 import type { PciDevice } from './types';
 
 function driverOrThrow(m: Machine, name: string): Driver {
@@ -46,7 +45,7 @@ export function unbind(m: Machine, driverName: string, raw: string): void {
 }
 
 /** drivers/base/driver.c driver_set_override: a trailing newline is dropped; empty clears. */
-export function setDriverOverride(_m: Machine, d: PciDevice, raw: string): void {
+export function setDriverOverride(_m: Machine, d: { driverOverride: string | null }, raw: string): void {
   if (raw.length >= 4096 - 1) throw new Errno('EINVAL', 'override too long');
   let s = cString(raw);
   if (s.endsWith('\n')) s = s.slice(0, -1);
@@ -116,26 +115,6 @@ export function parseBool(raw: string): boolean | undefined {
   if (s[0] === 'o' && s[1] === 'n') return true;
   if (s[0] === 'o' && s[1] === 'f') return false;
   return undefined;
-}
-
-/** enable_cnt, what `enable` shows: a bridge is enabled at boot (pci_enable_bridges), a
- * device by its driver's probe, except vfio-pci's, which enables only when the device is
- * opened [rec: sriov.json after_vfio_bind, enable 0]; plus what `enable` writes did. */
-export function enableCount(d: PciDevice): number {
-  const base = d.fn.headerType === 1 || (d.driver !== null && d.driver !== RUNTIME_PM_DRIVER) ? 1 : 0;
-  return base + d.userEnables;
-}
-
-/** pci-sysfs.c enable_store: kstrtobool, then EBUSY while a driver is bound; "1" is
- * pci_enable_device (enable_cnt + 1), "0" pci_disable_device of an enabled device
- * (enable_cnt - 1), EIO of one that is not. */
-export function storeEnable(d: PciDevice, raw: string): void {
-  const on = parseBool(raw);
-  if (on === undefined) throw new Errno('EINVAL', 'enable takes a boolean');
-  if (d.driver !== null) throw new Errno('EBUSY', `${d.name} has a driver`);
-  if (on) d.userEnables++;
-  else if (enableCount(d) > 0) d.userEnables--;
-  else throw new Errno('EIO', `${d.name} is not enabled`);
 }
 
 /** kstrtoul(buf, 0): decimal, 0x hex or 0 octal, one trailing newline allowed. */

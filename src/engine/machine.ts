@@ -131,6 +131,10 @@ export class Machine {
       driver: f.physfn ? null : bootDriverFor(f),
       driverOverride: null,
       userEnables: 0,
+      brokenParity: false,
+      d3coldAllowed: null,
+      noMsi: false,
+      resetMethods: null,
       sriovAutoprobe: true,
       numaNode: f.spec.numaNode,
       steps: [],
@@ -284,6 +288,7 @@ export class Machine {
       group: null,
       seq: this.seq++,
       driver: spec.driver ?? null,
+      driverOverride: null,
       steps: [],
     };
     this.devices.set(dev.name, dev);

@@ -8,7 +8,7 @@ import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
 import { hasFlr, hasMsiOrMsix, hasPmReset, linkInfo, EXT_CAP_ID, findExtCap } from '../pci/config-read';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
-import { dir, emptyDir, owned, relLink, ro, rw, uevent, wo } from './build';
+import { dir, emptyDir, owned, relLink, ro, rw, rwRaw, uevent, wo } from './build';
 import type { Entries } from './build';
 import type { AttrNode, DirNode } from './node';
 import { deviceDirPath, driverDirPath, iommuUnitPath } from './paths';
@@ -16,7 +16,7 @@ import { groupPath } from './iommu-groups';
 import { pciWrites } from './pci-device-writes';
 import { pciPower } from '../engine/power';
 import type { PowerSource } from '../engine/power';
-import { enableCount } from '../engine/driver-ops';
+import { enableCount, resetMethodText } from '../engine/pci-attrs';
 import { powerDir } from './power';
 import { busName, pciBusDir } from './pci-bus';
 import { portServiceEntries } from './port-services';
@@ -125,7 +125,7 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
       }
     }
     e.push(['ari_enabled', ro(() => (isBridge && f.ari ? '1' : '0'))]);
-    e.push(['broken_parity_status', rw(() => '0', w.brokenParity)]);
+    e.push(['broken_parity_status', rw(() => (d.brokenParity ? '1' : '0'), w.brokenParity)]);
     e.push(['class', ro(() => hex(f.classCode, 6))]);
     e.push(['config', configAttr(m, d)]);
     e.push(['consistent_dma_mask_bits', ro(() => '32')]);
@@ -133,7 +133,7 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
       e.push(['current_link_speed', ro(() => link.curSpeed)]);
       e.push(['current_link_width', ro(() => String(link.curWidth))]);
     }
-    e.push(['d3cold_allowed', rw(() => (f.pcie && d.driver !== 'pcieport' ? '1' : '0'), w.d3cold)]);
+    e.push(['d3cold_allowed', rw(() => ((d.d3coldAllowed ?? (f.pcie && d.driver !== 'pcieport')) ? '1' : '0'), w.d3cold)]);
     e.push(['device', ro(() => hex(f.id.device, 4))]);
     e.push(['dma_mask_bits', ro(() => '32')]);
     if (d.driver) e.push(['driver', relLink(here, driverDirPath('pci', d.driver))]);
@@ -153,7 +153,7 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     }
     e.push(...mdevParentEntries(m, d));
     e.push(['modalias', ro(() => modalias(d))]);
-    e.push(['msi_bus', rw(() => '1', w.msiBus)]);
+    e.push(['msi_bus', rw(() => (d.noMsi ? '0' : '1'), w.msiBus)]);
     if (bound && hasMsiOrMsix(cfg) && d.driver === 'pcieport') e.push(['msi_irqs', dir(() => [[String(24 + d.seq), ro(() => 'msi')]])]);
     e.push(['numa_node', rw(() => String(d.numaNode), w.numaNode)]);
     if (isBridge && f.secondary) e.push(['pci_bus', pciBusDir(m, d, here, busName(f.segment, f.secondary.number), w.rescanBridge)]);
@@ -164,7 +164,7 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     const resets = resetMethods(m, d);
     if (resets.length > 0) {
       e.push(['reset', wo(w.reset)]);
-      e.push(['reset_method', rw(() => resets.join(' '), w.resetMethod)]);
+      e.push(['reset_method', rwRaw(() => resetMethodText(d, resets), w.resetMethod)]);
     }
     if (isBridge) e.push(['reset_subordinate', wo(w.resetSubordinate)]);
     e.push(['resource', ro(() => resourceText(d))]);

@@ -8,6 +8,7 @@ import { groupPath } from './iommu-groups';
 import type { DirNode } from './node';
 import { deviceDirPath, driverDirPath, iommuUnitPath } from './paths';
 import { plainPower } from '../engine/power';
+import { setDriverOverride } from '../engine/driver-ops';
 import { powerDir } from './power';
 
 export function platformDeviceDir(m: Machine, d: PlatformDevice): DirNode {
@@ -15,7 +16,7 @@ export function platformDeviceDir(m: Machine, d: PlatformDevice): DirNode {
   return dir((): Entries => {
     const e: Entries = [];
     if (d.driver) e.push(['driver', relLink(here, driverDirPath('platform', d.driver))]);
-    e.push(['driver_override', rw(() => '(null)', () => undefined)]);
+    e.push(['driver_override', rw(() => d.driverOverride ?? '(null)', (t) => setDriverOverride(m, d, t))]);
     if (d.group && d.unit) {
       e.push(['iommu', relLink(here, iommuUnitPath(d.unit.name))]);
       e.push(['iommu_group', relLink(here, groupPath(d.group.id))]);

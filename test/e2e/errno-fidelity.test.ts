@@ -318,3 +318,30 @@ describe('enable and resource_alignment (drivers/pci/pci-sysfs.c, pci.c)', () =>
     });
   });
 });
+
+describe('flags a PCI device keeps (drivers/pci/pci-sysfs.c)', () => {
+  it('broken_parity_status, d3cold_allowed and msi_bus keep what was written; garbage is EINVAL and keeps the old value', async () => {
+    await withDaemon(SRIOV, async (mnt) => {
+      const r = await sh(`cd ${q(`${mnt}/${NIC}`)}
+cat broken_parity_status d3cold_allowed msi_bus
+echo 1 > broken_parity_status; echo 0 > d3cold_allowed; echo 0 > msi_bus
+cat broken_parity_status d3cold_allowed msi_bus
+echo x > broken_parity_status; echo -2 > d3cold_allowed; echo 0x > msi_bus
+cat broken_parity_status d3cold_allowed msi_bus`);
+      assert.deepEqual(r.stdout.trim().split('\n'), ['0', '1', '1', '1', '0', '0', '1', '0', '0']);
+      assert.deepEqual(r.stderr.trim().split('\n').map((l) => l.slice(l.lastIndexOf(': ') + 2)), ['Invalid argument', 'Invalid argument', 'Invalid argument']);
+    });
+  });
+
+  it('reset_method: a subset in any order, "" disables all (then reset is ENOTTY), "default" restores; unknown or repeated methods EINVAL', async () => {
+    await withDaemon(SRIOV, async (mnt) => {
+      const f = q(`${mnt}/bus/pci/devices/0000:03:00.0/reset_method`);
+      const reset = q(`${mnt}/bus/pci/devices/0000:03:00.0/reset`);
+      assert.equal(await errorOf(`echo flr flr > ${f}`), 'Invalid argument');
+      assert.equal(await errorOf(`echo flr acpi > ${f}`), 'Invalid argument');
+      assert.equal(await errorOf(`echo flr default > ${f}`), 'Invalid argument');
+      const r = await sh(`cat ${f}; echo 'bus  flr' > ${f}; cat ${f}; echo > ${f}; wc -c < ${f}; { echo 1 > ${reset}; } 2>&1 | sed 's/.*: //'; echo default > ${f}; cat ${f}; echo 1 > ${reset} && echo reset`);
+      assert.deepEqual(r.stdout.trim().split('\n'), ['flr pm bus', 'bus flr', '0', 'Inappropriate ioctl for device', 'flr pm bus', 'reset']);
+    });
+  });
+});

@@ -20,7 +20,7 @@ import { resolve } from '../../src/fuse/resolve';
 import { sysfsTree } from '../../src/sysfs/tree';
 import { loadTopologyFile } from '../../src/topology/load';
 import { TOPOLOGIES } from '../helpers/paths';
-import { Rng, fuzzSeed, payload, snapshot, vocabulary, writableFiles, writeThroughAdapter } from '../helpers/write-fuzz';
+import { Rng, firstDifference, fuzzSeed, payload, snapshot, vocabulary, writableFiles, writeThroughAdapter } from '../helpers/write-fuzz';
 import { assertNothingMounted, q, run, sh, withMount } from './harness';
 
 after(assertNothingMounted);
@@ -76,13 +76,6 @@ async function walkMount(mnt: string): Promise<string> {
   const r = await run('python3', ['-c', WALKER, mnt], { timeoutMs: 60_000 });
   assert.equal(r.code, 0, r.stderr);
   return r.stdout;
-}
-
-function firstDifference(a: string, b: string): string {
-  const x = a.split('\n');
-  const y = b.split('\n');
-  for (let i = 0; i < Math.max(x.length, y.length); i++) if (x[i] !== y[i]) return `- ${x[i] ?? '(none)'}\n+ ${y[i] ?? '(none)'}`;
-  return '(none)';
 }
 
 describe(`write fuzz through a mount and bash (WRITE_FUZZ_SEED=${SEED})`, () => {

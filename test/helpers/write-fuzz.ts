@@ -83,6 +83,14 @@ export function snapshot(tree: SysfsTree): string {
   return lines.join('\n');
 }
 
+/** The first line where two snapshots differ, for the failure message. */
+export function firstDifference(a: string, b: string): string {
+  const x = a.split('\n');
+  const y = b.split('\n');
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if (x[i] !== y[i]) return `- ${x[i] ?? '(none)'}\n+ ${y[i] ?? '(none)'}`;
+  return '(none)';
+}
+
 /** Words the machine answers to: its device names, drivers, groups, units and the values
  * attributes take, and a few that are nearly right. */
 export function vocabulary(m: Machine): string[] {

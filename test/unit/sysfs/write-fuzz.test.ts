@@ -17,7 +17,7 @@ import { sysfsTree } from '../../../src/sysfs/tree';
 import { loadTopology, loadTopologyFile } from '../../../src/topology/load';
 import type { Topology } from '../../../src/topology/model';
 import { TOPOLOGIES } from '../../helpers/paths';
-import { Rng, fuzzSeed, payload, snapshot, vocabulary, writableFiles, writeThroughAdapter } from '../../helpers/write-fuzz';
+import { Rng, firstDifference, fuzzSeed, payload, snapshot, vocabulary, writableFiles, writeThroughAdapter } from '../../helpers/write-fuzz';
 import { DOMAINS_TOPOLOGY } from '../engine/domains-fixture';
 
 const SEED = fuzzSeed(process.env.WRITE_FUZZ_SEED);
@@ -34,14 +34,6 @@ function fromText(text: string, name: string): Topology {
   const r = loadTopology(text, name);
   if (!r.ok) throw new Error(`${name} does not load`);
   return r.topology;
-}
-
-/** The first line where two snapshots differ, for the failure message. */
-function firstDifference(a: string, b: string): string {
-  const x = a.split('\n');
-  const y = b.split('\n');
-  for (let i = 0; i < Math.max(x.length, y.length); i++) if (x[i] !== y[i]) return `- ${x[i] ?? '(none)'}\n+ ${y[i] ?? '(none)'}`;
-  return '(none)';
 }
 
 function fuzz(topology: Topology, seed: number): { writes: number; files: number; outcomes: Map<string, number> } {
