@@ -5,10 +5,10 @@
 // listeners, so a valid write has no effect beyond being accepted.
 
 import { Errno } from './errno';
+import { isUuid } from './mdev';
 
 /** kobject_actions[], in the kernel's order. */
 const ACTIONS = ['add', 'remove', 'change', 'move', 'online', 'offline', 'bind', 'unbind'];
-const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** action_arg_word_end: keys and values are non-empty runs of isalnum characters. */
 const WORD = /^[0-9A-Za-z]+$/;
 
@@ -22,7 +22,7 @@ export function checkSynthUevent(raw: string): void {
   if (space < 0) return;
   const args = text.slice(space + 1);
   // "first arg is UUID", then " KEY=VALUE" pairs to the end.
-  if (args.length < 36 || !UUID.test(args.slice(0, 36))) throw new Errno('EINVAL', 'incorrect uevent action arguments');
+  if (args.length < 36 || !isUuid(args.slice(0, 36))) throw new Errno('EINVAL', 'incorrect uevent action arguments');
   let rest = args.slice(36);
   while (rest.length > 0) {
     const m = /^ ([^=]*)=([^ ]*)(.*)$/s.exec(rest);

@@ -5,7 +5,7 @@ import { bind, driversProbe, newId, removeId, unbind } from '../engine/driver-op
 import { rescanAll } from '../engine/hotplug';
 import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
-import { dir, indexedDir, relLink, ro, rw, rwRaw, ueventTrigger, wo } from './build';
+import { autoprobeAttr, dir, indexedDir, relLink, ro, rwRaw, ueventTrigger, wo } from './build';
 import { showResourceAlignment, storeResourceAlignment } from '../engine/resource-alignment';
 import type { Entries } from './build';
 import type { DirNode } from './node';
@@ -84,16 +84,7 @@ export function busPciDir(m: Machine): DirNode {
     () => [
     ['devices', devicesDir(m)],
     ['drivers', driversDir(m)],
-    [
-      'drivers_autoprobe',
-      rw(
-        () => (m.driversAutoprobe ? '1' : '0'),
-        (t) => {
-          // bus.c drivers_autoprobe_store: '0' turns it off, anything else on.
-          m.driversAutoprobe = t[0] !== '0';
-        },
-      ),
-    ],
+    ['drivers_autoprobe', autoprobeAttr(() => m.driversAutoprobe, (on) => (m.driversAutoprobe = on))],
     ['drivers_probe', wo((t) => driversProbe(m, t))],
     ['rescan', wo((t) => rescanAll(m, t))],
     ['resource_alignment', rwRaw(() => showResourceAlignment(m), (t) => storeResourceAlignment(m, t))],

@@ -4,7 +4,7 @@
 
 import type { Machine } from '../engine/machine';
 import type { MdevDevice, PciDevice } from '../engine/types';
-import { dir, owned, relLink, ro, rw, sink, uevent, ueventTrigger, wo } from './build';
+import { autoprobeAttr, dir, owned, relLink, ro, uevent, ueventTrigger, wo } from './build';
 import type { Entries } from './build';
 import { groupPath } from './iommu-groups';
 import type { DirNode } from './node';
@@ -79,14 +79,14 @@ export function busMdevDir(m: Machine): DirNode {
           dir(() => {
             const here = driverDirPath('mdev', name);
             const e: Entries = m.mdev.all().filter((x) => x.driver === name).map((x) => [x.name, relLink(here, deviceDirPath(x))]);
-            e.push(['bind', sink()], ['uevent', ueventTrigger()], ['unbind', sink()]);
+            e.push(['bind', wo((t) => m.mdev.busWrite('bind', name, t))], ['uevent', ueventTrigger()], ['unbind', wo((t) => m.mdev.busWrite('unbind', name, t))]);
             return e;
           }),
         ]),
       ),
     ],
-    ['drivers_autoprobe', rw(() => '1', () => undefined)],
-    ['drivers_probe', sink()],
+    ['drivers_autoprobe', autoprobeAttr(() => m.mdev.autoprobe, (on) => (m.mdev.autoprobe = on))],
+    ['drivers_probe', wo((t) => m.mdev.busWrite('probe', '', t))],
     ['uevent', ueventTrigger()],
   ]);
 }

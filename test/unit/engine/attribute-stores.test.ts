@@ -20,6 +20,7 @@ import { resolve } from '../../../src/fuse/resolve';
 import { sysfsTree } from '../../../src/sysfs/tree';
 import { loadTopology, loadTopologyFile } from '../../../src/topology/load';
 import { TOPOLOGIES } from '../../helpers/paths';
+import { GPU, bootDomains, pci as pciOf } from './domains-fixture';
 
 function boot(name: string): Machine {
   const r = loadTopologyFile(join(TOPOLOGIES, `${name}.yaml`));
@@ -171,5 +172,20 @@ describe('an open file is bound to the node it opened (fs/kernfs/file.c)', () =>
     assert.equal(fs.read(path, fresh, 64, 0).toString(), '-1\n');
     fs.release(path, fh);
     fs.release(path, fresh);
+  });
+});
+
+describe('the mdev bus bind, unbind and drivers_probe (drivers/base/bus.c)', () => {
+  it('ENODEV for an unknown device or a driver it is not bound to, EBUSY binding a bound one', () => {
+    const m = bootDomains();
+    const gpu = pciOf(m, GPU);
+    const x = m.mdev.create(gpu, 'i915-GVTg_V5_4', '8e3f5a0c-1d2b-4c3a-9f00-0123456789ab\n');
+    const drv = x.driver!;
+    refuses(() => m.mdev.busWrite('bind', drv, 'nonsense'), 'ENODEV');
+    refuses(() => m.mdev.busWrite('bind', drv, `${x.name}\n`), 'EBUSY');
+    refuses(() => m.mdev.busWrite('unbind', 'vfio_mdev', x.name), 'ENODEV');
+    refuses(() => m.mdev.busWrite('probe', '', '00000000-0000-4000-8000-000000000009'), 'ENODEV');
+    m.mdev.busWrite('probe', '', x.name);
+    m.mdev.busWrite('unbind', drv, x.name);
   });
 });
