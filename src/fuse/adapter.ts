@@ -155,12 +155,14 @@ export class SysfsFs implements FsOps {
 
   /** Creating a file in a sysfs directory: kernfs dirs have no ->create, and
    * lookup_open (fs/namei.c) answers EACCES ("can't create …: Permission denied" in
-   * the recordings). */
+   * the recordings). mknod(2) of a regular file ends here too, with the same answer:
+   * do_mknodat sends S_IFREG to vfs_create (EACCES without ->create), and libfuse 2.9's
+   * fuse_lib_mknod tries create() first for S_ISREG. */
   create(path: string): number {
     throw new Errno('EACCES', `${path}: sysfs directories take no new files`);
   }
 
-  /** vfs_mknod, vfs_unlink, vfs_symlink, vfs_link (fs/namei.c) give EPERM when the
+  /** vfs_mknod (FIFOs, sockets, devices), vfs_unlink, vfs_symlink, vfs_link (fs/namei.c) give EPERM when the
    * directory has no such inode op, which kernfs dirs do not have; kernfs_iop_mkdir,
    * kernfs_iop_rmdir and kernfs_iop_rename (fs/kernfs/dir.c) give EPERM without the
    * syscall_ops that only cgroupfs provides. */
