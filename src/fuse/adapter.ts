@@ -162,10 +162,10 @@ export class SysfsFs implements FsOps {
     throw new Errno('EACCES', `${path}: sysfs directories take no new files`);
   }
 
-  /** vfs_mknod (FIFOs, sockets, devices), vfs_unlink, vfs_symlink, vfs_link (fs/namei.c) give EPERM when the
-   * directory has no such inode op, which kernfs dirs do not have; kernfs_iop_mkdir,
-   * kernfs_iop_rmdir and kernfs_iop_rename (fs/kernfs/dir.c) give EPERM without the
-   * syscall_ops that only cgroupfs provides. */
+  /** vfs_mknod (FIFOs, sockets, devices), vfs_unlink, vfs_symlink, vfs_link (fs/namei.c)
+   * give EPERM when the directory has no such inode op, which kernfs dirs do not have;
+   * kernfs_iop_mkdir, kernfs_iop_rmdir and kernfs_iop_rename (fs/kernfs/dir.c) give EPERM
+   * without the syscall_ops that only cgroupfs provides. */
   mknod(path: string): void {
     throw new Errno('EPERM', `${path}: sysfs refuses mknod`);
   }
