@@ -227,10 +227,25 @@ export class Machine {
     return [...this.devices.values()].filter((d): d is PciDevice => d.kind === 'pci').sort((a, b) => a.seq - b.seq);
   }
 
+  private readonly bindings = new WeakMap<PciDevice, object>();
+
+  /** What stands for the device's current driver binding: the kernel objects a driver's
+   * probe makes (a port's service devices, an mdev parent's types) are new after every bind,
+   * so files opened under the old ones answer ENODEV and their state starts afresh. */
+  binding(d: PciDevice): object {
+    let b = this.bindings.get(d);
+    if (!b) {
+      b = {};
+      this.bindings.set(d, b);
+    }
+    return b;
+  }
+
   /** Binds a driver; a host driver is refused (EBUSY) while a user owns or wants the group. */
   attachDriver(d: PciDevice, drv: Driver): void {
     this.dma.checkBind(d, drv.name);
     d.driver = drv.name;
+    this.bindings.delete(d);
     pciPmDriverChange(this.power.peek(d, ''), drv.name, true);
     this.generation++;
   }
@@ -240,6 +255,7 @@ export class Machine {
     this.mdev.parentGone(d);
     if (d.driver !== null) pciPmDriverChange(this.power.peek(d, ''), d.driver, false);
     d.driver = null;
+    this.bindings.delete(d);
     this.generation++;
   }
 

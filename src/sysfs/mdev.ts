@@ -38,7 +38,7 @@ function typeDir(m: Machine, parent: PciDevice, type: string): DirNode {
 /** `mdev_supported_types` for a registered parent; nothing otherwise. */
 export function mdevParentEntries(m: Machine, d: PciDevice): Entries {
   if (!m.mdev.isParent(d)) return [];
-  return [['mdev_supported_types', dir(() => m.mdev.types(d).map((t): [string, DirNode] => [t.type, typeDir(m, d, t.type)]))]];
+  return [['mdev_supported_types', owned(m.binding(d), dir(() => m.mdev.types(d).map((t): [string, DirNode] => [t.type, typeDir(m, d, t.type)])))]];
 }
 
 /** The parent's mdevs, as subdirectories of its directory. */

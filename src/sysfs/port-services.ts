@@ -6,7 +6,7 @@ import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
 import { EXT_CAP_ID, findExtCap, findCap, CAP_ID } from '../pci/config-read';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
-import { dir, relLink, uevent } from './build';
+import { dir, owned, relLink, uevent } from './build';
 import type { Entries } from './build';
 import { deviceDirPath } from './paths';
 import { plainPower } from '../engine/power';
@@ -36,11 +36,11 @@ export function portServiceEntries(m: Machine, d: PciDevice, cfg: Uint8Array): E
     const here = `${deviceDirPath(d)}/${name}`;
     return [
       name,
-      dir(() => [
-        ['power', powerDir(plainPower(m.power, d, name))],
+      owned(m.binding(d), dir(() => [
+        ['power', powerDir(plainPower(m.power, m.binding(d), name))],
         ['subsystem', relLink(here, 'bus/pci_express')],
         ['uevent', uevent(() => [])],
-      ]),
+      ])),
     ];
   });
 }

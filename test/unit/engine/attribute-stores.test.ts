@@ -173,6 +173,21 @@ describe('an open file is bound to the node it opened (fs/kernfs/file.c)', () =>
     fs.release(path, fh);
     fs.release(path, fresh);
   });
+
+  it("a port service's file opened before pcieport is unbound and bound again answers ENODEV (a new service device)", () => {
+    const m = boot('qemu-sriov');
+    const fs = new SysfsFs(sysfsTree(m));
+    const path = '/devices/pci0000:00/0000:00:02.0/0000:00:02.0:pcie001/power/control';
+    const fh = fs.open(path, constants.O_RDWR);
+    fs.write(path, fh, Buffer.from('on'), 0);
+    const other = fs.open('/devices/pci0000:00/0000:00:02.0/power/control', constants.O_RDONLY);
+    unbind(m, 'pcieport', '0000:00:02.0');
+    bind(m, 'pcieport', '0000:00:02.0');
+    refuses(() => fs.read(path, fh, 64, 0), 'ENODEV');
+    assert.equal(fs.read('/devices/pci0000:00/0000:00:02.0/power/control', other, 64, 0).toString(), 'on\n');
+    const fresh = fs.open(path, constants.O_RDONLY);
+    assert.equal(fs.read(path, fresh, 64, 0).toString(), 'auto\n');
+  });
 });
 
 describe('the mdev bus bind, unbind and drivers_probe (drivers/base/bus.c)', () => {
