@@ -41,6 +41,16 @@ export interface PowerSource {
   pm(): DevicePm;
   runtime(): RuntimePm;
   wakeupCapable: boolean;
+  /** pm_runtime_no_callbacks after registration removed the runtime group (rpm_sysfs_remove:
+   * control, autosuspend_delay_ms and the runtime times). */
+  noCallbacks: boolean;
+}
+
+/** How a device other than a PCI function starts: device_enable_async_suspend and
+ * pm_runtime_no_callbacks where its code calls them. */
+export interface PlainPmOptions {
+  asyncSuspend?: boolean;
+  noCallbacks?: boolean;
 }
 
 /** The PM state of every device, by the engine object the device is (a removed device's
@@ -72,13 +82,14 @@ export class PowerStates {
 }
 
 /** A device the PCI core does not manage: pm_runtime_init's defaults, runtime PM disabled. */
-export function plainPower(states: PowerStates, owner: object, key: string): PowerSource {
-  const pm = (): DevicePm => states.of(owner, key, () => ({ runtimeAuto: true, asyncSuspend: false, wakeupEnabled: false }));
+export function plainPower(states: PowerStates, owner: object, key: string, opts: PlainPmOptions = {}): PowerSource {
+  const pm = (): DevicePm => states.of(owner, key, () => ({ runtimeAuto: true, asyncSuspend: opts.asyncSuspend ?? false, wakeupEnabled: false }));
   return {
     pm,
     // pm_runtime_forbid takes a usage reference even while runtime PM is disabled.
     runtime: () => ({ enabled: false, usage: pm().runtimeAuto ? 0 : 1, activeKids: 0, status: 'unsupported' }),
     wakeupCapable: false,
+    noCallbacks: opts.noCallbacks ?? false,
   };
 }
 
@@ -157,5 +168,5 @@ export function pciPower(m: Machine, d: PciDevice, wakeupCapable: boolean): Powe
     for (const child of m.childDevices(d.fn.sysfsPath)) if (pciPower(m, child, false).runtime().status === 'active') activeKids++;
     return { enabled: true, usage, activeKids, status: pciRuntimeStatus(usage, activeKids) };
   };
-  return { pm, runtime, wakeupCapable };
+  return { pm, runtime, wakeupCapable, noCallbacks: false };
 }

@@ -10,9 +10,14 @@ import type { DirNode } from './node';
 
 const WAKEUP_STATS = ['wakeup_abort_count', 'wakeup_active', 'wakeup_active_count', 'wakeup_count', 'wakeup_expire_count', 'wakeup_last_time_ms', 'wakeup_max_time_ms', 'wakeup_total_time_ms'];
 
+/** dpm_sysfs_add's groups: pm_attr_group (async and the runtime_* debug files, as Debian
+ * builds with CONFIG_PM_ADVANCED_DEBUG), pm_runtime_attr_group unless the device has no
+ * runtime callbacks, pm_wakeup_attr_group on a wakeup-capable device. */
+const RUNTIME_GROUP = new Set(['autosuspend_delay_ms', 'control', 'runtime_active_time', 'runtime_suspended_time']);
+
 export function powerDir(src: PowerSource): DirNode {
   return dir(() => {
-    const e: Entries = [
+    const all: Entries = [
       ['async', rw(() => (src.pm().asyncSuspend ? 'enabled' : 'disabled'), (t) => storeAsync(src.pm(), t))],
       ['autosuspend_delay_ms', rw(autosuspendDelay, autosuspendDelay)],
       ['control', rw(() => (src.pm().runtimeAuto ? 'auto' : 'on'), (t) => storeControl(src.pm(), t))],
@@ -23,6 +28,7 @@ export function powerDir(src: PowerSource): DirNode {
       ['runtime_suspended_time', ro(() => '0')],
       ['runtime_usage', ro(() => String(src.runtime().usage))],
     ];
+    const e = src.noCallbacks ? all.filter(([name]) => !RUNTIME_GROUP.has(name)) : all;
     if (src.wakeupCapable) {
       e.push(['wakeup', rw(() => (src.pm().wakeupEnabled ? 'enabled' : 'disabled'), (t) => storeWakeup(src.pm(), t))]);
       // wakeup_*_show: the wakeup source's figures once one is registered, else an empty line.

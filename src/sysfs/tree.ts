@@ -66,7 +66,8 @@ function hostBridgeDir(m: Machine, index: number): DirNode {
   return dir((): Entries => {
     const e: Entries = m.childDevices(here).map((d: PciDevice) => [d.name, pciDeviceDir(m, d)]);
     e.push(['pci_bus', pciBusDir(m, host, here, busName(host.segment, host.busNumber), (t) => rescanRoot(m, index, t))]);
-    e.push(['power', powerDir(plainPower(m.power, host, ''))]);
+    // pci_register_host_bridge: device_enable_async_suspend(bus->bridge).
+    e.push(['power', powerDir(plainPower(m.power, host, '', { asyncSuspend: true }))]);
     e.push(['uevent', uevent(() => [])]);
     return e;
   });

@@ -177,16 +177,18 @@ describe('an open file is bound to the node it opened (fs/kernfs/file.c)', () =>
   it("a port service's file opened before pcieport is unbound and bound again answers ENODEV (a new service device)", () => {
     const m = boot('qemu-sriov');
     const fs = new SysfsFs(sysfsTree(m));
-    const path = '/devices/pci0000:00/0000:00:02.0/0000:00:02.0:pcie001/power/control';
+    const path = '/devices/pci0000:00/0000:00:02.0/0000:00:02.0:pcie001/power/async';
     const fh = fs.open(path, constants.O_RDWR);
-    fs.write(path, fh, Buffer.from('on'), 0);
+    fs.write(path, fh, Buffer.from('disabled'), 0);
     const other = fs.open('/devices/pci0000:00/0000:00:02.0/power/control', constants.O_RDONLY);
     unbind(m, 'pcieport', '0000:00:02.0');
     bind(m, 'pcieport', '0000:00:02.0');
     refuses(() => fs.read(path, fh, 64, 0), 'ENODEV');
     assert.equal(fs.read('/devices/pci0000:00/0000:00:02.0/power/control', other, 64, 0).toString(), 'on\n');
     const fresh = fs.open(path, constants.O_RDONLY);
-    assert.equal(fs.read(path, fresh, 64, 0).toString(), 'auto\n');
+    assert.equal(fs.read(path, fresh, 64, 0).toString(), 'enabled\n');
+    // pm_runtime_no_callbacks took the runtime group away: no control file.
+    refuses(() => fs.open('/devices/pci0000:00/0000:00:02.0/0000:00:02.0:pcie001/power/control', constants.O_RDONLY), 'ENOENT');
   });
 });
 
