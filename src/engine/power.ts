@@ -4,8 +4,8 @@
 // - every device starts as pm_runtime_init leaves it: runtime_auto on, runtime PM disabled
 //   (disable_depth 1), async suspend off;
 // - a PCI device then gets pci_pm_init (drivers/pci/pci.c): pm_runtime_forbid (control
-//   "on", usage 1), pm_runtime_set_active, pm_runtime_enable, device_enable_async_suspend,
-//   and wakeup capability when its PM capability can signal PME;
+//   "on", usage 1), pm_runtime_set_active, pm_runtime_enable, device_enable_async_suspend;
+//   whether it can wake is the caller's to say (sysfs/pci-device.ts wakeupCapable);
 // - local_pci_probe (drivers/pci/pci-driver.c) holds one more usage reference while a driver
 //   is bound, which vfio-pci gives back (vfio_pci_core_register_device: pm_runtime_allow,
 //   pm_runtime_put), so an idle vfio-pci device suspends [rec: sriov.json after_vfio_bind:
