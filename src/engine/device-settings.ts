@@ -14,8 +14,8 @@ export function setNumaNode(m: Machine, d: PciDevice, raw: string): void {
   m.changes.note({ device: d });
 }
 
-/** drivers/base/bus.c drivers_autoprobe_store: '0' turns it off, anything else on. */
-export function setDriversAutoprobe(m: Machine, raw: string): void {
-  m.driversAutoprobe = raw[0] !== '0';
+/** drivers/base/bus.c drivers_autoprobe_store (parsed by the attribute). */
+export function setDriversAutoprobe(m: Machine, on: boolean): void {
+  m.driversAutoprobe = on;
   m.changes.note();
 }

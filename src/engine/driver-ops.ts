@@ -6,7 +6,7 @@ import { dynIdFrom, driverMatches, parseIdFields, probeKeeps } from './drivers';
 import type { Driver } from './drivers';
 import type { Machine } from './machine';
 import { cString, sysfsWord } from './sysfs-text';
-import type { PciDevice } from './types';
+import type { PciDevice, PlatformDevice } from './types';
 
 function driverOrThrow(m: Machine, name: string): Driver {
   const d = m.drivers.get(name);
@@ -49,7 +49,7 @@ export function unbind(m: Machine, driverName: string, raw: string): void {
 }
 
 /** drivers/base/driver.c driver_set_override: a trailing newline is dropped; empty clears. */
-export function setDriverOverride(m: Machine, d: PciDevice, raw: string): void {
+export function setDriverOverride(m: Machine, d: PciDevice | PlatformDevice, raw: string): void {
   if (raw.length >= 4096 - 1) throw new Errno('EINVAL', 'override too long');
   let s = cString(raw);
   if (s.endsWith('\n')) s = s.slice(0, -1);
@@ -119,11 +119,14 @@ export function removeId(m: Machine, driverName: string, raw: string): void {
   m.changes.note();
 }
 
-/** kstrtobool as drivers use it: 1/0, y/n, on/off (lib/kstrtox.c). */
+/** kstrtobool (lib/kstrtox.c): only the first character counts (y, t, 1 / n, f, 0), or the
+ * first two for "on"/"of"; so "yes", "1x" and "0x5" are read too. */
 export function parseBool(raw: string): boolean | undefined {
-  const s = cString(raw).replace(/\n$/, '').toLowerCase();
-  if (['1', 'y', 'yes', 'on', 't', 'true'].includes(s) || /^y/.test(s)) return true;
-  if (['0', 'n', 'no', 'off', 'f', 'false'].includes(s) || /^n/.test(s)) return false;
+  const s = cString(raw).toLowerCase();
+  if ('yt1'.includes(s[0] ?? '-')) return true;
+  if ('nf0'.includes(s[0] ?? '-')) return false;
+  if (s[0] === 'o' && s[1] === 'n') return true;
+  if (s[0] === 'o' && s[1] === 'f') return false;
   return undefined;
 }
 

@@ -30,6 +30,7 @@ import { buildConfigSpace } from '../pci/config-space';
 import { parentPath } from './paths';
 import { ChangeLog } from './change-log';
 import { ModuleRegistry } from './modules';
+import { PowerStates, pciPmDriverChange } from './power';
 
 export class Machine {
   readonly topology: Topology;
@@ -53,6 +54,10 @@ export class Machine {
   readonly drivers: Map<string, Driver>;
   /** Loaded kernel modules and their parameters. */
   readonly modules: ModuleRegistry;
+  /** power/ settings of every device (drivers/base/power). */
+  readonly power = new PowerStates();
+  /** /sys/bus/pci/resource_alignment, null when unset. */
+  resourceAlignment: string | null = null;
   /** /sys/bus/pci/drivers_autoprobe */
   driversAutoprobe = true;
   /** Device directories by the directory they sit in, for listing a bridge's children. */
@@ -143,6 +148,11 @@ export class Machine {
       seq: this.seq++,
       driver: f.physfn ? null : bootDriverFor(f),
       driverOverride: null,
+      userEnables: 0,
+      brokenParity: false,
+      d3coldAllowed: null,
+      noMsi: false,
+      resetMethods: null,
       sriovAutoprobe: true,
       numaNode: f.spec.numaNode,
       steps: [],
@@ -226,17 +236,35 @@ export class Machine {
     return [...this.devices.values()].filter((d): d is PciDevice => d.kind === 'pci').sort((a, b) => a.seq - b.seq);
   }
 
+  private readonly bindings = new WeakMap<PciDevice, object>();
+
+  /** What stands for the device's current driver binding: the kernel objects a driver's
+   * probe makes (a port's service devices, an mdev parent's types) are new after every bind,
+   * so files opened under the old ones answer ENODEV and their state starts afresh. */
+  binding(d: PciDevice): object {
+    let b = this.bindings.get(d);
+    if (!b) {
+      b = {};
+      this.bindings.set(d, b);
+    }
+    return b;
+  }
+
   /** Binds a driver; a host driver is refused (EBUSY) while a user owns or wants the group. */
   attachDriver(d: PciDevice, drv: Driver): void {
     this.dma.checkBind(d, drv.name);
     d.driver = drv.name;
+    this.bindings.delete(d);
+    pciPmDriverChange(this.power.peek(d, ''), drv.name, true);
     this.changes.note({ device: d });
   }
 
   detachDriver(d: PciDevice): void {
     // The vendor driver's remove unregisters the mdev parent, which removes its mdevs.
     this.mdev.parentGone(d);
+    if (d.driver !== null) pciPmDriverChange(this.power.peek(d, ''), d.driver, false);
     d.driver = null;
+    this.bindings.delete(d);
     this.changes.note({ device: d });
   }
 
@@ -314,6 +342,7 @@ export class Machine {
       group: null,
       seq: this.seq++,
       driver: spec.driver ?? null,
+      driverOverride: null,
       steps: [],
     };
     this.devices.set(dev.name, dev);

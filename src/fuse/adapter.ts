@@ -99,7 +99,7 @@ export class SysfsFs implements FsOps {
    * without a store; the DAC check (default_permissions) cannot do that for root.
    * show() is not called here: as in sysfs, its errors belong to read(). */
   open(path: string, flags: number): number {
-    const node = this.paths.resolve(path);
+    const { node, owner } = this.paths.resolveOwned(path);
     if (node.kind === 'dir') throw new Errno('EISDIR', `${path}: is a directory`);
     if (node.kind === 'link') throw new Errno('EINVAL', `${path}: open of a symlink itself`);
     const access = flags & O_ACCMODE;
@@ -109,7 +109,7 @@ export class SysfsFs implements FsOps {
     if (wantsWrite && ((node.mode & S_IWUGO) === 0 || node.store === undefined)) {
       throw new Errno('EACCES', `${path}: not writable`);
     }
-    return this.openFiles.add(path, flags);
+    return this.openFiles.add(path, flags, owner);
   }
 
   /** A read from offset 0 calls show() afresh (as seq_file does after a seek to 0:
@@ -118,7 +118,7 @@ export class SysfsFs implements FsOps {
   read(path: string, handle: number, len: number, offset: number): Buffer {
     const file = this.openFiles.get(handle);
     if (offset === 0 || file.snapshot === undefined) {
-      file.snapshot = this.paths.resolveOpenAttr(path).show();
+      file.snapshot = this.paths.resolveOpenAttr(path, file.owner).show();
     }
     const text = file.snapshot;
     const start = Math.min(offset, text.length);
@@ -140,7 +140,7 @@ export class SysfsFs implements FsOps {
     const file = this.openFiles.get(handle);
     // sysfs_kf_write returns 0 for an empty write without calling store.
     if (data.length === 0) return 0;
-    const node = this.paths.resolveOpenAttr(path);
+    const node = this.paths.resolveOpenAttr(path, file.owner);
     if (node.store === undefined) throw new Errno('EACCES', `${path}: not writable`);
     let taken = data;
     if (node.binary === true) {
@@ -176,15 +176,17 @@ export class SysfsFs implements FsOps {
 
   /** Creating a file in a sysfs directory: kernfs dirs have no ->create, and
    * lookup_open (fs/namei.c) answers EACCES ("can't create …: Permission denied" in
-   * the recordings). */
+   * the recordings). mknod(2) of a regular file ends here too, with the same answer:
+   * do_mknodat sends S_IFREG to vfs_create (EACCES without ->create), and libfuse 2.9's
+   * fuse_lib_mknod tries create() first for S_ISREG. */
   create(path: string): number {
     throw new Errno('EACCES', `${path}: sysfs directories take no new files`);
   }
 
-  /** vfs_mknod, vfs_unlink, vfs_symlink, vfs_link (fs/namei.c) give EPERM when the
-   * directory has no such inode op, which kernfs dirs do not have; kernfs_iop_mkdir,
-   * kernfs_iop_rmdir and kernfs_iop_rename (fs/kernfs/dir.c) give EPERM without the
-   * syscall_ops that only cgroupfs provides. */
+  /** vfs_mknod (FIFOs, sockets, devices), vfs_unlink, vfs_symlink, vfs_link (fs/namei.c)
+   * give EPERM when the directory has no such inode op, which kernfs dirs do not have;
+   * kernfs_iop_mkdir, kernfs_iop_rmdir and kernfs_iop_rename (fs/kernfs/dir.c) give EPERM
+   * without the syscall_ops that only cgroupfs provides. */
   mknod(path: string): void {
     throw new Errno('EPERM', `${path}: sysfs refuses mknod`);
   }

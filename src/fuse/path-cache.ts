@@ -54,17 +54,33 @@ export class PathCache {
     return node;
   }
 
-  /** The attribute behind an open handle. A node removed since open answers ENODEV,
-   * as kernfs does when kernfs_get_active() fails on a removed node (fs/kernfs/file.c). */
-  resolveOpenAttr(path: string): AttrNode {
-    let node: Node | undefined;
-    try {
-      node = this.find(path);
-    } catch {
-      node = undefined;
+  /** The node at `path` and the owner of the deepest owned directory on the way
+   * (DirNode.owner: the device or group the node belongs to), undefined outside any. */
+  resolveOwned(path: string): { node: Node; owner: object | undefined } {
+    const node = this.resolve(path);
+    // Every directory on the way is in the cache now that the path resolved.
+    let owner: object | undefined;
+    for (let rel = trim(path); owner === undefined && rel !== ''; rel = rel.slice(0, Math.max(0, rel.lastIndexOf('/')))) {
+      const at = rel === trim(path) ? node : this.nodes.get(rel);
+      if (at !== undefined && at.kind === 'dir') owner = at.owner;
     }
-    if (node === undefined || node.kind !== 'attr') throw new Errno('ENODEV', `${path}: removed while open`);
-    return node;
+    return { node, owner };
+  }
+
+  /** The attribute behind an open handle. A node removed since open answers ENODEV,
+   * as kernfs does when kernfs_get_active() fails on a removed node (fs/kernfs/file.c).
+   * The open file is bound to the node it opened, not to the name: once its owner is
+   * gone, a new device or group under the same path (a rescan, VFs enabled again) is
+   * another kernfs node, and the old handle keeps answering ENODEV. */
+  resolveOpenAttr(path: string, openedOwner: object | undefined): AttrNode {
+    let found: { node: Node; owner: object | undefined };
+    try {
+      found = this.resolveOwned(path);
+    } catch {
+      throw new Errno('ENODEV', `${path}: removed while open`);
+    }
+    if (found.node.kind !== 'attr' || found.owner !== openedOwner) throw new Errno('ENODEV', `${path}: removed while open`);
+    return found.node;
   }
 
   private walk(rel: string, asked: string): Node | undefined {

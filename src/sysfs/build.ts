@@ -2,6 +2,7 @@
 // a store receives the whole write (Documentation/filesystems/sysfs.rst).
 
 import { posix } from 'node:path';
+import { checkSynthUevent } from '../engine/uevent';
 import type { AttrNode, DirNode, LinkNode, Node } from './node';
 
 export const PAGE_SIZE = 4096;
@@ -42,6 +43,13 @@ export function dir(build: () => Entries, mode = 0o755, version?: () => number):
   };
 }
 
+/** `node` marked as the directory of the kernel object `owner` (a device, a group): files
+ * opened in it stay bound to that object (DirNode.owner). */
+export function owned(owner: object, node: DirNode): DirNode {
+  node.owner = owner;
+  return node;
+}
+
 /** A directory with a fast lookup, for large listings (bus/pci/devices, iommu_groups). */
 export function indexedDir(spec: { names: () => string[]; lookup: (name: string) => Node | undefined; subdirs: () => number }, mode = 0o755): DirNode {
   return { kind: 'dir', mode, list: spec.names, lookup: spec.lookup, subdirCount: spec.subdirs };
@@ -79,6 +87,11 @@ export function rw(show: () => string, store: (text: string) => void, mode = 0o6
   };
 }
 
+/** A read-write text attribute whose show output is used exactly (no newline added). */
+export function rwRaw(show: () => string, store: (text: string) => void, mode = 0o644): AttrNode {
+  return { ...roRaw(show, mode), store: (data) => store(data.toString('latin1')) };
+}
+
 /** A write-only attribute (0200, or 0220 for `remove`). Reading it is EIO in sysfs; modes keep readers out. */
 export function wo(store: (text: string) => void, mode = 0o200): AttrNode {
   return {
@@ -90,7 +103,21 @@ export function wo(store: (text: string) => void, mode = 0o200): AttrNode {
   };
 }
 
-/** A write-only attribute that accepts anything and does nothing (uevent triggers, say). */
-export function sink(mode = 0o200): AttrNode {
-  return wo(() => undefined, mode);
+
+/** A bus's `drivers_autoprobe` (drivers/base/bus.c): reads 1 or 0; a write starting with
+ * '0' turns it off, anything else on. */
+export function autoprobeAttr(get: () => boolean, set: (on: boolean) => void): AttrNode {
+  return rw(() => (get() ? '1' : '0'), (t) => set(t[0] !== '0'));
+}
+
+/** A device's `uevent` (drivers/base/core.c uevent_show): one "KEY=value\n" line per variable
+ * the device's kset adds (nothing at all for a device without a bus or a class, or one whose
+ * bus and class add nothing: an empty file). A write is a synthetic uevent (uevent_store). */
+export function uevent(vars: () => string[]): AttrNode {
+  return rwRaw(() => vars().map((v) => v + '\n').join(''), checkSynthUevent);
+}
+
+/** The write-only `uevent` of a driver, a bus or a module (0200): a synthetic uevent. */
+export function ueventTrigger(): AttrNode {
+  return wo(checkSynthUevent);
 }

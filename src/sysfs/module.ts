@@ -7,7 +7,7 @@
 
 import { createHash } from 'node:crypto';
 import type { Machine } from '../engine/machine';
-import { dir, indexedDir, relLink, ro, rw, sink } from './build';
+import { dir, indexedDir, relLink, ro, rw, ueventTrigger } from './build';
 import type { Entries } from './build';
 import type { DirNode } from './node';
 
@@ -65,7 +65,7 @@ function moduleEntryDir(m: Machine, name: string): DirNode {
       ['sections', dir(() => [])],
       ['srcversion', ro(() => srcversion(name))],
       ['taint', ro(() => '')],
-      ['uevent', sink()],
+      ['uevent', ueventTrigger()],
     );
     return e;
   });

@@ -17,6 +17,10 @@ export interface DirNode {
   lookup(name: string): Node | undefined;
   /** Number of subdirectories, for nlink = 2 + subdirs (virt-host-validate reads it). */
   subdirCount(): number;
+  /** The kernel object this directory stands for (a device, a group), where one can go
+   * and another take its name: kernfs nodes belong to their kobject, so a file opened
+   * under one owner stays bound to it (see fuse/open-files.ts). */
+  owner?: object;
 }
 
 export interface AttrNode {

@@ -1,7 +1,8 @@
 // The store side of a PCI device's writable attributes, each a thin call into the engine.
 
 import { Errno } from '../engine/errno';
-import { parseBool, parseUlong, setDriverOverride } from '../engine/driver-ops';
+import { parseUlong, setDriverOverride } from '../engine/driver-ops';
+import { storeBrokenParity, storeD3cold, storeEnable, storeMsiBus, storeResetMethod } from '../engine/pci-attrs';
 import { removeStore, rescanBridge, rescanDevice } from '../engine/hotplug';
 import { setNumaNode } from '../engine/device-settings';
 import type { Machine } from '../engine/machine';
@@ -20,26 +21,22 @@ function numberStore(check?: (n: number) => void): Store {
 
 export function pciWrites(m: Machine, d: PciDevice): Record<string, Store> {
   return {
-    brokenParity: numberStore(),
-    d3cold: numberStore(),
-    msiBus: numberStore(),
+    brokenParity: (t) => storeBrokenParity(d, t),
+    d3cold: (t) => storeD3cold(d, t),
+    msiBus: (t) => storeMsiBus(d, t),
     driverOverride: (t) => setDriverOverride(m, d, t),
-    enable: (t) => {
-      if (parseBool(t) === undefined) throw new Errno('EINVAL', 'enable takes a boolean');
-    },
+    enable: (t) => storeEnable(d, t),
     numaNode: (t) => setNumaNode(m, d, t),
     remove: (t) => removeStore(m, d, t),
     rescan: (t) => rescanDevice(m, d, t),
     rescanBridge: (t) => rescanBridge(m, d, t),
-    // pci-sysfs.c reset_store: only "1" resets.
+    // pci-sysfs.c reset_store: only "1" resets; pci_reset_function with every method
+    // disabled through reset_method is ENOTTY.
     reset: numberStore((v) => {
       if (v !== 1) throw new Errno('EINVAL', 'reset takes 1');
+      if (d.resetMethods?.length === 0) throw new Errno('ENOTTY', 'every reset method is disabled');
     }),
     resetSubordinate: numberStore(),
-    resetMethod: (t) => {
-      const words = t.trim().split(/\s+/).filter(Boolean);
-      const known = resetMethods(m, d);
-      if (words.some((w) => w !== 'default' && !known.includes(w))) throw new Errno('EINVAL', 'unknown reset method');
-    },
+    resetMethod: (t) => storeResetMethod(d, resetMethods(m, d), t),
   };
 }

@@ -8,12 +8,15 @@ import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
 import { hasFlr, hasMsiOrMsix, hasPmReset, linkInfo, EXT_CAP_ID, findExtCap } from '../pci/config-read';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
-import { dir, emptyDir, relLink, ro, rw, wo } from './build';
+import { dir, emptyDir, owned, relLink, ro, rw, rwRaw, uevent, wo } from './build';
 import type { Entries } from './build';
 import type { AttrNode, DirNode } from './node';
 import { deviceDirPath, driverDirPath, iommuUnitPath } from './paths';
 import { groupPath } from './iommu-groups';
 import { pciWrites } from './pci-device-writes';
+import { pciPower } from '../engine/power';
+import type { PowerSource } from '../engine/power';
+import { enableCount, resetMethodText } from '../engine/pci-attrs';
 import { powerDir } from './power';
 import { busName, pciBusDir } from './pci-bus';
 import { portServiceEntries } from './port-services';
@@ -37,7 +40,8 @@ export function modalias(d: PciDevice): string {
   return `pci:v${HEX(f.id.vendor, 8)}d${HEX(f.id.device, 8)}sv${HEX(s.vendor, 8)}sd${HEX(s.device, 8)}bc${HEX(c >> 16, 2)}sc${HEX((c >> 8) & 0xff, 2)}i${HEX(c & 0xff, 2)}`;
 }
 
-function ueventText(d: PciDevice): string {
+/** dev_uevent's DRIVER= and pci_uevent's variables (drivers/pci/pci-driver.c). */
+function ueventVars(d: PciDevice): string[] {
   const f = d.fn;
   const s = subsystemIds(d);
   const lines = [
@@ -48,7 +52,7 @@ function ueventText(d: PciDevice): string {
     `PCI_SLOT_NAME=${d.name}`,
     `MODALIAS=${modalias(d)}`,
   ];
-  return lines.join('\n');
+  return lines;
 }
 
 /** pci-sysfs.c resource_show: start, end, flags per resource; 13 lines, 17 for bridges. */
@@ -96,7 +100,7 @@ export function pciDeviceDir(m: Machine, d: PciDevice): DirNode {
 
 function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
   const here = deviceDirPath(d);
-  return dir((): Entries => {
+  return owned(d, dir((): Entries => {
     const f = d.fn;
     const cfg = m.configBytes(d);
     const w = pciWrites(m, d);
@@ -106,8 +110,7 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     const aer = findExtCap(cfg, EXT_CAP_ID.AER) !== undefined;
     const bound = d.driver !== null;
     const isBridge = f.headerType === 1;
-    // pci_enable_bridges (setup-bus.c) enables every bridge once resources are assigned.
-    const enabled = bound || isBridge;
+    const power = pciPower(m, d, wakeupCapable(m, d));
 
     for (const child of m.childDevices(here)) e.push([child.name, pciDeviceDir(m, child)]);
     e.push(...mdevChildEntries(m, d));
@@ -123,7 +126,7 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
       }
     }
     e.push(['ari_enabled', ro(() => (isBridge && f.ari ? '1' : '0'))]);
-    e.push(['broken_parity_status', rw(() => '0', w.brokenParity)]);
+    e.push(['broken_parity_status', rw(() => (d.brokenParity ? '1' : '0'), w.brokenParity)]);
     e.push(['class', ro(() => hex(f.classCode, 6))]);
     e.push(['config', configAttr(m, d)]);
     e.push(['consistent_dma_mask_bits', ro(() => '32')]);
@@ -131,12 +134,12 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
       e.push(['current_link_speed', ro(() => link.curSpeed)]);
       e.push(['current_link_width', ro(() => String(link.curWidth))]);
     }
-    e.push(['d3cold_allowed', rw(() => (f.pcie && d.driver !== 'pcieport' ? '1' : '0'), w.d3cold)]);
+    e.push(['d3cold_allowed', rw(() => ((d.d3coldAllowed ?? (f.pcie && d.driver !== 'pcieport')) ? '1' : '0'), w.d3cold)]);
     e.push(['device', ro(() => hex(f.id.device, 4))]);
     e.push(['dma_mask_bits', ro(() => '32')]);
     if (d.driver) e.push(['driver', relLink(here, driverDirPath('pci', d.driver))]);
     e.push(['driver_override', rw(() => d.driverOverride ?? '(null)', w.driverOverride)]);
-    e.push(['enable', rw(() => (enabled ? '1' : '0'), w.enable)]);
+    e.push(['enable', rw(() => String(enableCount(d)), w.enable)]);
     if (d.group && d.unit) {
       e.push(['iommu', relLink(here, iommuUnitPath(d.unit.name))]);
       e.push(['iommu_group', relLink(here, groupPath(d.group.id))]);
@@ -151,18 +154,18 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     }
     e.push(...mdevParentEntries(m, d));
     e.push(['modalias', ro(() => modalias(d))]);
-    e.push(['msi_bus', rw(() => '1', w.msiBus)]);
+    e.push(['msi_bus', rw(() => (d.noMsi ? '0' : '1'), w.msiBus)]);
     if (bound && hasMsiOrMsix(cfg) && d.driver === 'pcieport') e.push(['msi_irqs', dir(() => [[String(24 + d.seq), ro(() => 'msi')]])]);
     e.push(['numa_node', rw(() => String(d.numaNode), w.numaNode)]);
-    if (isBridge && f.secondary) e.push(['pci_bus', pciBusDir(here, busName(f.segment, f.secondary.number), w.rescanBridge)]);
-    e.push(['power', powerDir(wakeupCapable(m, d))]);
-    e.push(['power_state', ro(() => (enabled ? 'D0' : 'unknown'))]);
+    if (isBridge && f.secondary) e.push(['pci_bus', pciBusDir(m, d, here, busName(f.segment, f.secondary.number), w.rescanBridge)]);
+    e.push(['power', powerDir(power)]);
+    e.push(['power_state', ro(() => powerState(d, power))]);
     e.push(['remove', wo(w.remove, 0o220)]);
     e.push(['rescan', wo(w.rescan)]);
     const resets = resetMethods(m, d);
     if (resets.length > 0) {
       e.push(['reset', wo(w.reset)]);
-      e.push(['reset_method', rw(() => resets.join(' '), w.resetMethod)]);
+      e.push(['reset_method', rwRaw(() => resetMethodText(d, resets), w.resetMethod)]);
     }
     if (isBridge) e.push(['reset_subordinate', wo(w.resetSubordinate)]);
     e.push(['resource', ro(() => resourceText(d))]);
@@ -175,15 +178,25 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     e.push(['subsystem', relLink(here, 'bus/pci')]);
     e.push(['subsystem_device', ro(() => hex(s.device, 4))]);
     e.push(['subsystem_vendor', ro(() => hex(s.vendor, 4))]);
-    e.push(['uevent', rw(() => ueventText(d), () => undefined)]);
+    e.push(['uevent', uevent(() => ueventVars(d))]);
     e.push(['vendor', ro(() => hex(f.id.vendor, 4))]);
     return e;
-  }, 0o755, () => m.generation);
+  }, 0o755, () => m.generation));
+}
+
+/** power_state (pci_power_name of current_state): D3hot once a bound driver let the device
+ * runtime-suspend (pci_finish_runtime_suspend) [rec: sriov.json after_vfio_bind]; else D0
+ * once enabled, and "unknown" for a device no one has powered up through the PM core. */
+function powerState(d: PciDevice, power: PowerSource): string {
+  if (d.driver !== null && power.runtime().status === 'suspended') return 'D3hot';
+  return enableCount(d) > 0 ? 'D0' : 'unknown';
 }
 
 /** drivers/pci/pcie/pme.c pcie_pme_mark_devices: a root port's PME service marks the port and
- * everything below it wakeup-capable. */
+ * everything below it wakeup-capable when it probes; VFs come later and have no PM
+ * capability of their own, so they are not [rec: sriov.json, VFs have no power/wakeup]. */
 function wakeupCapable(m: Machine, d: PciDevice): boolean {
+  if (d.fn.physfn) return false;
   for (let f: typeof d.fn | null = d.fn; f; f = f.bus.bridge) {
     if (f.pcieType === PCI_EXP_TYPE.ROOT_PORT && m.deviceOf(f)?.driver === 'pcieport') return true;
   }

@@ -3,7 +3,7 @@
 import type { Machine } from '../engine/machine';
 import type { IommuUnit, PciDevice, PlatformDevice } from '../engine/types';
 import { busPciDir } from './bus-pci';
-import { dir, relLink, ro, rw } from './build';
+import { dir, relLink, ro, uevent } from './build';
 import type { Entries } from './build';
 import { iommuGroupsDir } from './iommu-groups';
 import { debugIommufsDir } from './debug-iommufs';
@@ -14,6 +14,7 @@ import { platformDeviceDir } from './platform-device';
 import { powerDir } from './power';
 import { busName, pciBusDir } from './pci-bus';
 import { rescanRoot } from '../engine/hotplug';
+import { plainPower } from '../engine/power';
 import { busMdevDir, classMdevBusDir, mdevInUse } from './mdev';
 import { regionsChanged } from './change-scope';
 import { moduleDir } from './module';
@@ -55,9 +56,9 @@ function unitDir(m: Machine, unit: IommuUnit): DirNode {
     if (unit.spec.type === 'amd-vi') {
       e.push(['amd-iommu', dir(() => [['cap', ro(() => '0x00190063')], ['features', ro(() => '0x0000000000000000')]])]);
     }
-    e.push(['power', powerDir(false)]);
+    e.push(['power', powerDir(plainPower(m.power, unit, ''))]);
     e.push(['subsystem', relLink(here, 'class/iommu')]);
-    e.push(['uevent', rw(() => '', () => undefined)]);
+    e.push(['uevent', uevent(() => [])]);
     return e;
   }, 0o755, version);
 }
@@ -71,9 +72,10 @@ function hostBridgeDir(m: Machine, index: number): DirNode {
   const here = `devices/${host.dirName}`;
   return dir((): Entries => {
     const e: Entries = m.childDevices(here).map((d: PciDevice) => [d.name, pciDeviceDir(m, d)]);
-    e.push(['pci_bus', pciBusDir(here, busName(host.segment, host.busNumber), (t) => rescanRoot(m, index, t))]);
-    e.push(['power', powerDir(false)]);
-    e.push(['uevent', rw(() => '', () => undefined)]);
+    e.push(['pci_bus', pciBusDir(m, host, here, busName(host.segment, host.busNumber), (t) => rescanRoot(m, index, t))]);
+    // pci_register_host_bridge: device_enable_async_suspend(bus->bridge).
+    e.push(['power', powerDir(plainPower(m.power, host, '', { asyncSuspend: true }))]);
+    e.push(['uevent', uevent(() => [])]);
     return e;
   });
 }
