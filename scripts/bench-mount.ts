@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { selfTimes } from './bench-cpuprofile';
 import { SERVER_KINDS, startMount, startServer, type ServerInputs, type ServerKind } from './bench-servers';
 import { benchWrites } from './bench-writes';
-import { runWorkload, WORKLOAD_NAMES, type Timing } from './bench-workloads';
+import { median, runWorkload, WORKLOAD_NAMES, type Timing } from './bench-workloads';
 import { generateMachineYaml } from './generate-machine';
 
 const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');
@@ -77,11 +77,6 @@ function parseArgs(argv: string[]): Args {
 }
 
 const progress = (line: string): void => void process.stderr.write(`${line}\n`);
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[(s.length - 1) >> 1]!;
-};
 
 const seconds = (ms: number): string => (ms >= 10_000 ? (ms / 1000).toFixed(1) : (ms / 1000).toFixed(2)) + ' s';
 

@@ -19,6 +19,12 @@ export const WORKLOADS: Record<string, string> = {
 
 export const WORKLOAD_NAMES = Object.keys(WORKLOADS);
 
+/** The middle value (the lower one of an even count): robust to one disturbed round. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[(s.length - 1) >> 1]!;
+}
+
 export interface Timing {
   /** Wall time in ms; NaN when the workload did not finish in time or failed. */
   ms: number;

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startMount } from './bench-servers';
+import { median } from './bench-workloads';
 
 /** A PF on the root bus whose 256 possible VFs start on bus 01 (offset 240), and a NIC to bind. */
 const WRITES_TOPOLOGY = `version: 1
@@ -27,11 +28,6 @@ export interface WriteResult {
   ms: number;
   note?: string;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[(s.length - 1) >> 1]!;
-};
 
 /** Lists `dir` until it holds `count` entries; the listings it took (1 = the first one
  * after the write already saw the change) and when it succeeded, or NaN after 5 s. */
