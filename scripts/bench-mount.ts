@@ -76,6 +76,9 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
+/** Why a warm walk has no time: its cold walk did not finish. */
+const NOT_RUN = 'not run';
+
 const progress = (line: string): void => void process.stderr.write(`${line}\n`);
 
 const seconds = (ms: number): string => (ms >= 10_000 ? (ms / 1000).toFixed(1) : (ms / 1000).toFixed(2)) + ' s';
@@ -88,7 +91,8 @@ interface Machine {
   cleanup(): void;
 }
 
-function countEntries(dir: string, into = { dirs: 1, files: 0, links: 0 }): { dirs: number; files: number; links: number } {
+/** Entries below the root, by type. */
+function countEntries(dir: string, into = { dirs: 0, files: 0, links: 0 }): { dirs: number; files: number; links: number } {
   for (const e of readdirSync(dir, { withFileTypes: true }) as Dirent[]) {
     if (e.isDirectory()) {
       into.dirs++;
@@ -105,9 +109,10 @@ function prepare(devices: number): Machine {
   const topology = join(work, `generated-${devices}.yaml`);
   writeFileSync(topology, generateMachineYaml(devices));
   const exportDir = join(shm, 'sys');
-  execFileSync(process.execPath, [CLI, 'export', topology, exportDir], { stdio: 'inherit' });
+  // Their messages go with the progress lines: stdout is the markdown only.
+  execFileSync(process.execPath, [CLI, 'export', topology, exportDir], { stdio: ['ignore', 2, 2] });
   const snapshot = join(shm, 'tree.v8');
-  execFileSync(process.execPath, [LEAN, 'snapshot', exportDir, snapshot], { stdio: 'inherit' });
+  execFileSync(process.execPath, [LEAN, 'snapshot', exportDir, snapshot], { stdio: ['ignore', 2, 2] });
   mkdirSync(join(work, 'mnt'));
   return {
     devices,
@@ -140,7 +145,7 @@ async function benchSize(devices: number, args: Args): Promise<SizeResults> {
           const server = await startServer(kind, machine.inputs);
           try {
             const cold = await runWorkload(w, server.root, args.timeoutS);
-            const warm = Number.isNaN(cold.ms) ? cold : await runWorkload(w, server.root, args.timeoutS);
+            const warm: Timing = Number.isNaN(cold.ms) ? { ms: NaN, problem: NOT_RUN } : await runWorkload(w, server.root, args.timeoutS);
             const per = res.walks.get(w) ?? new Map();
             res.walks.set(w, per);
             const t = per.get(kind) ?? { cold: [], warm: [] };
@@ -173,7 +178,8 @@ function cell(ts: Timing[] | undefined, timeoutS: number): { text: string; ms: n
     const ms = median(done);
     return { text: seconds(ms), ms };
   }
-  const failed = ts.find((t) => t.problem !== 'timeout' && t.problem !== undefined);
+  if (ts.every((t) => t.problem === NOT_RUN)) return { text: '–', ms: NaN };
+  const failed = ts.find((t) => t.problem !== 'timeout' && t.problem !== NOT_RUN && t.problem !== undefined);
   const why = failed === undefined ? `not finished in ${timeoutS} s` : `failed: ${failed.problem}`;
   return { text: `${why} (${done.length}/${ts.length} ok)`, ms: NaN };
 }
