@@ -1,10 +1,10 @@
 // The benchmark's FUSE floor: an exported tree served by the least a fuse-native server
 // can do. Plain objects in one Map keyed by path, answered straight from fuse-native's
 // callbacks; nothing of src/fuse (no wrapper, no errno mapper, no node cache) is used.
-// It mounts with the kernel options of `iommufs mount` (src/fuse/mount-options.ts:
-// direct_io, entry/attr timeouts of CACHE_TIMEOUT_S, negative_timeout=0,
-// default_permissions, passed through fsname as that file explains), so a comparison
-// with the mount is "same caching, same FUSE, nothing else".
+// It mounts with the kernel options of `iommufs mount` (kernelOptions(true) of
+// src/fuse/mount-options.ts, plain data: direct_io, entry/attr timeouts of
+// CACHE_TIMEOUT_S, negative_timeout=0, default_permissions, passed through fsname as that
+// file explains), so a comparison with the mount is "same caching, same FUSE, nothing else".
 //
 //   node dist/scripts/lean-fuse-server.js snapshot <exported dir> <snapshot file>
 //   node dist/scripts/lean-fuse-server.js serve <snapshot file> <mountpoint>
@@ -24,7 +24,7 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } fro
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import type FuseNative from 'fuse-native';
-import { CACHE_TIMEOUT_S } from '../src/fuse/mount-options';
+import { kernelOptions } from '../src/fuse/mount-options';
 
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
@@ -127,13 +127,12 @@ function serve(snapshotFile: string, mountpoint: string): void {
       else cb(pos >= data.length ? 0 : data.copy(buf, 0, pos, Math.min(data.length, pos + len)));
     },
   };
-  const t = CACHE_TIMEOUT_S;
   const Fuse = require('fuse-native') as typeof FuseNative;
   const fuse = new Fuse(mountpoint, ops, {
     mkdir: true,
-    // The mount's kernel options (mount-options.ts kernelOptions), through fsname since
-    // fuse-native has no direct_io and drops falsy values such as negative_timeout=0.
-    fsname: ['lean', 'direct_io', `entry_timeout=${t}`, `attr_timeout=${t}`, 'negative_timeout=0', 'default_permissions'].join(','),
+    // The mount's own kernel options (plain data from mount-options.ts), through fsname
+    // since fuse-native has no direct_io and drops falsy values such as negative_timeout=0.
+    fsname: ['lean', ...kernelOptions(true)].join(','),
     subtype: 'lean',
     // No per-request timer: a static tree answers at once (the mount arms one per request).
     timeout: false,
