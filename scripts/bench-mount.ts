@@ -11,8 +11,9 @@
 // workload) and warm (the same walk again). Rounds interleave the servers (round 1:
 // tmpfs, lean, mount for each workload; round 2: again...) so background load hits them
 // alike; the table gives medians. A workload that does not finish within --timeout
-// seconds is reported as not finished. --profile DIR runs the mount alone under
-// `node --cpu-prof` and prints where its CPU time went during the cold and warm walks.
+// seconds is reported as not finished. --profile DIR runs the mount (or the FUSE servers
+// given with --servers) under `node --cpu-prof`, one workload at a time (find and ls-lR
+// unless --workloads), and prints where its CPU time went during the cold and warm walks.
 // Progress goes to stderr; stdout is markdown for README's Speed section.
 
 import { execFileSync } from 'node:child_process';
@@ -20,7 +21,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, type Dirent
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selfTimes } from './bench-cpuprofile';
-import { SERVER_KINDS, startMount, startServer, type ServerInputs, type ServerKind } from './bench-servers';
+import { SERVER_KINDS, startServer, type ServerInputs, type ServerKind } from './bench-servers';
 import { benchWrites } from './bench-writes';
 import { median, runWorkload, WORKLOAD_NAMES, type Timing } from './bench-workloads';
 import { generateMachineYaml } from './generate-machine';
@@ -220,13 +221,15 @@ function daemonTable(all: SizeResults[]): string {
 
 async function profile(args: Args, dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
+  // Unless narrowed: find and ls -lR, on the mount.
   const workloads = args.workloads.length === WORKLOAD_NAMES.length ? ['find', 'ls-lR'] : args.workloads;
+  const servers = args.servers.length === SERVER_KINDS.length ? ['mount' as const] : args.servers.filter((k) => k !== 'tmpfs');
   for (const devices of args.devices) {
     const machine = prepare(devices);
     try {
-      for (const w of workloads) {
-        const profDir = mkdtempSync(join(dir, `${devices}-${w}-`));
-        const server = await startMount(machine.inputs.topology, machine.inputs.mountpoint, ['--cpu-prof', '--cpu-prof-dir', profDir]);
+      for (const [w, kind] of workloads.flatMap((w) => servers.map((k) => [w, k] as const))) {
+        const profDir = mkdtempSync(join(dir, `${devices}-${w}-${kind}-`));
+        const server = await startServer(kind, { ...machine.inputs, nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profDir] });
         const now = (): number => Number(process.hrtime.bigint() / 1000n);
         const windows: Array<[string, number, number, Timing]> = [];
         try {
@@ -242,7 +245,7 @@ async function profile(args: Args, dir: string): Promise<void> {
         if (file === undefined) throw new Error(`no .cpuprofile in ${profDir}`);
         for (const [phase, from, to, t] of windows) {
           const p = selfTimes(join(profDir, file), from, to);
-          console.log(`\n${devices} devices, ${phase} ${w} (${Number.isNaN(t.ms) ? t.problem : seconds(t.ms)} wall, daemon's JS thread busy ${(p.busyMs / 1000).toFixed(2)} s, idle ${(p.idleMs / 1000).toFixed(2)} s), ${join(profDir, file)}\n`);
+          console.log(`\n${kind}, ${devices} devices, ${phase} ${w} (${Number.isNaN(t.ms) ? t.problem : seconds(t.ms)} wall, daemon's JS thread busy ${(p.busyMs / 1000).toFixed(2)} s, idle ${(p.idleMs / 1000).toFixed(2)} s), ${join(profDir, file)}\n`);
           console.log('| self time | share | function |\n|---|---|---|');
           for (const f of p.functions) console.log(`| ${f.ms.toFixed(0)} ms | ${(f.share * 100).toFixed(1)}% | ${f.where} |`);
           console.log('\n| self time | share | file |\n|---|---|---|');

@@ -30,7 +30,7 @@ export interface ServerInputs {
   exportDir: string;
   snapshot: string;
   mountpoint: string;
-  /** Extra node flags for the mount daemon (e.g. --cpu-prof). */
+  /** Extra node flags for the FUSE daemons (e.g. --cpu-prof). */
   nodeFlags?: string[];
 }
 
@@ -78,7 +78,7 @@ export function startServer(kind: ServerKind, inp: ServerInputs): Promise<Runnin
     case 'tmpfs':
       return Promise.resolve({ root: inp.exportDir, startMs: 0, rssMb: () => NaN, stop: async () => undefined });
     case 'lean':
-      return daemon([LEAN, 'serve', inp.snapshot, inp.mountpoint], inp.mountpoint);
+      return daemon([...(inp.nodeFlags ?? []), LEAN, 'serve', inp.snapshot, inp.mountpoint], inp.mountpoint);
     case 'mount':
       return startMount(inp.topology, inp.mountpoint, inp.nodeFlags);
   }
