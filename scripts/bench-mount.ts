@@ -126,10 +126,13 @@ function prepare(devices: number): Machine {
   };
 }
 
-/** Every timing of one size: [workload][server] → cold and warm per round. */
+/** One workload's timings: per server, cold and warm per round. */
+type Walks = Map<ServerKind, { cold: Timing[]; warm: Timing[] }>;
+
+/** Every timing of one size, by workload. */
 interface SizeResults {
   machine: Machine;
-  walks: Map<string, Map<ServerKind, { cold: Timing[]; warm: Timing[] }>>;
+  walks: Map<string, Walks>;
   startMs: Map<ServerKind, number[]>;
   rssMb: Map<ServerKind, number[]>;
 }
@@ -147,7 +150,7 @@ async function benchSize(devices: number, args: Args): Promise<SizeResults> {
           try {
             const cold = await runWorkload(w, server.root, args.timeoutS);
             const warm: Timing = Number.isNaN(cold.ms) ? { ms: NaN, problem: NOT_RUN } : await runWorkload(w, server.root, args.timeoutS);
-            const per = res.walks.get(w) ?? new Map();
+            const per: Walks = res.walks.get(w) ?? new Map();
             res.walks.set(w, per);
             const t = per.get(kind) ?? { cold: [], warm: [] };
             per.set(kind, t);
