@@ -10,7 +10,7 @@ import type { FsDirListing, FsOps, FsStat, FsStatfs, StaleNames } from './fs-ops
 import { KernelNames } from './kernel-names';
 import { OpenFiles } from './open-files';
 import { PathCache } from './path-cache';
-import { entryStatOf, statOf } from './stat';
+import { StatTable } from './stat';
 
 // O_ACCMODE is not in node's fs.constants; it is 3 on Linux (include/uapi/asm-generic/fcntl.h).
 const O_ACCMODE = 0o3;
@@ -33,11 +33,13 @@ export class SysfsFs implements FsOps {
 
   private readonly afterWrite: (() => void) | undefined;
   private readonly paths: PathCache;
+  private readonly stats: StatTable;
 
   constructor(tree: SysfsTree, opts: SysfsFsOptions = {}) {
     this.time = opts.time ?? new Date();
     this.afterWrite = opts.afterWrite;
     this.paths = new PathCache(tree);
+    this.stats = new StatTable(this.time);
     const drain = tree.drainChangedRegions?.bind(tree);
     this.takeStaleNames =
       drain === undefined
@@ -54,7 +56,7 @@ export class SysfsFs implements FsOps {
 
   getattr(path: string): FsStat {
     const node = this.paths.resolve(path);
-    const stat = statOf(node, this.time);
+    const stat = this.stats.of(node);
     this.kernelNames.served(path, node, stat.nlink);
     return stat;
   }
@@ -70,13 +72,13 @@ export class SysfsFs implements FsOps {
   readdir(path: string): FsDirListing {
     const dir = this.paths.resolveDir(path);
     const names = ['.', '..'];
-    const dirStat = entryStatOf(dir, this.time);
+    const dirStat = this.stats.entry(dir);
     const stats = [dirStat, dirStat];
     for (const name of dir.list()) {
       const node = dir.lookup(name);
       if (node === undefined) continue; // listed but gone: nothing to show
       names.push(name);
-      stats.push(entryStatOf(node, this.time));
+      stats.push(this.stats.entry(node));
     }
     return { names, stats };
   }

@@ -6,7 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve as resolvePath } from 'node:path';
 import type FuseNative from 'fuse-native';
-import type { FsOps, FsStat } from './fs-ops';
+import type { FsOps } from './fs-ops';
 import { allowOtherProblem, nativeMountOptions, type MountOptions } from './mount-options';
 import { fuseDeviceFds, FuseNotifier } from './fuse-notify';
 import { fusermountUnmount } from './fusermount';
@@ -51,10 +51,6 @@ function loadFuse(): FuseClass {
   return loaded;
 }
 
-function toNativeStat(s: FsStat): FuseNative.Stat {
-  return { ...s };
-}
-
 /** Where a write's invalidations go once the session's descriptor is known. */
 export interface KernelCacheLink {
   notifier: FuseNotifier | undefined;
@@ -92,12 +88,12 @@ export function toNativeOps(ops: FsOps, mapper: ErrnoMapper, log: Logger, kernel
   return {
     init: (cb) => cb(0),
     statfs: (path, cb) => serve('statfs', path, cb, (reply) => reply(0, ops.statfs(path))),
-    getattr: (path, cb) => serve('getattr', path, cb, (reply) => reply(0, toNativeStat(ops.getattr(path)))),
+    getattr: (path, cb) => serve('getattr', path, cb, (reply) => reply(0, ops.getattr(path))),
     access: (path, mode, cb) => done('access', path, cb, () => ops.access(path, mode)),
     readdir: (path, cb) =>
       serve('readdir', path, cb, (reply) => {
         const { names, stats } = ops.readdir(path);
-        reply(0, names, stats.map(toNativeStat));
+        reply(0, names, stats);
       }),
     // opendir, releasedir, flush and fsync are left to libfuse: a directory needs no
     // handle (readdir resolves its path), and the kernel stops sending flush and fsync

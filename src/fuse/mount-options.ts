@@ -24,9 +24,19 @@ export function kernelOptions(kernelCache: boolean): string[] {
   return ['direct_io', `entry_timeout=${t}`, `attr_timeout=${t}`, 'negative_timeout=0', 'default_permissions'];
 }
 
-/** Every handler answers synchronously, so a timeout means a stuck event loop; the
- * limit is explicit instead of fuse-native's silent 15 s (§3 #17). */
+/** A write answers once the kernel has been told what to forget (asynchronous writes to
+ * /dev/fuse); its limit is explicit instead of fuse-native's silent 15 s (§3 #17). */
 export const DEFAULT_OP_TIMEOUT_MS = 10_000;
+
+/** The operations whose handlers answer before they return: a timer can only fire after
+ * the answer, so arming one per request (fuse-native's setTimeout and clearTimeout) is pure
+ * cost, a few percent of a walk. */
+const SYNCHRONOUS_OPS = [
+  'init', 'statfs', 'getattr', 'access', 'readdir', 'readlink', 'open', 'create', 'read', 'release',
+  'truncate', 'ftruncate', 'utimens', 'chmod', 'chown', 'mknod', 'mkdir', 'rmdir', 'unlink', 'rename', 'link', 'symlink',
+] as const;
+
+export type OpTimeouts = { default: number } & Partial<Record<(typeof SYNCHRONOUS_OPS)[number], false>>;
 
 export interface MountOptions {
   /** Let other users (and root in other namespaces) use the mount (§3 #19). */
@@ -49,7 +59,7 @@ export interface NativeMountOptions {
   subtype: string;
   allowOther: boolean;
   debug: boolean;
-  timeout: { default: number };
+  timeout: OpTimeouts;
 }
 
 export function nativeMountOptions(opts: MountOptions = {}): NativeMountOptions {
@@ -64,7 +74,7 @@ export function nativeMountOptions(opts: MountOptions = {}): NativeMountOptions 
     subtype: 'iommufs',
     allowOther: opts.allowOther === true,
     debug: opts.debug === true,
-    timeout: { default: opts.timeoutMs ?? DEFAULT_OP_TIMEOUT_MS },
+    timeout: { default: opts.timeoutMs ?? DEFAULT_OP_TIMEOUT_MS, ...Object.fromEntries(SYNCHRONOUS_OPS.map((op) => [op, false] as const)) },
   };
 }
 

@@ -19,24 +19,50 @@ const BLOCK = 4096;
 const OWNER_UID = process.getuid?.() ?? 0;
 const OWNER_GID = process.getgid?.() ?? 0;
 
-/** What a directory listing carries per entry. libfuse 2.9's readdir filler passes on only
- * st_ino and the type bits of st_mode (lib/fuse.c fill_dir → fuse_add_direntry: d_type),
- * so a listing does not count each subdirectory's own subdirectories for nlink. */
-export function entryStatOf(node: Node, time: Date): FsStat {
-  return node.kind === 'dir' ? stat(S_IFDIR | node.mode, 2, 0, time) : statOf(node, time);
-}
+/**
+ * The stats of one mount, shared: nodes differ only in type, mode, link count and size, and
+ * every node shows the mount's one time, so a few hundred objects serve a tree of a million
+ * nodes (fuse-native only reads them). A listing of 70,000 entries allocated as many
+ * objects per walk, which was most of the daemon's garbage.
+ */
+export class StatTable {
+  private readonly shared = new Map<number, FsStat>();
 
-function stat(mode: number, nlink: number, size: number, time: Date): FsStat {
-  return { mode, nlink, size, uid: OWNER_UID, gid: OWNER_GID, blksize: BLOCK, blocks: 0, atime: time, mtime: time, ctime: time };
-}
+  constructor(private readonly time: Date) {}
 
-export function statOf(node: Node, time: Date): FsStat {
-  switch (node.kind) {
-    case 'dir':
-      return stat(S_IFDIR | node.mode, 2 + node.subdirCount(), 0, time);
-    case 'attr':
-      return stat(S_IFREG | node.mode, 1, node.size, time);
-    case 'link':
-      return stat(S_IFLNK | 0o777, 1, 0, time);
+  /** What stat(2) shows for `node`. */
+  of(node: Node): FsStat {
+    switch (node.kind) {
+      case 'dir':
+        return this.get(S_IFDIR | node.mode, 2 + node.subdirCount(), 0);
+      case 'attr':
+        return this.get(S_IFREG | node.mode, 1, node.size);
+      case 'link':
+        return this.get(S_IFLNK | 0o777, 1, 0);
+    }
+  }
+
+  /** What a directory listing carries per entry. libfuse 2.9's readdir filler passes on only
+   * st_ino and the type bits of st_mode (lib/fuse.c fill_dir → fuse_add_direntry: d_type),
+   * so a listing does not count each subdirectory's own subdirectories for nlink. */
+  entry(node: Node): FsStat {
+    return node.kind === 'dir' ? this.get(S_IFDIR | node.mode, 2, 0) : this.of(node);
+  }
+
+  private get(mode: number, nlink: number, size: number): FsStat {
+    // mode < 2^16, size < 2^16 and nlink < 2^20 pack exactly into a double's 53 bits.
+    if (size >= 0x10000 || nlink >= 0x100000) return this.make(mode, nlink, size);
+    const key = (mode * 0x10000 + size) * 0x100000 + nlink;
+    let st = this.shared.get(key);
+    if (st === undefined) {
+      st = this.make(mode, nlink, size);
+      this.shared.set(key, st);
+    }
+    return st;
+  }
+
+  private make(mode: number, nlink: number, size: number): FsStat {
+    const t = this.time;
+    return Object.freeze({ mode, nlink, size, uid: OWNER_UID, gid: OWNER_GID, blksize: BLOCK, blocks: 0, atime: t, mtime: t, ctime: t });
   }
 }

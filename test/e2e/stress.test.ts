@@ -4,7 +4,8 @@
 // member's vendor) while three writers change it: SR-IOV on the nvme PF 0000:01:00.0
 // (sriov_numvfs 4 and 0 again: four VFs and their groups come and go), unbind/bind of the
 // e1000e at 0000:02:00.0, and remove of 0000:03:00.0 followed by a bus rescan. A reader may
-// see a path vanish between listing and opening it (ENOENT), as on Linux; any other error,
+// see a path vanish between listing and opening it (ENOENT), or a file it has open go with its
+// device (ENODEV), as on Linux; any other error,
 // or ENOENT on a path that never goes away, is a bug (a listing that names what lookup does
 // not find, a stale cache, a torn read). After the writers stop and the machine is put back
 // (numvfs 0, rescan), every link must still lead somewhere and every device's group must
@@ -34,7 +35,9 @@ const STABLE_GROUPS = new Set(['0', '1', '2', '3', '4', '5', '6']);
  * one of the stable ones (the VFs' and the removed device's groups), in kernel/iommu_groups
  * or in the simulator's own kernel/debug/iommufs/groups. */
 function mayVanish(line: string): boolean {
-  if (!/No such file or directory/.test(line)) return false;
+  // ENOENT when the name is gone before the open; ENODEV when the file was open as its
+  // device went (kernfs_get_active fails on the removed node: fs/kernfs/file.c).
+  if (!/No such file or directory|No such device/.test(line)) return false;
   if (/0000:01:00\.[1-7]/.test(line) || line.includes(REMOVED)) return true;
   if (line.includes(`${NIC}/driver`) || line.includes(`e1000e/${NIC}`)) return true;
   const group = /kernel\/(?:iommu_groups|debug\/iommufs\/groups)\/(\d+)/.exec(line);
@@ -157,6 +160,8 @@ describe('stress: readers and writers on one mount', () => {
     assert.ok(mayVanish(enoent('/m/bus/pci/devices/0000:01:00.3')));
     assert.ok(mayVanish(`cat: /m/kernel/iommu_groups/9/devices/0000:01:00.2/vendor: No such file or directory`));
     assert.ok(mayVanish(enoent('/m/kernel/iommu_groups/8')));
+    assert.ok(mayVanish(`cat: /m/kernel/iommu_groups/7/devices/0000:03:00.0/vendor: No such device`));
+    assert.ok(!mayVanish(`cat: /m/kernel/iommu_groups/1/devices/0000:00:01.0/vendor: No such device`));
     assert.ok(mayVanish(enoent('/m/kernel/debug/iommufs/groups/10/state')));
     assert.ok(!mayVanish(enoent('/m/kernel/debug/iommufs/groups/6/state')));
     assert.ok(mayVanish(enoent(`/m/devices/pci0000:00/0000:00:02.2/${REMOVED}/config`)));
