@@ -68,7 +68,6 @@ export function staticOps(root: StaticDir): FsOps {
       const names = ['.', '..', ...Object.keys(d)];
       return { names, stats: names.map((n) => stat(n === '.' || n === '..' ? d : (d[n] as StaticEntry), time)) };
     },
-    opendir: () => undefined,
     readlink: (p) => {
       const e = walk(root, p);
       if (!(e instanceof StaticLink)) throw new Errno('EINVAL', p);

@@ -1,7 +1,6 @@
 // Each function's config space image, built from what the engine knows of it, and the
 // writes a user may make to it (setpci): only registers software can change.
 
-import { buildConfigSpace } from '../pci/config-space';
 import type { ConfigFunction } from '../pci/config-space';
 import { isPciePort } from './boot-drivers';
 import type { Machine } from './machine';
@@ -49,19 +48,18 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
   };
 }
 
-export function configSpaceFor(m: Machine, d: PciDevice): Uint8Array {
-  return buildConfigSpace(configInputFor(m, d));
-}
-
 /** Registers a user may write (pci_write_config_* through the config file): the command
  * register, cache line size, latency timer and interrupt line. Other bytes are read-only in
  * the simulated hardware, as IDs and capability structures are on real devices. */
-const WRITABLE = new Set([0x04, 0x05, 0x0c, 0x0d, 0x3c]);
+export const WRITABLE_CONFIG: ReadonlySet<number> = new Set([0x04, 0x05, 0x0c, 0x0d, 0x3c]);
 
-export function applyConfigWrite(bytes: Uint8Array, offset: number, data: Buffer): void {
+/** The bytes a write at `offset` sets, as offset → value: writable registers within `size`. */
+export function configWriteBytes(size: number, offset: number, data: Buffer): Map<number, number> {
+  const out = new Map<number, number>();
   for (let i = 0; i < data.length; i++) {
     const at = offset + i;
-    if (at >= bytes.length) break;
-    if (WRITABLE.has(at)) bytes[at] = data[i]!;
+    if (at >= size) break;
+    if (WRITABLE_CONFIG.has(at)) out.set(at, data[i]!);
   }
+  return out;
 }

@@ -6,7 +6,7 @@ import { dynIdFrom, driverMatches, parseIdFields, probeKeeps } from './drivers';
 import type { Driver } from './drivers';
 import type { Machine } from './machine';
 import { cString, sysfsWord } from './sysfs-text';
-import type { PciDevice } from './types';
+import type { PciDevice, PlatformDevice } from './types';
 
 function driverOrThrow(m: Machine, name: string): Driver {
   const d = m.drivers.get(name);
@@ -33,6 +33,10 @@ export function bind(m: Machine, driverName: string, raw: string): void {
   if (!d || !driverMatches(drv, d.fn, d.driverOverride)) throw new Errno('ENODEV', `${sysfsWord(raw)}: no such device for ${drv.name}`);
   if (d.driver !== null) throw new Errno('EBUSY', `${d.name} already has a driver`);
   if (!canProbe(m, d)) throw new Errno('ENODEV', `${d.name}: VF probing is disabled by sriov_drivers_autoprobe`);
+  // really_probe: dma_configure first, then the driver's probe, whose failure bind_store
+  // returns (device_driver_attach) and which leaves the device unbound.
+  m.dma.checkBind(d, drv.name);
+  if (!probeKeeps(drv, d.fn)) throw new Errno('ENODEV', `${drv.name}'s probe does not take ${d.name}`);
   m.attachDriver(d, drv);
 }
 
@@ -45,11 +49,12 @@ export function unbind(m: Machine, driverName: string, raw: string): void {
 }
 
 /** drivers/base/driver.c driver_set_override: a trailing newline is dropped; empty clears. */
-export function setDriverOverride(_m: Machine, d: { driverOverride: string | null }, raw: string): void {
+export function setDriverOverride(m: Machine, d: PciDevice | PlatformDevice, raw: string): void {
   if (raw.length >= 4096 - 1) throw new Errno('EINVAL', 'override too long');
   let s = cString(raw);
   if (s.endsWith('\n')) s = s.slice(0, -1);
   d.driverOverride = s.length === 0 ? null : s;
+  m.changes.note({ device: d });
 }
 
 /** drivers/base/bus.c drivers_probe_store → device_attach: the first matching driver binds. */
@@ -77,7 +82,14 @@ export function newId(m: Machine, driverName: string, raw: string): void {
     if (dup) throw new Errno('EEXIST', `${drv.name} already has ${id.vendor.toString(16)}:${id.device.toString(16)}`);
   }
   drv.dynIds.push(id);
-  // driver_attach: every unbound device the new ID matches gets probed.
+  // The driver's module now counts as loaded (/sys/module, the driver's `module` link).
+  m.changes.note();
+  attachToNewDriver(m, drv);
+}
+
+/** drivers/base/dd.c driver_attach, after a new ID or a driver's registration: every
+ * unbound device the driver matches gets probed. */
+export function attachToNewDriver(m: Machine, drv: Driver): void {
   for (const d of m.pciDevicesInOrder()) {
     if (d.driver === null && canProbe(m, d) && driverMatches(drv, d.fn, d.driverOverride) && probeKeeps(drv, d.fn)) {
       try {
@@ -104,6 +116,7 @@ export function removeId(m: Machine, driverName: string, raw: string): void {
   );
   if (at < 0) throw new Errno('ENODEV', `${drv.name} has no dynamic ID ${want.vendor.toString(16)}:${want.device.toString(16)}`);
   drv.dynIds.splice(at, 1);
+  m.changes.note();
 }
 
 /** kstrtobool (lib/kstrtox.c): only the first character counts (y, t, 1 / n, f, 0), or the

@@ -11,6 +11,7 @@ import { matchesDeviceList } from '../pci/device-match';
 import type { Topology } from '../topology/model';
 import { coveringUnit, activeUnits } from './coverage';
 import { defaultTypeFor } from './domain-type';
+import type { DomainType } from './domain-type';
 import { IdAllocator } from './id-allocator';
 import { pciDeviceGroup } from './pci-device-group';
 import { platformDeviceGroup } from './platform-device-group';
@@ -24,8 +25,11 @@ import { Errno } from './errno';
 import { enableVfs } from './sriov';
 import type { Driver } from './drivers';
 import { canProbe } from './driver-ops';
-import { configSpaceFor, applyConfigWrite } from './config';
+import { configInputFor, configWriteBytes } from './config';
+import { buildConfigSpace } from '../pci/config-space';
 import { parentPath } from './paths';
+import { ChangeLog } from './change-log';
+import { ModuleRegistry } from './modules';
 import { PowerStates, pciPmDriverChange } from './power';
 
 export class Machine {
@@ -39,12 +43,17 @@ export class Machine {
   private readonly byFunction = new WeakMap<PciFunction, PciDevice>();
   private readonly ids = new IdAllocator();
   private seq = 0;
+  /** The add sequence number after boot: devices with a lower one have been there since. */
+  bootSeq = 0;
   readonly acs: AcsContext;
   /** DMA ownership and domains per group. */
   readonly dma: DomainRegistry = new DomainRegistry(this);
   /** Mediated devices and their parents' types. */
   readonly mdev: MdevRegistry = new MdevRegistry(this);
+  /** Registered PCI drivers, in registration order (drivers of unloaded modules are not). */
   readonly drivers: Map<string, Driver>;
+  /** Loaded kernel modules and their parameters. */
+  readonly modules: ModuleRegistry;
   /** power/ settings of every device (drivers/base/power). */
   readonly power = new PowerStates();
   /** /sys/bus/pci/resource_alignment, null when unset. */
@@ -53,9 +62,15 @@ export class Machine {
   driversAutoprobe = true;
   /** Device directories by the directory they sit in, for listing a bridge's children. */
   private readonly children = new Map<string, PciDevice[]>();
-  private readonly config = new Map<PciDevice, Uint8Array>();
-  /** Bumped on every change, so that caches and views can tell the machine moved on. */
-  generation = 0;
+  private readonly config = new Map<PciDevice, { generation: number; key: string; bytes: Uint8Array }>();
+  private readonly configWrites = new Map<PciDevice, Map<number, number>>();
+  /** Every change is reported here: the one gateway the views and caches above learn from. */
+  readonly changes = new ChangeLog();
+
+  /** Moves on with every change, so that caches and views can tell the machine moved on. */
+  get generation(): number {
+    return this.changes.generation;
+  }
 
   private constructor(topology: Topology) {
     this.topology = topology;
@@ -69,6 +84,7 @@ export class Machine {
       ctrlOf: (f) => this.byFunction.get(f)?.acsCtrl ?? 0,
     };
     this.drivers = buildDrivers(topology);
+    this.modules = new ModuleRegistry(this);
     this.warnings.push(...topology.cmdline.warnings);
     const o = topology.cmdline.acsOverride;
     if (o.downstream || o.multifunction || o.ids.length > 0) {
@@ -83,11 +99,13 @@ export class Machine {
     // Platform devices are probed by the IOMMU before PCI (bus_iommu_probe order).
     for (const d of m.devices.values()) if (d.kind === 'platform') m.probePlatform(d);
     for (const d of pciDevices) m.probePci(d);
+    m.modules.afterBoot();
     // VFs enabled at start (topology sriov.num): the PF driver enabled them as it probed.
     for (const d of pciDevices) {
       const n = d.fn.spec.sriov?.num ?? 0;
       if (n > 0 && !d.fn.physfn) enableVfs(m, d, n);
     }
+    m.bootSeq = m.seq;
     return m;
   }
 
@@ -146,7 +164,7 @@ export class Machine {
     siblings.push(dev);
     siblings.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     this.children.set(parent, siblings);
-    this.generation++;
+    this.changes.note({ device: dev });
     return dev;
   }
 
@@ -158,11 +176,12 @@ export class Machine {
     this.byFunction.delete(dev.fn);
     this.devices.delete(dev.name);
     this.config.delete(dev);
+    this.configWrites.delete(dev);
     const parent = parentPath(dev.fn.sysfsPath);
     const siblings = (this.children.get(parent) ?? []).filter((d) => d !== dev);
     if (siblings.length > 0) this.children.set(parent, siblings);
     else this.children.delete(parent);
-    this.generation++;
+    this.changes.note({ device: dev });
   }
 
   private readonly vfs = new Map<PciDevice, PciDevice[]>();
@@ -177,8 +196,7 @@ export class Machine {
 
   setVfs(pf: PciDevice, vfs: PciDevice[]): void {
     this.vfs.set(pf, vfs);
-    this.config.delete(pf);
-    this.generation++;
+    this.changes.note({ device: pf });
   }
 
   /** sriov_disable: VFs go in reverse order, with their groups. */
@@ -191,25 +209,16 @@ export class Machine {
       this.destroyPciDevice(vf);
     }
     this.vfs.delete(pf);
-    this.config.delete(pf);
-    this.generation++;
+    this.changes.note({ device: pf });
   }
 
-  /** A driver's module is loaded once the driver has bound a device, or was named in the topology. */
   moduleLoaded(module: string): boolean {
-    for (const drv of this.drivers.values()) {
-      if (drv.module !== module) continue;
-      if (drv.ids.length > 0 || drv.dynIds.length > 0) return true;
-      for (const d of this.devices.values()) if (d.driver === drv.name) return true;
-    }
-    return false;
+    return this.modules.isLoaded(module);
   }
 
-  /** /sys/module entries for the drivers in use (module names, underscores for dashes). */
+  /** /sys/module entries of the loadable modules that are loaded, sorted. */
   loadedModules(): string[] {
-    const mods = new Set<string>();
-    for (const drv of this.drivers.values()) if (drv.module && this.moduleLoaded(drv.module)) mods.add(drv.module);
-    return [...mods].sort();
+    return this.modules.list().map((mod) => mod.name).sort();
   }
 
   /** NUMA nodes that exist: 0, and every node the topology places a device on. */
@@ -247,7 +256,7 @@ export class Machine {
     d.driver = drv.name;
     this.bindings.delete(d);
     pciPmDriverChange(this.power.peek(d, ''), drv.name, true);
-    this.generation++;
+    this.changes.note({ device: d });
   }
 
   detachDriver(d: PciDevice): void {
@@ -256,11 +265,18 @@ export class Machine {
     if (d.driver !== null) pciPmDriverChange(this.power.peek(d, ''), d.driver, false);
     d.driver = null;
     this.bindings.delete(d);
-    this.generation++;
+    this.changes.note({ device: d });
   }
 
-  /** device_attach: bind the first matching driver (registration order), if none is bound. */
+  /** device_attach: bind the first matching driver (registration order), if none is bound.
+   * A device just added (not `explicit`) then sends its uevent, on which udev loads the
+   * module that claims it, if any (ModuleRegistry.loadFor). */
   autoBind(d: PciDevice, explicit: boolean): void {
+    this.attachFirstMatching(d, explicit);
+    if (!explicit) this.modules.loadFor(d);
+  }
+
+  private attachFirstMatching(d: PciDevice, explicit: boolean): void {
     if (d.driver !== null) return;
     if (!explicit && !this.driversAutoprobe) return;
     if (!canProbe(this, d)) return;
@@ -280,18 +296,40 @@ export class Machine {
     }
   }
 
+  /**
+   * A device's config space: the image made from its state now (driver bound, VFs enabled...)
+   * with the bytes users wrote laid over it, so that it reads the same whenever it was first
+   * read and after a restart. Kept while the state it was made from is unchanged.
+   */
   configBytes(d: PciDevice): Uint8Array {
-    let bytes = this.config.get(d);
-    if (!bytes) {
-      bytes = configSpaceFor(this, d);
-      this.config.set(d, bytes);
+    const cached = this.config.get(d);
+    if (cached && cached.generation === this.generation) return cached.bytes;
+    const input = configInputFor(this, d);
+    const key = JSON.stringify(input);
+    if (cached && cached.key === key) {
+      cached.generation = this.generation;
+      return cached.bytes;
     }
+    const bytes = buildConfigSpace(input);
+    for (const [at, v] of this.configWrites.get(d) ?? []) bytes[at] = v;
+    this.config.set(d, { generation: this.generation, key, bytes });
     return bytes;
   }
 
   writeConfig(d: PciDevice, offset: number, data: Buffer): void {
-    applyConfigWrite(this.configBytes(d), offset, data);
-    this.generation++;
+    const bytes = this.configBytes(d);
+    const written = this.configWrites.get(d) ?? new Map<number, number>();
+    for (const [at, v] of configWriteBytes(bytes.length, offset, data)) {
+      bytes[at] = v;
+      written.set(at, v);
+    }
+    if (written.size > 0) this.configWrites.set(d, written);
+    this.changes.note({ device: d });
+  }
+
+  /** The config bytes users wrote (offset → value), for the saved state. */
+  writtenConfig(d: PciDevice): ReadonlyMap<number, number> {
+    return this.configWrites.get(d) ?? new Map();
   }
 
   private addPlatformDevice(spec: Topology['platform'][number]): PlatformDevice {
@@ -344,14 +382,13 @@ export class Machine {
     const g: IommuGroup = { id: this.ids.alloc(), kind: 'vfio-noiommu', unit: null, devices: [], defaultType: 'unknown' };
     this.groups.set(g.id, g);
     this.joinGroup(dev, g);
-    this.generation++;
   }
 
   /** The mdev goes, and its group with it (vfio_unregister_group_dev → iommu_group_remove_device). */
   removeEmulatedDevice(dev: MdevDevice): void {
     this.leaveGroup(dev);
     this.devices.delete(dev.name);
-    this.generation++;
+    this.changes.note({ device: dev });
   }
 
   private newGroup(unit: IommuUnit): IommuGroup {
@@ -370,6 +407,7 @@ export class Machine {
   private joinGroup(dev: Device, g: IommuGroup): void {
     dev.group = g;
     g.devices.push(dev);
+    this.changes.note({ device: dev, group: g.id });
   }
 
   /** Takes a device out of its group; an empty group is freed and its number reused. */
@@ -379,10 +417,53 @@ export class Machine {
     if (dev.kind === 'pci') this.dma.forget(g, dev);
     g.devices = g.devices.filter((d) => d !== dev);
     dev.group = null;
+    this.changes.note({ device: dev, group: g.id });
     if (g.devices.length === 0) {
       this.groups.delete(g.id);
       this.ids.free(g.id);
     }
+  }
+
+  /** The add sequence number the next device gets. */
+  get nextSeq(): number {
+    return this.seq;
+  }
+
+  /**
+   * Saved state: every device grouped again from scratch in add order (platform first, as
+   * at boot), to check a saved layout against the grouping rules; then `restoreGroups`.
+   * Grouping steps are left as they were. Runs before any mdev exists (they come after).
+   */
+  regroupInAddOrder(): void {
+    this.dropGroups([]);
+    const all = [...this.devices.values()].sort((a, b) => a.seq - b.seq);
+    const steps = new Map(all.map((d) => [d, d.steps]));
+    for (const d of all) if (d.kind === 'platform') this.probePlatform(d);
+    for (const d of all) if (d.kind === 'pci') this.probePci(d);
+    for (const [d, s] of steps) d.steps = s;
+  }
+
+  /**
+   * Saved state: the groups exactly as they were served (numbers, members in join order,
+   * types) and the add sequence. The IDA's lowest-free allocation depends only on the set of
+   * numbers in use, so the allocator is restored by that set.
+   */
+  restoreGroups(nextSeq: number, layout: readonly { id: number; type: DomainType; members: readonly Device[] }[]): void {
+    this.dropGroups(layout.map((l) => l.id));
+    for (const l of layout) {
+      const first = l.members[0]!;
+      const g: IommuGroup = { id: l.id, kind: first.kind === 'mdev' ? 'vfio-noiommu' : 'iommu', unit: first.unit, devices: [], defaultType: l.type };
+      this.groups.set(g.id, g);
+      for (const d of l.members) this.joinGroup(d, g);
+    }
+    this.seq = nextSeq;
+    this.changes.note();
+  }
+
+  private dropGroups(idsInUse: number[]): void {
+    for (const g of this.groups.values()) for (const d of g.devices) d.group = null;
+    this.groups.clear();
+    this.ids.reset(idsInUse);
   }
 
   sortedGroups(): IommuGroup[] {

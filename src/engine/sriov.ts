@@ -67,8 +67,9 @@ export function enableVfs(m: Machine, pf: PciDevice, n: number): void {
   for (const vf of vfs) m.autoBind(vf, false);
 }
 
-export function autoprobeStore(_m: Machine, pf: PciDevice, raw: string): void {
+export function autoprobeStore(m: Machine, pf: PciDevice, raw: string): void {
   const v = parseBool(raw);
   if (v === undefined) throw new Errno('EINVAL', 'sriov_drivers_autoprobe takes a boolean');
   pf.sriovAutoprobe = v;
+  m.changes.note({ device: pf });
 }

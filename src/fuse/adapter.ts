@@ -6,10 +6,11 @@
 import { constants } from 'node:fs';
 import { Errno } from '../engine/errno';
 import type { SysfsTree } from '../sysfs/node';
-import type { FsDirListing, FsOps, FsStat, FsStatfs } from './fs-ops';
+import type { FsDirListing, FsOps, FsStat, FsStatfs, StaleNames } from './fs-ops';
+import { KernelNames } from './kernel-names';
 import { OpenFiles } from './open-files';
-import { resolve, resolveDir, resolveLink, resolveOpenAttr, resolveOwned } from './resolve';
-import { statOf } from './stat';
+import { PathCache } from './path-cache';
+import { entryStatOf, statOf } from './stat';
 
 // O_ACCMODE is not in node's fs.constants; it is 3 on Linux (include/uapi/asm-generic/fcntl.h).
 const O_ACCMODE = 0o3;
@@ -27,46 +28,66 @@ export interface SysfsFsOptions {
 export class SysfsFs implements FsOps {
   readonly time: Date;
   readonly openFiles = new OpenFiles();
+  /** What the kernel caches of the tree, so that a change can tell it what to forget. */
+  readonly kernelNames = new KernelNames();
 
   private readonly afterWrite: (() => void) | undefined;
+  private readonly paths: PathCache;
 
-  constructor(private readonly tree: SysfsTree, opts: SysfsFsOptions = {}) {
+  constructor(tree: SysfsTree, opts: SysfsFsOptions = {}) {
     this.time = opts.time ?? new Date();
     this.afterWrite = opts.afterWrite;
+    this.paths = new PathCache(tree);
+    const drain = tree.drainChangedRegions?.bind(tree);
+    this.takeStaleNames =
+      drain === undefined
+        ? undefined
+        : (): StaleNames => {
+            const regions = drain();
+            if (regions === undefined) return { entries: [], inodes: [] };
+            return this.kernelNames.stale(regions, (dirPath) => {
+              const node = this.paths.find(dirPath);
+              return { node, nlink: node?.kind === 'dir' ? 2 + node.subdirCount() : 0 };
+            });
+          };
   }
 
   getattr(path: string): FsStat {
-    return statOf(resolve(this.tree, path), this.time);
+    const node = this.paths.resolve(path);
+    const stat = statOf(node, this.time);
+    this.kernelNames.served(path, node, stat.nlink);
+    return stat;
   }
+
+  /** The cached names and directory attributes that the changes since the last call
+   * made untrue (none when nothing changed). Called after every write; absent for a
+   * tree that tracks no changes, which is then mounted without kernel caching. */
+  readonly takeStaleNames: (() => StaleNames) | undefined;
 
   /** Entries with their stats so readdir gives each its d_type (`find -type l`, §3 #15).
    * kernfs_fop_readdir emits '.' and '..' first (dir_emit_dots); libfuse 2.9's
    * high-level API adds nothing, so they are listed here. */
   readdir(path: string): FsDirListing {
-    const dir = resolveDir(this.tree, path);
+    const dir = this.paths.resolveDir(path);
     const names = ['.', '..'];
-    const dirStat = statOf(dir, this.time);
+    const dirStat = entryStatOf(dir, this.time);
     const stats = [dirStat, dirStat];
     for (const name of dir.list()) {
       const node = dir.lookup(name);
       if (node === undefined) continue; // listed but gone: nothing to show
       names.push(name);
-      stats.push(statOf(node, this.time));
+      stats.push(entryStatOf(node, this.time));
     }
     return { names, stats };
   }
 
-  opendir(path: string): void {
-    resolveDir(this.tree, path);
-  }
-
   readlink(path: string): string {
-    return resolveLink(this.tree, path).target;
+    return this.paths.resolveLink(path).target;
   }
 
   /** Only reached without default_permissions; existence is then all we check. */
   access(path: string): void {
-    resolve(this.tree, path);
+    this.paths.resolve(path);
   }
 
   statfs(): FsStatfs {
@@ -78,7 +99,7 @@ export class SysfsFs implements FsOps {
    * without a store; the DAC check (default_permissions) cannot do that for root.
    * show() is not called here: as in sysfs, its errors belong to read(). */
   open(path: string, flags: number): number {
-    const { node, owner } = resolveOwned(this.tree, path);
+    const node = this.paths.resolve(path);
     if (node.kind === 'dir') throw new Errno('EISDIR', `${path}: is a directory`);
     if (node.kind === 'link') throw new Errno('EINVAL', `${path}: open of a symlink itself`);
     const access = flags & O_ACCMODE;
@@ -88,7 +109,7 @@ export class SysfsFs implements FsOps {
     if (wantsWrite && ((node.mode & S_IWUGO) === 0 || node.store === undefined)) {
       throw new Errno('EACCES', `${path}: not writable`);
     }
-    return this.openFiles.add(path, flags, owner);
+    return this.openFiles.add(path, flags, this.paths.ownerOf(path));
   }
 
   /** A read from offset 0 calls show() afresh (as seq_file does after a seek to 0:
@@ -97,7 +118,7 @@ export class SysfsFs implements FsOps {
   read(path: string, handle: number, len: number, offset: number): Buffer {
     const file = this.openFiles.get(handle);
     if (offset === 0 || file.snapshot === undefined) {
-      file.snapshot = resolveOpenAttr(this.tree, path, file.owner).show();
+      file.snapshot = this.paths.resolveOpenAttr(path, file.owner).show();
     }
     const text = file.snapshot;
     const start = Math.min(offset, text.length);
@@ -119,7 +140,7 @@ export class SysfsFs implements FsOps {
     const file = this.openFiles.get(handle);
     // sysfs_kf_write returns 0 for an empty write without calling store.
     if (data.length === 0) return 0;
-    const node = resolveOpenAttr(this.tree, path, file.owner);
+    const node = this.paths.resolveOpenAttr(path, file.owner);
     if (node.store === undefined) throw new Errno('EACCES', `${path}: not writable`);
     let taken = data;
     if (node.binary === true) {
@@ -150,7 +171,7 @@ export class SysfsFs implements FsOps {
 
   /** `touch` on sysfs succeeds for root; the times are not kept (one constant time). */
   utimens(path: string): void {
-    resolve(this.tree, path);
+    this.paths.resolve(path);
   }
 
   /** Creating a file in a sysfs directory: kernfs dirs have no ->create, and
@@ -205,7 +226,7 @@ export class SysfsFs implements FsOps {
   }
 
   private truncatable(path: string): void {
-    const node = resolve(this.tree, path);
+    const node = this.paths.resolve(path);
     if (node.kind === 'dir') throw new Errno('EISDIR', `${path}: is a directory`);
   }
 }

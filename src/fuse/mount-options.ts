@@ -6,20 +6,23 @@
 // `-o` list, so options after a comma in it reach libfuse as options of their own.
 // That is how the kernel-side behaviour is set here:
 //   direct_io         no page cache: short attributes are not NUL-padded to the
-//                     reported 4096 bytes under parallel readers (§3 #7, #8)
-//   entry_timeout=0   no stale dentries: a link removed by an unbind is gone at once
-//   attr_timeout=0    no stale sizes/modes (§3 #9); libfuse's passthrough.c sets
-//   negative_timeout=0  these to 0 too for data that changes underneath
+//                     reported 4096 bytes under parallel readers (§3 #7, #8), and every
+//                     read asks the daemon, so file contents are always current
+//   entry_timeout, attr_timeout  names and attributes are cached by the kernel for
+//                     hours, like sysfs' own dentries; the daemon tells the kernel what
+//                     to forget after each change (kernel-names.ts, fuse-notify.ts).
+//                     A file system that cannot say what changed gets 0 instead.
+//   negative_timeout=0  a name that appears is seen at once (nothing to invalidate)
 //   default_permissions  the kernel enforces the modes for non-root callers, since
 //                     handlers get no caller uid (§3 #13)
 
-export const KERNEL_OPTIONS: readonly string[] = [
-  'direct_io',
-  'entry_timeout=0',
-  'attr_timeout=0',
-  'negative_timeout=0',
-  'default_permissions',
-];
+/** Four hours: "long" for the kernel, while every change is invalidated exactly. */
+export const CACHE_TIMEOUT_S = 4 * 3600;
+
+export function kernelOptions(kernelCache: boolean): string[] {
+  const t = kernelCache ? CACHE_TIMEOUT_S : 0;
+  return ['direct_io', `entry_timeout=${t}`, `attr_timeout=${t}`, 'negative_timeout=0', 'default_permissions'];
+}
 
 /** Every handler answers synchronously, so a timeout means a stuck event loop; the
  * limit is explicit instead of fuse-native's silent 15 s (§3 #17). */
@@ -34,6 +37,8 @@ export interface MountOptions {
   timeoutMs?: number;
   /** The device name /proc/mounts shows. */
   name?: string;
+  /** Let the kernel cache names and attributes (the file system reports what changed). */
+  kernelCache?: boolean;
 }
 
 /** What fuse-native's constructor gets (the shape of its `opts`). */
@@ -55,7 +60,7 @@ export function nativeMountOptions(opts: MountOptions = {}): NativeMountOptions 
     // does that itself before mounting. mkdir: the mount point is created.
     force: false,
     mkdir: true,
-    fsname: [name, ...KERNEL_OPTIONS].join(','),
+    fsname: [name, ...kernelOptions(opts.kernelCache === true)].join(','),
     subtype: 'iommufs',
     allowOther: opts.allowOther === true,
     debug: opts.debug === true,

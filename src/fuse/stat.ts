@@ -12,14 +12,24 @@ import type { FsStat } from './fs-ops';
 
 const BLOCK = 4096;
 
+/** What a directory listing carries per entry. libfuse 2.9's readdir filler passes on only
+ * st_ino and the type bits of st_mode (lib/fuse.c fill_dir → fuse_add_direntry: d_type),
+ * so a listing does not count each subdirectory's own subdirectories for nlink. */
+export function entryStatOf(node: Node, time: Date): FsStat {
+  return node.kind === 'dir' ? stat(S_IFDIR | node.mode, 2, 0, time) : statOf(node, time);
+}
+
+function stat(mode: number, nlink: number, size: number, time: Date): FsStat {
+  return { mode, nlink, size, uid: 0, gid: 0, blksize: BLOCK, blocks: 0, atime: time, mtime: time, ctime: time };
+}
+
 export function statOf(node: Node, time: Date): FsStat {
-  const common = { uid: 0, gid: 0, blksize: BLOCK, blocks: 0, atime: time, mtime: time, ctime: time };
   switch (node.kind) {
     case 'dir':
-      return { ...common, mode: S_IFDIR | node.mode, nlink: 2 + node.subdirCount(), size: 0 };
+      return stat(S_IFDIR | node.mode, 2 + node.subdirCount(), 0, time);
     case 'attr':
-      return { ...common, mode: S_IFREG | node.mode, nlink: 1, size: node.size };
+      return stat(S_IFREG | node.mode, 1, node.size, time);
     case 'link':
-      return { ...common, mode: S_IFLNK | 0o777, nlink: 1, size: 0 };
+      return stat(S_IFLNK | 0o777, 1, 0, time);
   }
 }

@@ -19,14 +19,17 @@ export type Entries = Array<[string, Node]>;
 export function dir(build: () => Entries, mode = 0o755, version?: () => number): DirNode {
   let cachedAt = -1;
   let cached: Map<string, Node> | undefined;
+  let subdirs = 0;
   const entries = (): Map<string, Node> => {
-    if (version === undefined) return new Map(build());
-    const v = version();
-    if (cached === undefined || v !== cachedAt) {
-      cached = new Map(build());
-      cachedAt = v;
+    if (version !== undefined && cached !== undefined && version() === cachedAt) return cached;
+    const built = new Map(build());
+    subdirs = 0;
+    for (const node of built.values()) if (node.kind === 'dir') subdirs++;
+    if (version !== undefined) {
+      cached = built;
+      cachedAt = version();
     }
-    return cached;
+    return built;
   };
   return {
     kind: 'dir',
@@ -34,9 +37,8 @@ export function dir(build: () => Entries, mode = 0o755, version?: () => number):
     list: () => [...entries().keys()],
     lookup: (name) => entries().get(name),
     subdirCount: () => {
-      let n = 0;
-      for (const node of entries().values()) if (node.kind === 'dir') n++;
-      return n;
+      entries();
+      return subdirs;
     },
   };
 }
@@ -101,12 +103,6 @@ export function wo(store: (text: string) => void, mode = 0o200): AttrNode {
   };
 }
 
-
-/** A bus's `drivers_autoprobe` (drivers/base/bus.c): reads 1 or 0; a write starting with
- * '0' turns it off, anything else on. */
-export function autoprobeAttr(get: () => boolean, set: (on: boolean) => void): AttrNode {
-  return rw(() => (get() ? '1' : '0'), (t) => set(t[0] !== '0'));
-}
 
 /** A device's `uevent` (drivers/base/core.c uevent_show): one "KEY=value\n" line per variable
  * the device's kset adds (nothing at all for a device without a bus or a class, or one whose

@@ -18,6 +18,7 @@ export function groupPath(id: number): string {
 
 function groupDir(m: Machine, g: IommuGroup): DirNode {
   const here = groupPath(g.id);
+  const version = (): number => m.generation;
   return owned(g, dir((): Entries => [
     [
       'devices',
@@ -28,13 +29,13 @@ function groupDir(m: Machine, g: IommuGroup): DirNode {
           const d = m.devices.get(name)!;
           return [name, relLink(`${here}/devices`, deviceDirPath(d))];
         });
-      }),
+      }, 0o755, version),
     ],
     // iommu_group_set_name adds `name` only to groups given one: VFIO's emulated groups.
     ...(g.kind === 'vfio-noiommu' ? ([['name', ro(() => 'vfio-noiommu')]] satisfies Entries) : []),
     ['reserved_regions', roRaw(() => m.reservedRegionLines(g).map((l) => l + '\n').join(''))],
     ['type', rw(() => g.defaultType, (text) => setGroupType(m, g, text))],
-  ]));
+  ], 0o755, version));
 }
 
 export function iommuGroupsDir(m: Machine): DirNode {

@@ -47,4 +47,18 @@ export type Node = DirNode | AttrNode | LinkNode;
 /** The root of a simulated /sys. */
 export interface SysfsTree {
   root: DirNode;
+  /** Moves on with every change of what the tree shows; a node found by path stays the
+   * node at that path while it does not move. */
+  version(): number;
+  /** The regions (change-scope.ts) whose names may have changed since the previous call,
+   * or undefined when nothing changed. Absent when no change log tracks the tree: then
+   * the kernel may cache nothing. */
+  drainChangedRegions?(): Set<string> | undefined;
+}
+
+/** A tree over state that no change log tracks (hand-built trees in tests): nothing is
+ * kept by path, and the mount gives the kernel timeouts of 0. */
+export function untrackedTree(root: DirNode): SysfsTree {
+  let v = 0;
+  return { root, version: () => v++ };
 }

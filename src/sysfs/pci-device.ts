@@ -22,6 +22,7 @@ import { busName, pciBusDir } from './pci-bus';
 import { portServiceEntries } from './port-services';
 import { sriovEntries } from './sriov-attrs';
 import { mdevChildEntries, mdevParentEntries } from './mdev';
+import { localCpusText } from './system';
 
 const hex = (n: number, w: number): string => '0x' + n.toString(16).padStart(w, '0');
 const HEX = (n: number, w: number): string => n.toString(16).toUpperCase().padStart(w, '0');
@@ -145,8 +146,8 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     }
     e.push(['irq', ro(() => String(legacyIrq(d)))]);
     e.push(['link', emptyDir()]);
-    e.push(['local_cpulist', ro(() => '0')]);
-    e.push(['local_cpus', ro(() => '1')]);
+    e.push(['local_cpulist', ro(() => localCpusText(m, d).list)]);
+    e.push(['local_cpus', ro(() => localCpusText(m, d).mask)]);
     if (link) {
       e.push(['max_link_speed', ro(() => link.maxSpeed)]);
       e.push(['max_link_width', ro(() => String(link.maxWidth))]);

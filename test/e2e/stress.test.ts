@@ -14,9 +14,12 @@
 // (withDaemon), and this process only waits asynchronously for the child's output.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { after, describe, it } from 'node:test';
 import { TOPOLOGIES } from '../helpers/paths';
 import { assertNothingMounted, q, sh, withDaemon } from './harness';
+import { assertWarmEqualsCold, Walker } from './walk';
 
 const SRIOV = join(TOPOLOGIES, 'qemu-sriov.yaml');
 const SECONDS = 8;
@@ -122,7 +125,10 @@ after(assertNothingMounted);
 
 describe('stress: readers and writers on one mount', () => {
   it(`${SECONDS} s of tree walks during SR-IOV toggles, rebinds and remove/rescan: only ENOENT on vanishing paths, consistent after`, async () => {
+    const scratch = await mkdtemp(join(tmpdir(), 'iommufs-stress-'));
+    const walker = await Walker.create(scratch);
     await withDaemon(SRIOV, async (mnt) => {
+      const earlier = await walker.walk(mnt);
       const r = await sh(script(mnt), { timeoutMs: (SECONDS + 60) * 1000 });
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
       const lines = r.stdout.split('\n').filter((l) => l !== '');
@@ -141,7 +147,9 @@ describe('stress: readers and writers on one mount', () => {
       assert.deepEqual(lines.filter((l) => l.startsWith('BAD ')), []);
       assert.ok(lines.includes('LSPCI 0'), r.stdout);
       assert.deepEqual(lines.filter((l) => l.startsWith('LSPCIERR ')), []);
-    });
+      // Thousands of invalidations raced with the readers' lookups: nothing stale is left.
+      await assertWarmEqualsCold(walker, mnt, earlier, 'after the stress');
+    }).finally(() => rm(scratch, { recursive: true, force: true }));
   });
 
   it('the ENOENT filter accepts only paths a writer removes', () => {

@@ -16,7 +16,7 @@ import { after, describe, it } from 'node:test';
 import { ERRNO } from '../../src/engine/errno';
 import { Machine } from '../../src/engine/machine';
 import { SysfsFs } from '../../src/fuse/adapter';
-import { resolve } from '../../src/fuse/resolve';
+import { PathCache } from '../../src/fuse/path-cache';
 import { sysfsTree } from '../../src/sysfs/tree';
 import { loadTopologyFile } from '../../src/topology/load';
 import { TOPOLOGIES } from '../helpers/paths';
@@ -85,6 +85,7 @@ describe(`write fuzz through a mount and bash (WRITE_FUZZ_SEED=${SEED})`, () => 
     const twin = boot();
     const twinTree = sysfsTree(twin);
     const twinFs = new SysfsFs(twinTree);
+    const paths = new PathCache(twinTree);
     // Another stream than the in-process fuzz's for the same seed.
     const rng = new Rng(SEED ^ 0x5eed);
     const words = vocabulary(twin);
@@ -95,7 +96,7 @@ describe(`write fuzz through a mount and bash (WRITE_FUZZ_SEED=${SEED})`, () => 
       const outcomes = new Map<string, number>();
       for (let i = 0; i < COUNT; i++) {
         const path = rng.pick(files);
-        const node = resolve(twinTree, `/${path}`);
+        const node = paths.resolve(`/${path}`);
         let current: Buffer | undefined;
         try {
           current = node.kind === 'attr' && (node.mode & 0o444) !== 0 ? node.show() : undefined;

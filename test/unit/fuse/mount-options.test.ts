@@ -11,6 +11,9 @@ describe('nativeMountOptions', () => {
   it('injects direct_io, zero timeouts and default_permissions through fsname', () => {
     const o = nativeMountOptions();
     assert.deepEqual(o.fsname.split(','), ['iommufs', 'direct_io', 'entry_timeout=0', 'attr_timeout=0', 'negative_timeout=0', 'default_permissions']);
+    // A file system that reports what changed lets the kernel cache names for hours.
+    const cached = nativeMountOptions({ kernelCache: true });
+    assert.deepEqual(cached.fsname.split(','), ['iommufs', 'direct_io', 'entry_timeout=14400', 'attr_timeout=14400', 'negative_timeout=0', 'default_permissions']);
     assert.equal(o.force, false); // never fuse-native's shell unmount (fusermount.ts)
     assert.equal(o.mkdir, true);
     assert.equal(o.allowOther, false);
