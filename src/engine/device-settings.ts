@@ -14,8 +14,18 @@ export function setNumaNode(m: Machine, d: PciDevice, raw: string): void {
   m.changes.note({ device: d });
 }
 
-/** drivers/base/bus.c drivers_autoprobe_store (parsed by the attribute). */
-export function setDriversAutoprobe(m: Machine, on: boolean): void {
-  m.driversAutoprobe = on;
+/** drivers/base/bus.c drivers_autoprobe_store: '0' turns it off, anything else on. */
+function autoprobeOn(raw: string): boolean {
+  return raw[0] !== '0';
+}
+
+export function setDriversAutoprobe(m: Machine, raw: string): void {
+  m.driversAutoprobe = autoprobeOn(raw);
+  m.changes.note();
+}
+
+/** The mdev bus's drivers_autoprobe, the same store. */
+export function setMdevAutoprobe(m: Machine, raw: string): void {
+  m.mdev.autoprobe = autoprobeOn(raw);
   m.changes.note();
 }

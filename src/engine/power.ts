@@ -44,6 +44,8 @@ export interface PowerSource {
   /** pm_runtime_no_callbacks after registration removed the runtime group (rpm_sysfs_remove:
    * control, autosuspend_delay_ms and the runtime times). */
   noCallbacks: boolean;
+  /** Reports a change of the settings to the machine's change log (text only). */
+  changed(): void;
 }
 
 /** How a device other than a PCI function starts: device_enable_async_suspend and
@@ -82,14 +84,15 @@ export class PowerStates {
 }
 
 /** A device the PCI core does not manage: pm_runtime_init's defaults, runtime PM disabled. */
-export function plainPower(states: PowerStates, owner: object, key: string, opts: PlainPmOptions = {}): PowerSource {
-  const pm = (): DevicePm => states.of(owner, key, () => ({ runtimeAuto: true, asyncSuspend: opts.asyncSuspend ?? false, wakeupEnabled: false }));
+export function plainPower(m: Machine, owner: object, key: string, opts: PlainPmOptions = {}): PowerSource {
+  const pm = (): DevicePm => m.power.of(owner, key, () => ({ runtimeAuto: true, asyncSuspend: opts.asyncSuspend ?? false, wakeupEnabled: false }));
   return {
     pm,
     // pm_runtime_forbid takes a usage reference even while runtime PM is disabled.
     runtime: () => ({ enabled: false, usage: pm().runtimeAuto ? 0 : 1, activeKids: 0, status: 'unsupported' }),
     wakeupCapable: false,
     noCallbacks: opts.noCallbacks ?? false,
+    changed: () => m.changes.note(),
   };
 }
 
@@ -126,22 +129,24 @@ export function runtimeEnabledText(pm: DevicePm, rt: RuntimePm): string {
 }
 
 /** control_store: "auto" → pm_runtime_allow, "on" → pm_runtime_forbid, else EINVAL. */
-export function storeControl(pm: DevicePm, raw: string): void {
+export function storeControl(src: PowerSource, raw: string): void {
   const w = sysfsWord(raw);
-  if (w === 'auto') pm.runtimeAuto = true;
-  else if (w === 'on') pm.runtimeAuto = false;
-  else throw new Errno('EINVAL', 'power/control takes auto or on');
+  if (w !== 'auto' && w !== 'on') throw new Errno('EINVAL', 'power/control takes auto or on');
+  src.pm().runtimeAuto = w === 'auto';
+  src.changed();
 }
 
 /** async_store: "enabled" or "disabled", else EINVAL. */
-export function storeAsync(pm: DevicePm, raw: string): void {
-  pm.asyncSuspend = parseEnabled(raw, 'power/async');
+export function storeAsync(src: PowerSource, raw: string): void {
+  src.pm().asyncSuspend = parseEnabled(raw, 'power/async');
+  src.changed();
 }
 
-/** wakeup_store (the file exists only on wakeup-capable devices): "enabled" registers a wakeup source
- * (whose statistics then read 0), "disabled" drops it. */
-export function storeWakeup(pm: DevicePm, raw: string): void {
-  pm.wakeupEnabled = parseEnabled(raw, 'power/wakeup');
+/** wakeup_store (the file exists only on wakeup-capable devices): "enabled" registers a
+ * wakeup source (whose statistics then read 0), "disabled" drops it. */
+export function storeWakeup(src: PowerSource, raw: string): void {
+  src.pm().wakeupEnabled = parseEnabled(raw, 'power/wakeup');
+  src.changed();
 }
 
 /** autosuspend_delay_ms_show and _store answer EIO unless the driver called
@@ -168,5 +173,5 @@ export function pciPower(m: Machine, d: PciDevice, wakeupCapable: boolean): Powe
     for (const child of m.childDevices(d.fn.sysfsPath)) if (pciPower(m, child, false).runtime().status === 'active') activeKids++;
     return { enabled: true, usage, activeKids, status: pciRuntimeStatus(usage, activeKids) };
   };
-  return { pm, runtime, wakeupCapable, noCallbacks: false };
+  return { pm, runtime, wakeupCapable, noCallbacks: false, changed: () => m.changes.note() };
 }

@@ -8,7 +8,7 @@ import { Errno } from '../engine/errno';
 export interface OpenFile {
   path: string;
   flags: number;
-  /** The kernel object the opened node belonged to (fuse/resolve.ts resolveOwned): a
+  /** The kernel object the opened node belonged to (PathCache.resolveOwned): a
    * kernfs_open_file is bound to its kernfs_node, so a handle whose owner has left the
    * path answers ENODEV even after a new owner took the same name. */
   owner: object | undefined;

@@ -104,12 +104,6 @@ export function wo(store: (text: string) => void, mode = 0o200): AttrNode {
 }
 
 
-/** A bus's `drivers_autoprobe` (drivers/base/bus.c): reads 1 or 0; a write starting with
- * '0' turns it off, anything else on. */
-export function autoprobeAttr(get: () => boolean, set: (on: boolean) => void): AttrNode {
-  return rw(() => (get() ? '1' : '0'), (t) => set(t[0] !== '0'));
-}
-
 /** A device's `uevent` (drivers/base/core.c uevent_show): one "KEY=value\n" line per variable
  * the device's kset adds (nothing at all for a device without a bus or a class, or one whose
  * bus and class add nothing: an empty file). A write is a synthetic uevent (uevent_store). */

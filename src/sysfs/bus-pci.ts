@@ -6,7 +6,7 @@ import { rescanAll } from '../engine/hotplug';
 import { setDriversAutoprobe } from '../engine/device-settings';
 import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
-import { autoprobeAttr, dir, indexedDir, relLink, ro, rwRaw, ueventTrigger, wo } from './build';
+import { dir, indexedDir, relLink, ro, rw, rwRaw, ueventTrigger, wo } from './build';
 import { showResourceAlignment, storeResourceAlignment } from '../engine/resource-alignment';
 import type { Entries } from './build';
 import type { DirNode } from './node';
@@ -85,7 +85,7 @@ export function busPciDir(m: Machine): DirNode {
     () => [
     ['devices', devicesDir(m)],
     ['drivers', driversDir(m)],
-    ['drivers_autoprobe', autoprobeAttr(() => m.driversAutoprobe, (on) => setDriversAutoprobe(m, on))],
+    ['drivers_autoprobe', rw(() => (m.driversAutoprobe ? '1' : '0'), (t) => setDriversAutoprobe(m, t))],
     ['drivers_probe', wo((t) => driversProbe(m, t))],
     ['rescan', wo((t) => rescanAll(m, t))],
     ['resource_alignment', rwRaw(() => showResourceAlignment(m), (t) => storeResourceAlignment(m, t))],

@@ -4,7 +4,8 @@
 
 import type { Machine } from '../engine/machine';
 import type { MdevDevice, PciDevice } from '../engine/types';
-import { autoprobeAttr, dir, owned, relLink, ro, uevent, ueventTrigger, wo } from './build';
+import { dir, owned, relLink, ro, rw, uevent, ueventTrigger, wo } from './build';
+import { setMdevAutoprobe } from '../engine/device-settings';
 import type { Entries } from './build';
 import { groupPath } from './iommu-groups';
 import type { DirNode } from './node';
@@ -53,7 +54,7 @@ function mdevDeviceDir(m: Machine, x: MdevDevice): DirNode {
     if (x.driver) e.push(['driver', relLink(here, driverDirPath('mdev', x.driver))]);
     if (x.group) e.push(['iommu_group', relLink(here, groupPath(x.group.id))]);
     e.push(['mdev_type', relLink(here, typeDirPath(x.parent, x.type))]);
-    e.push(['power', powerDir(plainPower(m.power, x, ''))]);
+    e.push(['power', powerDir(plainPower(m, x, ''))]);
     e.push(['remove', wo((raw) => m.mdev.removeStore(x, raw))]);
     e.push(['subsystem', relLink(here, BUS_MDEV)]);
     // mdev_uevent adds MDEV_TYPE to the driver core's DRIVER line.
@@ -85,7 +86,7 @@ export function busMdevDir(m: Machine): DirNode {
         ]),
       ),
     ],
-    ['drivers_autoprobe', autoprobeAttr(() => m.mdev.autoprobe, (on) => (m.mdev.autoprobe = on))],
+    ['drivers_autoprobe', rw(() => (m.mdev.autoprobe ? '1' : '0'), (t) => setMdevAutoprobe(m, t))],
     ['drivers_probe', wo((t) => m.mdev.busWrite('probe', '', t))],
     ['uevent', ueventTrigger()],
   ]);

@@ -22,7 +22,7 @@ export function pciBusDir(m: Machine, owner: object, ownerDir: string, name: str
         ['cpuaffinity', ro(() => '1')],
         ['cpulistaffinity', ro(() => '0')],
         ['device', relLink(here, ownerDir)],
-        ['power', powerDir(plainPower(m.power, owner, `pci_bus/${name}`))],
+        ['power', powerDir(plainPower(m, owner, `pci_bus/${name}`))],
         ['rescan', wo(rescan)],
         ['subsystem', relLink(here, 'class/pci_bus')],
         ['uevent', uevent(() => [])],

@@ -16,12 +16,12 @@ const WAKEUP_STATS = ['wakeup_abort_count', 'wakeup_active', 'wakeup_active_coun
 const RUNTIME_GROUP = new Set(['autosuspend_delay_ms', 'control', 'runtime_active_time', 'runtime_suspended_time']);
 
 export function powerDir(src: PowerSource): DirNode {
-  // The listing is fixed by `src` (the attributes read their values when shown): built once.
+  // The listing never changes (the attributes read their values when shown): built once.
   return dir(() => {
     const all: Entries = [
-      ['async', rw(() => (src.pm().asyncSuspend ? 'enabled' : 'disabled'), (t) => storeAsync(src.pm(), t))],
+      ['async', rw(() => (src.pm().asyncSuspend ? 'enabled' : 'disabled'), (t) => storeAsync(src, t))],
       ['autosuspend_delay_ms', rw(autosuspendDelay, autosuspendDelay)],
-      ['control', rw(() => (src.pm().runtimeAuto ? 'auto' : 'on'), (t) => storeControl(src.pm(), t))],
+      ['control', rw(() => (src.pm().runtimeAuto ? 'auto' : 'on'), (t) => storeControl(src, t))],
       ['runtime_active_kids', ro(() => String(src.runtime().activeKids))],
       ['runtime_active_time', ro(() => '0')],
       ['runtime_enabled', ro(() => runtimeEnabledText(src.pm(), src.runtime()))],
@@ -31,7 +31,7 @@ export function powerDir(src: PowerSource): DirNode {
     ];
     const e = src.noCallbacks ? all.filter(([name]) => !RUNTIME_GROUP.has(name)) : all;
     if (src.wakeupCapable) {
-      e.push(['wakeup', rw(() => (src.pm().wakeupEnabled ? 'enabled' : 'disabled'), (t) => storeWakeup(src.pm(), t))]);
+      e.push(['wakeup', rw(() => (src.pm().wakeupEnabled ? 'enabled' : 'disabled'), (t) => storeWakeup(src, t))]);
       // wakeup_*_show: the wakeup source's figures once one is registered, else an empty line.
       for (const name of WAKEUP_STATS) e.push([name, ro(() => (src.pm().wakeupEnabled ? '0' : ''))]);
     }

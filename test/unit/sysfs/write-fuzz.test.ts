@@ -40,6 +40,7 @@ function fuzz(topology: Topology, seed: number): { writes: number; files: number
   const m = Machine.boot(topology);
   const tree = sysfsTree(m);
   const fs = new SysfsFs(tree);
+  const paths = new PathCache(tree);
   const rng = new Rng(seed);
   const words = vocabulary(m);
   const outcomes = new Map<string, number>();
@@ -51,7 +52,7 @@ function fuzz(topology: Topology, seed: number): { writes: number; files: number
   for (; i < COUNT && Date.now() < deadline && files.length > 0; i++) {
     const path = rng.pick(files);
     seen.add(path.replace(/\d+/g, 'N'));
-    const node = new PathCache(tree).resolve(`/${path}`);
+    const node = paths.resolve(`/${path}`);
     if (node.kind !== 'attr') throw new Error(`${path} is no longer an attribute`);
     let current: Buffer | undefined;
     try {
