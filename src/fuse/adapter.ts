@@ -34,12 +34,16 @@ export class SysfsFs implements FsOps {
   private readonly afterWrite: (() => void) | undefined;
   private readonly paths: PathCache;
   private readonly stats: StatTable;
+  private readonly version: () => number;
+  /** Listings by directory node (a node that goes takes its listing with it). */
+  private readonly listings = new WeakMap<object, { version: number; listing: FsDirListing }>();
 
   constructor(tree: SysfsTree, opts: SysfsFsOptions = {}) {
     this.time = opts.time ?? new Date();
     this.afterWrite = opts.afterWrite;
     this.paths = new PathCache(tree);
     this.stats = new StatTable(this.time);
+    this.version = (): number => tree.version();
     const drain = tree.drainChangedRegions?.bind(tree);
     this.takeStaleNames =
       drain === undefined
@@ -71,6 +75,11 @@ export class SysfsFs implements FsOps {
    * high-level API adds nothing, so they are listed here. */
   readdir(path: string): FsDirListing {
     const dir = this.paths.resolveDir(path);
+    // One listing per directory node and version: a walk lists every directory, and a
+    // warm walk lists them all again while nothing changed.
+    const version = this.version();
+    const cached = this.listings.get(dir);
+    if (cached !== undefined && cached.version === version) return cached.listing;
     const names = ['.', '..'];
     const dirStat = this.stats.entry(dir);
     const stats = [dirStat, dirStat];
@@ -80,8 +89,11 @@ export class SysfsFs implements FsOps {
       names.push(name);
       stats.push(this.stats.entry(node));
     }
-    return { names, stats };
+    const listing = { names, stats };
+    this.listings.set(dir, { version, listing });
+    return listing;
   }
+
 
   readlink(path: string): string {
     return this.paths.resolveLink(path).target;
