@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The iommufs command line (shared/docs/cli.md). Only main() prints and exits; commands
+// The iommufs command line (docs/cli.md). Only main() prints and exits; commands
 // return their output or throw CliError.
 
 import { parseArgs } from 'node:util';

@@ -1,5 +1,5 @@
 // `iommufs mount <topology> <mountpoint>`: serve the machine in the foreground until
-// SIGHUP/SIGINT/SIGTERM/SIGQUIT, then unmount and exit 0 (shared/docs/cli.md).
+// SIGHUP/SIGINT/SIGTERM/SIGQUIT, then unmount and exit 0 (docs/cli.md).
 
 import { readFileSync } from 'node:fs';
 import { mkdir, rmdir, stat } from 'node:fs/promises';

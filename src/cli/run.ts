@@ -1,4 +1,4 @@
-// `iommufs run <topology> [--cpu-flags LIST] -- <command> [args...]` (shared/docs/cli.md):
+// `iommufs run <topology> [--cpu-flags LIST] -- <command> [args...]` (docs/cli.md):
 // serve the machine at a private temporary directory, run the command in a private mount
 // namespace where that mount is bound over /sys, then unmount and exit with its status.
 // What else the namespace holds, and why, is in run-namespace.ts; in short:

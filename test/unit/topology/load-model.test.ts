@@ -23,7 +23,7 @@ function dev(devices: DeviceSpec[], ...keys: string[]): DeviceSpec {
   return found!;
 }
 
-// The example of shared/docs/topology-format.md, verbatim.
+// The example of docs/topology-format.md, verbatim.
 const CONTRACT_EXAMPLE = `# yaml-language-server: $schema=../schema/topology.schema.json
 version: 1
 name: q35-rootports
