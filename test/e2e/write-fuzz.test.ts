@@ -105,7 +105,7 @@ describe(`write fuzz through a mount and bash (WRITE_FUZZ_SEED=${SEED})`, () => 
         // At most bash's 4,096-byte stdio buffer, so that one printf is one write(2) (a
         // longer payload would reach `config` as two writes, the second at its end).
         const data = payload(rng, words, current, 3000).subarray(0, 4096);
-        const want = writeThroughAdapter(twinFs, path, data, 0).error;
+        const want = writeThroughAdapter(twinFs, path, data, 0, true).error;
         outcomes.set(want || 'ok', (outcomes.get(want || 'ok') ?? 0) + 1);
         if (want === '') files = writableFiles(twinTree);
         const r = await sh(`{ printf '%b' '${printfArg(data)}' > ${q(`${mnt}/${path}`)}; } 2>&1`);

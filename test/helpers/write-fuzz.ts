@@ -140,12 +140,15 @@ export interface WriteResult {
 }
 
 /** One write as a writer's open/write/close reaches the adapter: the open's own checks,
- * then one write at `offset`. */
-export function writeThroughAdapter(fs: SysfsFs, path: string, data: Buffer, offset: number): WriteResult {
+ * then one write at `offset`; with `untilDone`, as stdio's fwrite (bash's printf) does,
+ * the rest again after a short write (a `config` write running over its end: sysfs
+ * shortens it, and the next one, at the end, is EFBIG). */
+export function writeThroughAdapter(fs: SysfsFs, path: string, data: Buffer, offset: number, untilDone = false): WriteResult {
   let handle: number | undefined;
   try {
     handle = fs.open(`/${path}`, constants.O_WRONLY);
-    fs.write(`/${path}`, handle, data, offset);
+    let done = fs.write(`/${path}`, handle, data, offset);
+    while (untilDone && done > 0 && done < data.length) done += fs.write(`/${path}`, handle, data.subarray(done), offset + done);
     return { error: '' };
   } catch (e) {
     if (e instanceof Errno) return { error: e.code };
