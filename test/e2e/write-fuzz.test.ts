@@ -62,7 +62,22 @@ function boot(): Machine {
   return Machine.boot(r.topology);
 }
 
-/** bash printf %b with every byte as an octal escape: exactly these bytes, in one write. */
+/** What `printf > file` does with `data`: bash keeps its stdout line-buffered
+ * (shell.c sh_setlinebuf), so each line is a write(2) of its own, at the file offset the
+ * previous ones reached; the first refused write ends it, with that error. */
+function writeAsBash(fs: Parameters<typeof writeThroughAdapter>[0], path: string, data: Buffer): string {
+  let offset = 0;
+  while (offset < data.length) {
+    const nl = data.indexOf(0x0a, offset);
+    const end = nl < 0 ? data.length : nl + 1;
+    const error = writeThroughAdapter(fs, path, data.subarray(offset, end), offset, true).error;
+    if (error !== '') return error;
+    offset = end;
+  }
+  return '';
+}
+
+/** bash printf %b with every byte as an octal escape: exactly these bytes. */
 function printfArg(data: Buffer): string {
   return [...data].map((b) => `\\0${b.toString(8).padStart(3, '0')}`).join('');
 }
@@ -106,7 +121,7 @@ describe(`write fuzz through a mount and bash (WRITE_FUZZ_SEED=${SEED})`, () => 
         // At most bash's 4,096-byte stdio buffer, so that one printf is one write(2) (a
         // longer payload would reach `config` as two writes, the second at its end).
         const data = payload(rng, words, current, 3000).subarray(0, 4096);
-        const want = writeThroughAdapter(twinFs, path, data, 0, true).error;
+        const want = writeAsBash(twinFs, path, data);
         outcomes.set(want || 'ok', (outcomes.get(want || 'ok') ?? 0) + 1);
         if (want === '') files = writableFiles(twinTree);
         const r = await sh(`{ printf '%b' '${printfArg(data)}' > ${q(`${mnt}/${path}`)}; } 2>&1`);
