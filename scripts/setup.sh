@@ -7,7 +7,8 @@
 # dpdk-devbind.py (Debian's `dpdk` package ships /usr/bin/dpdk-devbind.py) for the binding
 # tools test. `dpdk` is installed without its recommends: those are the DPDK runtime
 # libraries (librte-*, rdma-core, ~50 packages) that dpdk-devbind.py, a python3 script
-# needing only lspci and ip, never loads. driverctl pulls in udev (it calls udevadm).
+# needing only lspci and ip, never loads. driverctl pulls in udev (it calls udevadm);
+# python3-pyudev is the libudev client the run tests use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,7 @@ if [ "${1:-}" = "--test" ]; then
   command -v python3 >/dev/null 2>&1 || want_pkgs+=(python3)
   command -v ip >/dev/null 2>&1 || want_pkgs+=(iproute2)
   [ -x /usr/sbin/driverctl ] || want_pkgs+=(driverctl)
+  /usr/bin/python3 -c 'import pyudev' >/dev/null 2>&1 || want_pkgs+=(python3-pyudev)
   [ -x /usr/bin/dpdk-devbind.py ] || want_dpdk=1
 fi
 
@@ -51,4 +53,11 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-npx --no-install tsc -p tsconfig.json
+# The build only when a source is newer than the last one (npm start must not rebuild an
+# up-to-date tree): dist/.build-stamp is touched after each successful tsc.
+stamp=dist/.build-stamp
+if [ ! -f "$stamp" ] || [ -n "$(find src test scripts -name '*.ts' -newer "$stamp" -print -quit)" ] ||
+   [ tsconfig.json -nt "$stamp" ] || [ node_modules/.package-lock.json -nt "$stamp" ]; then
+  npx --no-install tsc -p tsconfig.json
+  touch "$stamp"
+fi

@@ -1,4 +1,4 @@
-// `iommufs groups <topology> [--json]` (shared/docs/cli.md).
+// `iommufs groups <topology> [--json]` (docs/cli.md).
 
 import type { Machine } from '../engine/machine';
 import { memberNames } from '../engine/machine';

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The iommufs command line (shared/docs/cli.md). Only main() prints and exits; commands
+// The iommufs command line (docs/cli.md). Only main() prints and exits; commands
 // return their output or throw CliError.
 
 import { parseArgs } from 'node:util';
@@ -11,16 +11,28 @@ import { bootOrFail, loadOrFail } from './load';
 import { exportCommand } from './export';
 import { mountCommand } from './mount';
 import { runCommand } from './run';
-import { ctlCommand } from './ctl';
+import { ctlCommand, CTL_USAGE } from './ctl';
 
-const USAGE = `usage:
-  iommufs mount <topology.yaml> <mountpoint> [--allow-other] [--state FILE] [--debug]
-  iommufs run <topology.yaml> [--cpu-flags LIST] -- <command> [args...]
-  iommufs export <topology.yaml> <dir>
-  iommufs groups <topology.yaml> [--json]
-  iommufs explain <topology.yaml> <device>
-  iommufs validate <topology.yaml>
-  iommufs ctl <mountpoint> <verb> [args...]   (status, claim, attach, ...; see README)`;
+/** Each command's usage line, as `iommufs <command> --help` prints it. */
+const USAGES: Record<string, string> = {
+  mount: 'iommufs mount <topology.yaml> <mountpoint> [--allow-other] [--state FILE] [--debug]',
+  run: 'iommufs run <topology.yaml> [--cpu-flags LIST] -- <command> [args...]',
+  export: 'iommufs export <topology.yaml> <dir>',
+  groups: 'iommufs groups <topology.yaml> [--json]',
+  explain: 'iommufs explain <topology.yaml> <device>',
+  validate: 'iommufs validate <topology.yaml>',
+  ctl: 'iommufs ctl <mountpoint> <verb> [args...]   (status, claim, attach, ...; see README)',
+};
+
+const USAGE = `usage:\n${Object.values(USAGES).map((u) => `  ${u}`).join('\n')}`;
+
+/** Whether the arguments ask for help: `--help` or `-h` among the command's own options
+ * (for `run`, before the `--` that starts the command). */
+function wantsHelp(name: string, args: string[]): boolean {
+  const sep = args.indexOf('--');
+  const own = name === 'run' && sep >= 0 ? args.slice(0, sep) : name === 'ctl' ? args.slice(0, 1) : args;
+  return own.includes('--help') || own.includes('-h');
+}
 
 type Command = (args: string[], io: Io) => Promise<number> | number;
 
@@ -107,6 +119,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     io.err(`iommufs: unknown command '${name}'\n${USAGE}`);
     return 2;
   }
+  if (wantsHelp(name, rest)) {
+    io.out(name === 'ctl' ? CTL_USAGE : `usage: ${USAGES[name] ?? name}`);
+    return 0;
+  }
   try {
     return await cmd(rest, io);
   } catch (e) {
@@ -124,6 +140,14 @@ export function registerCommand(name: string, cmd: Command): void {
 }
 
 async function main(): Promise<void> {
+  // A reader that went away (`iommufs ctl ... | head`): stop quietly with the status a
+  // process killed by SIGPIPE has, as `yes | head` does, instead of an EPIPE stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(128 + 13);
+      throw e;
+    });
+  }
   const io: Io = {
     out: (t) => process.stdout.write(t + '\n'),
     err: (t) => process.stderr.write(t + '\n'),

@@ -1,15 +1,19 @@
-// `iommufs run <topology> [--cpu-flags LIST] -- <command> [args...]` (shared/docs/cli.md):
+// `iommufs run <topology> [--cpu-flags LIST] -- <command> [args...]` (docs/cli.md):
 // serve the machine at a private temporary directory, run the command in a private mount
 // namespace where that mount is bound over /sys, then unmount and exit with its status.
-//
-// What the command sees, besides the simulated /sys (clients.md §1.8 recipes):
+// What else the namespace holds, and why, is in run-namespace.ts; in short:
+// - /etc and /run: private writable layers, so nothing the command writes reaches the host.
+// - /run/udev: the udev database of the simulated devices (run-udev.ts), and
+//   SYSTEMD_DEVICE_VERIFY_SYSFS=0 in the command's environment, so that libudev accepts a
+//   /sys that is a FUSE mount.
+// - modprobe, rmmod, lsmod: the simulation's (run-modtools.ts), and /proc/modules.
+// - /proc/cmdline: the topology's `cmdline`.
 // - /dev/vfio: a directory of this run holding `vfio`, a plain file standing in for the
 //   VFIO container character device, and one plain file (mode 0600) per group that has a
 //   device bound to vfio-pci, kept in step after every write as Linux adds and removes
-//   /dev/vfio/<group>. The directory lives on the host side (`<run dir>/vfio`), so it can
-//   change while the command runs. When the host has a /dev/vfio it is covered;
-//   when it has none, /dev is replaced in the namespace by a tmpfs holding bind mounts of
-//   every host /dev entry plus vfio, so that the host's /dev is never written.
+//   /dev/vfio/<group>. When the host has a /dev/vfio it is covered; when it has none, /dev
+//   is replaced in the namespace by a tmpfs holding bind mounts of every host /dev entry
+//   plus vfio, so that the host's /dev is never written.
 // - /proc/cpuinfo: virt-host-validate decides Intel or AMD from the `vmx`/`svm` flags and
 //   only then looks for /sys/firmware/acpi/tables/DMAR or IVRS and at the link count of
 //   /sys/kernel/iommu_groups (clients.md §1.5, C12). So for an x86 topology the run shows a
@@ -19,6 +23,9 @@
 //   flags to add, `-flag` to remove one; `--cpu-flags ''` keeps the host's cpuinfo.
 //   cgroups need nothing: the host's cgroup mounts stay listed in /proc/self/mounts, which
 //   is what virt-host-validate's cgroup checks read.
+// The files the daemon keeps in step (/dev/vfio, /run/udev, /proc/modules) live on the
+// host side, in the run's directory, and are rewritten synchronously after every write to
+// the mount, before the writer's next command can look.
 //
 // Root uses `unshare -mn`; anyone else `unshare -Urmn` (an unprivileged user namespace, where
 // the kernel allows it). The network namespace is private too: the simulated machine's
@@ -32,11 +39,11 @@
 
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { mkdir, mkdtemp, readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { chmod } from 'node:fs/promises';
+import type { Machine } from '../engine/machine';
 import { vfioGroupIds } from '../engine/vfio';
 import { mountSysfs } from '../fuse';
 import { isFuseMounted } from '../fuse/mount-table';
@@ -45,6 +52,12 @@ import type { Topology } from '../topology/model';
 import { CliError } from './errors';
 import type { Io } from './io';
 import { bootOrFail } from './load';
+import { loadPciIds } from './pci-ids';
+import { NAMESPACE_SCRIPT, SETUP_FAILED } from './run-namespace';
+import { procModulesText } from '../sysfs/module';
+import { UdevDb, VERIFY_SYSFS_ENV } from './run-udev';
+
+export { NAMESPACE_SCRIPT, SETUP_FAILED };
 
 export interface RunArgs {
   topology: string;
@@ -56,9 +69,6 @@ export interface RunArgs {
 
 /** The prefix of every run's private directory under the system temp dir. */
 export const RUN_DIR_PREFIX = 'iommufs-run-';
-
-/** Status when the namespace could not be set up (not the command's own). */
-export const SETUP_FAILED = 125;
 
 /** A change to the cpuinfo flags: add or remove one flag. */
 export interface FlagEdit {
@@ -107,36 +117,6 @@ export function editCpuinfo(text: string, edits: FlagEdit[]): string {
     .join('\n');
 }
 
-/**
- * Runs inside the new mount namespace as `sh -c SCRIPT iommufs-run CMD ARGS...`, with the
- * run's directory in $IOMMUFS_RUN_DIR (sys = the FUSE mount, vfio, optional cpuinfo).
- * POSIX sh, since /bin/sh is dash on Debian.
- */
-export const NAMESPACE_SCRIPT = `
-d=$IOMMUFS_RUN_DIR
-unset IOMMUFS_RUN_DIR
-fail() { echo "iommufs run: $*" >&2; exit ${SETUP_FAILED}; }
-mount --bind "$d/sys" /sys || fail "cannot bind the simulated tree over /sys"
-if [ ! -d /dev/vfio ]; then
-  mkdir "$d/hostdev" && mount --rbind /dev "$d/hostdev" || fail "cannot reach /dev"
-  mount -t tmpfs -o mode=755,nosuid iommufs-dev /dev || fail "cannot put a tmpfs over /dev"
-  for e in "$d"/hostdev/* "$d"/hostdev/.[!.]*; do
-    n=\${e##*/}
-    if [ -L "$e" ]; then ln -s "$(readlink "$e")" "/dev/$n"
-    elif [ -d "$e" ]; then mkdir "/dev/$n" && mount --rbind "$e" "/dev/$n"
-    elif [ -e "$e" ]; then : > "/dev/$n" && mount --bind "$e" "/dev/$n"
-    fi
-  done
-  umount -l "$d/hostdev"
-  mkdir /dev/vfio || fail "cannot create /dev/vfio"
-fi
-mount --bind "$d/vfio" /dev/vfio || fail "cannot bind /dev/vfio"
-if [ -f "$d/cpuinfo" ]; then
-  mount --bind "$d/cpuinfo" /proc/cpuinfo || echo "iommufs run: warning: /proc/cpuinfo left as the host's" >&2
-fi
-exec "$@"
-`;
-
 /** `unshare` arguments for this user: a plain mount namespace for root, else a user one. */
 export function unshareArgs(uid: number): string[] {
   return uid === 0 ? ['-mn', '--propagation', 'private'] : ['-Urmn', '--propagation', 'private'];
@@ -155,14 +135,31 @@ interface RunDir {
   cpuinfo: string | undefined;
 }
 
-async function prepareRunDir(edits: FlagEdit[]): Promise<RunDir> {
+/** The module tools laid over /usr/sbin and /usr/bin in the namespace (run-namespace.ts). */
+const MODULE_TOOLS = ['insmod', 'lsmod', 'modprobe', 'rmmod'];
+
+/** A shell quote for the tool wrappers. */
+const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+async function prepareRunDir(edits: FlagEdit[], cmdline: string): Promise<RunDir> {
   const base = await mkdtemp(join(tmpdir(), RUN_DIR_PREFIX));
   const sys = join(base, 'sys');
   await mkdir(sys);
+  await mkdir(join(base, 'rw'));
+  await mkdir(join(base, 'udev'));
   await mkdir(join(base, 'vfio'));
   // The container node is 0666 on Linux [rec]; group nodes are 0600.
   await writeFile(join(base, 'vfio', 'vfio'), '', { mode: 0o666 });
   await chmod(join(base, 'vfio', 'vfio'), 0o666);
+  // /proc/cmdline ends in a newline (fs/proc/cmdline.c cmdline_proc_show).
+  await writeFile(join(base, 'cmdline'), `${cmdline}\n`, { mode: 0o444 });
+  // Rewritten by the daemon, so writable by its owner; read-only to others, as /proc/modules.
+  await writeFile(join(base, 'modules'), '', { mode: 0o644 });
+  await mkdir(join(base, 'tools'));
+  const tools = join(__dirname, 'run-modtools.js');
+  for (const t of MODULE_TOOLS) {
+    await writeFile(join(base, 'tools', t), `#!/bin/sh\nexec ${shq(process.execPath)} ${shq(tools)} ${t} "$@"\n`, { mode: 0o755 });
+  }
   let cpuinfo: string | undefined;
   if (edits.length > 0) {
     const host = await readFile('/proc/cpuinfo', 'utf8').catch(() => undefined);
@@ -175,24 +172,22 @@ async function prepareRunDir(edits: FlagEdit[]): Promise<RunDir> {
   return { base, sys, cpuinfo };
 }
 
-/** Removes exactly what prepareRunDir and the script made; never recursively, so that a
- * mount left behind by accident is not walked into. */
+/** Removes exactly what prepareRunDir, the daemon and the script made; never recursively,
+ * so that a mount left behind by accident is not walked into. */
 async function removeRunDir(dir: RunDir): Promise<void> {
   const quiet = (): undefined => undefined;
-  syncVfioDir(join(dir.base, 'vfio'), []);
-  await unlink(join(dir.base, 'vfio', 'vfio')).catch(quiet);
-  await rmdir(join(dir.base, 'vfio')).catch(quiet);
+  const b = dir.base;
+  syncVfioDir(join(b, 'vfio'), []);
+  for (const f of ['vfio/vfio', 'cmdline', 'modules', ...MODULE_TOOLS.map((t) => `tools/${t}`)]) await unlink(join(b, f)).catch(quiet);
   if (dir.cpuinfo !== undefined) await unlink(dir.cpuinfo).catch(quiet);
-  await rmdir(join(dir.base, 'hostdev')).catch(quiet);
-  await rmdir(dir.sys).catch(quiet);
-  await rmdir(dir.base).catch(quiet);
+  for (const d of ['vfio', 'tools', 'udev/data', 'udev/tags', 'udev', 'rw', 'hostdev', 'sys', '']) await rmdir(join(b, d)).catch(quiet);
 }
 
 function runChild(command: string[], dir: RunDir): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn('unshare', [...unshareArgs(process.getuid?.() ?? 0), 'sh', '-c', NAMESPACE_SCRIPT, 'iommufs-run', ...command], {
       stdio: 'inherit',
-      env: { ...process.env, IOMMUFS_RUN_DIR: dir.base },
+      env: { ...process.env, ...VERIFY_SYSFS_ENV, IOMMUFS_RUN_DIR: dir.base },
     });
     // SIGTERM, SIGHUP and SIGQUIT are passed on; SIGINT from a terminal reaches the child
     // through its process group already, so here it is only kept from ending this process
@@ -235,19 +230,39 @@ function syncVfioDir(vfioDir: string, groups: number[]): void {
   for (const name of want) if (!have.includes(name)) writeFileSync(join(vfioDir, name), '', { mode: 0o600 });
 }
 
+/** The files of the run directory that follow the machine, rewritten after every write. */
+function stateSyncer(machine: Machine, base: string): { sync(): void; clear(): void } {
+  const vfioDir = join(base, 'vfio');
+  const udev = new UdevDb(join(base, 'udev'), loadPciIds());
+  const modulesFile = join(base, 'modules');
+  let modulesText: string | undefined;
+  return {
+    sync(): void {
+      syncVfioDir(vfioDir, vfioGroupIds(machine));
+      udev.sync(machine);
+      const text = procModulesText(machine);
+      // Rewritten in place: the namespace has this very file bound over /proc/modules.
+      if (text !== modulesText) writeFileSync(modulesFile, text);
+      modulesText = text;
+    },
+    clear: () => udev.clear(),
+  };
+}
+
 export async function runCommand(a: RunArgs, io: Io): Promise<number> {
   if (a.command.length === 0) throw new CliError('run: no command given after --', 2);
   const edits = a.cpuFlags !== undefined ? parseCpuFlags(a.cpuFlags) : undefined;
   const { machine, warnings } = bootOrFail(a.topology);
   for (const w of warnings) io.err(`warning: ${w}`);
-  const dir = await prepareRunDir(edits ?? cpuFlagEditsFor(machine.topology));
+  const dir = await prepareRunDir(edits ?? cpuFlagEditsFor(machine.topology), machine.topology.cmdline.raw);
+  let syncer: ReturnType<typeof stateSyncer> | undefined;
   try {
     let handle;
-    const vfioDir = join(dir.base, 'vfio');
-    const syncVfio = (): void => syncVfioDir(vfioDir, vfioGroupIds(machine));
-    syncVfio();
+    syncer = stateSyncer(machine, dir.base);
+    const sync = syncer.sync;
+    sync();
     try {
-      handle = await mountSysfs(sysfsTree(machine), dir.sys, { name: 'iommufs' }, { afterWrite: syncVfio });
+      handle = await mountSysfs(sysfsTree(machine), dir.sys, { name: 'iommufs' }, { afterWrite: sync });
     } catch (e) {
       throw new CliError(`run: cannot mount at ${dir.sys}: ${(e as Error).message}`, SETUP_FAILED);
     }
@@ -261,6 +276,7 @@ export async function runCommand(a: RunArgs, io: Io): Promise<number> {
     if (await isFuseMounted(dir.sys)) {
       await new Promise<void>((res) => spawn('fusermount', ['-uz', '--', dir.sys], { stdio: 'ignore' }).on('close', () => res()).on('error', () => res()));
     }
+    syncer?.clear();
     await removeRunDir(dir);
   }
 }

@@ -9,7 +9,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { captureState, checkState, restoreState, StateError, topologyFingerprint } from '../engine/saved-state';
+import { captureState, checkStateShape, restoreState, StateError, topologyFingerprint } from '../engine/saved-state';
 import type { Machine } from '../engine/machine';
 import { CliError } from './errors';
 
@@ -41,9 +41,10 @@ function readTrusted(file: string): string | undefined {
   }
 }
 
-export function restoreFromFile(m: Machine, file: string, topologyText: string): string[] {
+/** Puts the saved state on a freshly booted machine; anything that does not fit is a CliError (exit 2). */
+export function restoreFromFile(m: Machine, file: string, topologyText: string): void {
   const text = readTrusted(file);
-  if (text === undefined) return [];
+  if (text === undefined) return;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -51,7 +52,7 @@ export function restoreFromFile(m: Machine, file: string, topologyText: string):
     throw new CliError(`state file ${file}: not valid JSON (${(e as Error).message})`, 2);
   }
   try {
-    return restoreState(m, checkState(parsed, topologyFingerprint(topologyText)));
+    restoreState(m, checkStateShape(parsed, topologyFingerprint(topologyText)));
   } catch (e) {
     if (e instanceof StateError) throw new CliError(`state file ${file}: ${e.message}`, 2);
     throw e;

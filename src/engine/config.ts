@@ -1,8 +1,6 @@
 // Each function's config space image, built from what the engine knows of it, and the
 // writes a user may make to it (setpci): only registers software can change.
 
-import { buildConfigSpace } from '../pci/config-space';
-import { CAP_ID, findCap } from '../pci/config-read';
 import type { ConfigFunction } from '../pci/config-space';
 import { isPciePort } from './boot-drivers';
 import { physicalSlot } from './slots';
@@ -69,25 +67,13 @@ function busMaster(m: Machine, d: PciDevice): boolean {
   return d.driver !== null && m.driverEffects.enabled(d);
 }
 
-/** Register bits a driver's probe and remove change: command bus master and INTx disable,
- * the MSI and MSI-X enable bits, and the PMCSR power state. */
-function driverBits(b: Uint8Array): Array<[offset: number, mask: number]> {
-  const out: Array<[number, number]> = [[0x04, 0x04], [0x05, 0x04]];
-  const msi = findCap(b, CAP_ID.MSI);
-  if (msi !== undefined) out.push([msi + 2, 0x01]);
-  const msix = findCap(b, CAP_ID.MSIX);
-  if (msix !== undefined) out.push([msix + 3, 0x80]);
-  const pm = findCap(b, CAP_ID.PM);
-  if (pm !== undefined) out.push([pm + 4, 0x03]);
-  return out;
-}
-
-/** After a bind or unbind: the driver-owned bits of an image already built (which may hold a
- * user's config writes) take the values the driver left. */
-export function syncDriverRegisters(m: Machine, d: PciDevice, bytes: Uint8Array): void {
-  const fresh = configSpaceFor(m, d);
-  for (const [at, mask] of driverBits(fresh)) bytes[at] = (bytes[at]! & ~mask) | (fresh[at]! & mask);
-}
+/** Bits of the user-writable registers that a driver's probe and remove set or clear:
+ * command Bus Master (pci_set_master, pci_disable_device) and INTx Disable (pci_intx_for_msi).
+ * The driver's other registers (MSI/MSI-X enable, PMCSR) are read-only to users here. */
+export const DRIVER_OWNED_BITS: ReadonlyArray<readonly [offset: number, mask: number]> = [
+  [0x04, 0x04],
+  [0x05, 0x04],
+];
 
 /**
  * pci_configure_ari, run as function 0 below a bridge is added: ARI forwarding is enabled on
@@ -106,19 +92,18 @@ function nicSerial(m: Machine, f: PciFunction): bigint {
   return 0x525400ffff123400n | BigInt((0x56 + Math.max(0, index)) & 0xff);
 }
 
-export function configSpaceFor(m: Machine, d: PciDevice): Uint8Array {
-  return buildConfigSpace(configInputFor(m, d));
-}
-
 /** Registers a user may write (pci_write_config_* through the config file): the command
  * register, cache line size, latency timer and interrupt line. Other bytes are read-only in
  * the simulated hardware, as IDs and capability structures are on real devices. */
-const WRITABLE = new Set([0x04, 0x05, 0x0c, 0x0d, 0x3c]);
+export const WRITABLE_CONFIG: ReadonlySet<number> = new Set([0x04, 0x05, 0x0c, 0x0d, 0x3c]);
 
-export function applyConfigWrite(bytes: Uint8Array, offset: number, data: Buffer): void {
+/** The bytes a write at `offset` sets, as offset → value: writable registers within `size`. */
+export function configWriteBytes(size: number, offset: number, data: Buffer): Map<number, number> {
+  const out = new Map<number, number>();
   for (let i = 0; i < data.length; i++) {
     const at = offset + i;
-    if (at >= bytes.length) break;
-    if (WRITABLE.has(at)) bytes[at] = data[i]!;
+    if (at >= size) break;
+    if (WRITABLE_CONFIG.has(at)) out.set(at, data[i]!);
   }
+  return out;
 }

@@ -65,6 +65,7 @@ export class DomainRegistry {
   private switchTo(g: IommuGroup, s: GroupDma, to: Domain | undefined): void {
     const from = this.currentDomain(g);
     s.current = to;
+    this.m.changes.note({ group: g.id });
     const now = this.currentDomain(g);
     if (now !== from) this.onSwitch?.(g, from, now);
   }
@@ -131,7 +132,7 @@ export class DomainRegistry {
     const host = this.hostDrivers(g);
     if (host.length > 0) return `bound to host drivers: ${host.map((d) => `${d.name} (${d.driver})`).join(', ')}`;
     if (!g.unit) return 'an emulated (vfio-noiommu) group: VFIO drives it through the mdev parent, not through an IOMMU domain';
-    if (!g.unit.spec.interruptRemapping && !this.m.topology.cmdline.allowUnsafeInterrupts) {
+    if (!g.unit.spec.interruptRemapping && !this.m.modules.allowUnsafeInterrupts()) {
       return `${g.unit.name} has no interrupt remapping and vfio_iommu_type1.allow_unsafe_interrupts is not set`;
     }
     return undefined;
@@ -174,7 +175,7 @@ export class DomainRegistry {
     if (s.owner !== null) throw new Errno('EPERM', `group ${g.id} is owned by ${s.owner}`);
     if (this.hostDrivers(g).length > 0) throw new Errno('EPERM', `group ${g.id}: ${this.whyNotUsable(g)}`);
     if (s.current && s.current.kind !== 'default') throw new Errno('EBUSY', `group ${g.id} is not on its default domain`);
-    if (!unit.spec.interruptRemapping && !this.m.topology.cmdline.allowUnsafeInterrupts) {
+    if (!unit.spec.interruptRemapping && !this.m.modules.allowUnsafeInterrupts()) {
       throw new Errno('EPERM', `No interrupt remapping support on ${unit.name}. Use the module param "allow_unsafe_interrupts" to enable VFIO IOMMU support on this platform`);
     }
     let blocking = s.blocking;
@@ -184,6 +185,7 @@ export class DomainRegistry {
     }
     s.owner = owner;
     s.leaving = false;
+    this.m.changes.note({ group: g.id });
     this.switchTo(g, s, blocking);
   }
 
@@ -195,6 +197,7 @@ export class DomainRegistry {
     if (s.owner !== owner) throw new Errno('EPERM', `group ${g.id} is owned by ${s.owner}, not ${owner}`);
     s.owner = null;
     s.leaving = false;
+    this.m.changes.note({ group: g.id });
     this.switchTo(g, s, undefined);
     s.pasids.clear();
   }
@@ -209,6 +212,7 @@ export class DomainRegistry {
     const d: Domain = { id: this.nextId++, kind: 'user', unit, caps: { pasid: !!caps.pasid, nesting: !!caps.nesting, dirtyTracking: !!caps.dirtyTracking } };
     this.domains.set(d.id, d);
     this.lastAllocated = d.id;
+    this.m.changes.note();
     return d;
   }
 
@@ -234,6 +238,7 @@ export class DomainRegistry {
     const d = this.userDomain(id);
     if (this.groupsOn(d).length > 0 || this.pasidUsers(d).length > 0) throw new Errno('EBUSY', `domain ${id} is in use`);
     this.domains.delete(id);
+    this.m.changes.note();
   }
 
   private checkCompatible(g: IommuGroup, d: Domain): void {
@@ -290,6 +295,7 @@ export class DomainRegistry {
     const map = s.pasids.get(dev) ?? new Map<number, Domain>();
     if (map.has(pasid)) throw new Errno('EBUSY', `pasid ${pasid} of ${dev.name} is attached to domain ${map.get(pasid)!.id}`);
     map.set(pasid, d);
+    this.m.changes.note({ device: dev });
     s.pasids.set(dev, map);
   }
 
@@ -304,6 +310,7 @@ export class DomainRegistry {
     if (!d.caps.pasid) throw new Errno('EOPNOTSUPP', `domain ${id} was not allocated for PASID use`);
     this.checkCompatible(g, d);
     map.set(pasid, d);
+    this.m.changes.note({ device: dev });
   }
 
   detachPasid(dev: PciDevice, pasid: number): void {
@@ -311,6 +318,7 @@ export class DomainRegistry {
     if (!g) throw new Errno('ENODEV', `${dev.name} has no group`);
     const map = this.dma(g).pasids.get(dev);
     if (!map?.delete(pasid)) throw new Errno('EINVAL', `pasid ${pasid} of ${dev.name} is not attached`);
+    this.m.changes.note({ device: dev });
   }
 
   /** A device left its group (remove, VF disable): its PASIDs go with it. */

@@ -10,6 +10,7 @@ import { CLASS_DEVICE_NAMING } from './driver-traits';
 import type { ClassDeviceKind, DriverTraits } from './driver-traits';
 import { IdAllocator } from './id-allocator';
 import type { Machine } from './machine';
+import { pciRuntimeSuspended } from './power';
 import type { PciDevice } from './types';
 
 export interface ClassDevice {
@@ -47,15 +48,6 @@ function reserved(n: number): IdAllocator {
   const ids = new IdAllocator();
   for (let i = 0; i < n; i++) ids.alloc();
   return ids;
-}
-
-/** A PCI device's runtime PM state as power/ shows it (drivers/base/power/sysfs.c). */
-export interface RuntimePm {
-  control: 'on' | 'auto';
-  enabled: 'forbidden' | 'enabled';
-  status: 'active' | 'suspended';
-  usage: number;
-  activeKids: number;
 }
 
 export class DriverEffectsRegistry {
@@ -97,13 +89,14 @@ export class DriverEffectsRegistry {
     return { kind, index, dir, name: `${prefix}${index}` };
   }
 
-  private traits(d: PciDevice): DriverTraits | undefined {
+  /** The traits of the driver bound to the device, if any. */
+  traitsOf(d: PciDevice): DriverTraits | undefined {
     return d.driver === null ? undefined : this.m.drivers.get(d.driver)?.traits;
   }
 
   /** The driver named in d.driver has just probed the device. */
   bound(d: PciDevice): void {
-    const t = this.traits(d);
+    const t = this.traitsOf(d);
     if (!t) return;
     const s = this.of(d);
     if (t.dmaMaskBits !== null) s.dmaMaskBits = t.dmaMaskBits;
@@ -166,32 +159,28 @@ export class DriverEffectsRegistry {
   /** `enable` (enable_cnt): bridges are enabled by pci_enable_bridges once resources are
    * assigned; other devices while a driver that enables them is bound. */
   enabled(d: PciDevice): boolean {
-    return d.fn.headerType === 1 || this.traits(d)?.enablesDevice === true;
+    return d.fn.headerType === 1 || this.traitsOf(d)?.enablesDevice === true;
   }
 
-  /** Bound to a driver that lets it runtime-suspend while unused (vfio-pci). */
+  /** enable_cnt, what `enable` shows: the bound driver's (or pci_enable_bridges') enable plus
+   * what `enable` writes did (pci-attrs.ts storeEnable). */
+  enableCount(d: PciDevice): number {
+    return (this.enabled(d) ? 1 : 0) + d.userEnables;
+  }
+
+  /** The bound driver let the unused device runtime-suspend (vfio-pci, unless power/control
+   * was set to "on"): D3hot in PMCSR. */
   idleSuspended(d: PciDevice): boolean {
-    return this.traits(d)?.idleD3hot === true;
+    return pciRuntimeSuspended(this.m, d);
   }
 
   /** `power_state` (pci_power_name(current_state)). */
   powerState(d: PciDevice): 'D0' | 'D3hot' | 'unknown' {
     // pci_target_state: a device without the PM capability stays in D0.
     if (this.idleSuspended(d) && findCap(this.m.configBytes(d), CAP_ID.PM) !== undefined) return 'D3hot';
-    if (this.enabled(d) || this.state.get(d)?.powerKnown) return 'D0';
+    // pci_enable_device (a driver's, a failed probe's, or an `enable` write) powers it up.
+    if (this.enableCount(d) > 0 || this.state.get(d)?.powerKnown) return 'D0';
     return 'unknown';
-  }
-
-  /**
-   * pci_pm_init forbids runtime PM (control on, one usage count); the driver core holds one
-   * more while a driver is bound (local_pci_probe), and vfio-pci gives both back
-   * (pm_runtime_allow + put) so the idle device suspends. A parent counts its active
-   * children [rec: sriov.json power/ of ports, nvme, e1000e and vfio-pci devices].
-   */
-  runtimePm(d: PciDevice): RuntimePm {
-    const activeKids = this.m.childDevices(d.fn.sysfsPath).filter((c) => !this.idleSuspended(c)).length;
-    if (this.idleSuspended(d)) return { control: 'auto', enabled: 'enabled', status: 'suspended', usage: 0, activeKids };
-    return { control: 'on', enabled: 'forbidden', status: 'active', usage: d.driver === null ? 1 : 2, activeKids };
   }
 
   wakeupCapable(d: PciDevice): boolean {
@@ -201,6 +190,19 @@ export class DriverEffectsRegistry {
   /** device_may_wakeup: a wakeup source is registered (power/wakeup reads enabled). */
   wakeupEnabled(d: PciDevice): boolean {
     return (this.state.get(d)?.wakeup ?? null) !== null;
+  }
+
+  /** power/wakeup of a wakeup-capable device: device_wakeup_enable registers a wakeup source
+   * (wakeup/wakeup<N> appears below the device), device_wakeup_disable unregisters it
+   * (drivers/base/power/wakeup.c). */
+  setWakeup(d: PciDevice, on: boolean): void {
+    const s = this.of(d);
+    if (on && s.wakeup === null) s.wakeup = this.newClassDevice('wakeup');
+    else if (!on && s.wakeup !== null) {
+      this.ids('wakeup').free(s.wakeup.index);
+      s.wakeup = null;
+    } else return;
+    this.m.changes.note({ device: d });
   }
 
   vectors(d: PciDevice): readonly MsiVector[] {

@@ -6,7 +6,7 @@ import { dynIdFrom, driverMatches, parseIdFields } from './drivers';
 import type { Driver } from './drivers';
 import type { Machine } from './machine';
 import { cString, sysfsWord } from './sysfs-text';
-import type { PciDevice } from './types';
+import type { PciDevice, PlatformDevice } from './types';
 
 function driverOrThrow(m: Machine, name: string): Driver {
   const d = m.drivers.get(name);
@@ -33,7 +33,10 @@ export function bind(m: Machine, driverName: string, raw: string): void {
   if (!d || !driverMatches(drv, d.fn, d.driverOverride)) throw new Errno('ENODEV', `${sysfsWord(raw)}: no such device for ${drv.name}`);
   if (d.driver !== null) throw new Errno('EBUSY', `${d.name} already has a driver`);
   if (!canProbe(m, d)) throw new Errno('ENODEV', `${d.name}: VF probing is disabled by sriov_drivers_autoprobe`);
-  m.attachDriver(d, drv);
+  // really_probe: dma_configure first, then the driver's probe, whose failure bind_store
+  // returns (device_driver_attach) and which leaves the device unbound.
+  m.dma.checkBind(d, drv.name);
+  if (!m.probeWith(d, drv)) throw new Errno('ENODEV', `${drv.name}'s probe does not take ${d.name}`);
 }
 
 /** drivers/base/bus.c unbind_store. */
@@ -45,11 +48,12 @@ export function unbind(m: Machine, driverName: string, raw: string): void {
 }
 
 /** drivers/base/driver.c driver_set_override: a trailing newline is dropped; empty clears. */
-export function setDriverOverride(_m: Machine, d: PciDevice, raw: string): void {
+export function setDriverOverride(m: Machine, d: PciDevice | PlatformDevice, raw: string): void {
   if (raw.length >= 4096 - 1) throw new Errno('EINVAL', 'override too long');
   let s = cString(raw);
   if (s.endsWith('\n')) s = s.slice(0, -1);
   d.driverOverride = s.length === 0 ? null : s;
+  m.changes.note({ device: d });
 }
 
 /** drivers/base/bus.c drivers_probe_store → device_attach: the first matching driver binds. */
@@ -77,7 +81,14 @@ export function newId(m: Machine, driverName: string, raw: string): void {
     if (dup) throw new Errno('EEXIST', `${drv.name} already has ${id.vendor.toString(16)}:${id.device.toString(16)}`);
   }
   drv.dynIds.push(id);
-  // driver_attach: every unbound device the new ID matches gets probed.
+  // The driver's module now counts as loaded (/sys/module, the driver's `module` link).
+  m.changes.note();
+  attachToNewDriver(m, drv);
+}
+
+/** drivers/base/dd.c driver_attach, after a new ID or a driver's registration: every
+ * unbound device the driver matches gets probed. */
+export function attachToNewDriver(m: Machine, drv: Driver): void {
   for (const d of m.pciDevicesInOrder()) {
     if (d.driver === null && canProbe(m, d) && driverMatches(drv, d.fn, d.driverOverride)) {
       try {
@@ -104,13 +115,17 @@ export function removeId(m: Machine, driverName: string, raw: string): void {
   );
   if (at < 0) throw new Errno('ENODEV', `${drv.name} has no dynamic ID ${want.vendor.toString(16)}:${want.device.toString(16)}`);
   drv.dynIds.splice(at, 1);
+  m.changes.note();
 }
 
-/** kstrtobool as drivers use it: 1/0, y/n, on/off (lib/kstrtox.c). */
+/** kstrtobool (lib/kstrtox.c): only the first character counts (y, t, 1 / n, f, 0), or the
+ * first two for "on"/"of"; so "yes", "1x" and "0x5" are read too. */
 export function parseBool(raw: string): boolean | undefined {
-  const s = cString(raw).replace(/\n$/, '').toLowerCase();
-  if (['1', 'y', 'yes', 'on', 't', 'true'].includes(s) || /^y/.test(s)) return true;
-  if (['0', 'n', 'no', 'off', 'f', 'false'].includes(s) || /^n/.test(s)) return false;
+  const s = cString(raw).toLowerCase();
+  if ('yt1'.includes(s[0] ?? '-')) return true;
+  if ('nf0'.includes(s[0] ?? '-')) return false;
+  if (s[0] === 'o' && s[1] === 'n') return true;
+  if (s[0] === 'o' && s[1] === 'f') return false;
   return undefined;
 }
 

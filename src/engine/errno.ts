@@ -15,6 +15,7 @@ export const ERRNO = {
   ENODEV: 19,
   ENOTDIR: 20,
   EISDIR: 21,
+  ENOTTY: 25,
   EINVAL: 22,
   EFBIG: 27,
   ENOSPC: 28,

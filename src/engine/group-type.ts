@@ -29,4 +29,5 @@ export function setGroupType(m: Machine, g: IommuGroup, raw: string): void {
   if (dev.driver !== null && !fqUpgrade) throw new Errno('EBUSY', 'Device is still bound to driver');
   const next = req === 'auto' ? globalDefaultType(m.topology.arch, m.topology.cmdline) : req;
   g.defaultType = next;
+  m.changes.note({ group: g.id });
 }

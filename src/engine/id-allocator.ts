@@ -19,6 +19,13 @@ export class IdAllocator {
     if (id < this.lowestMaybeFree) this.lowestMaybeFree = id;
   }
 
+  /** Saved state: exactly these numbers in use. An IDA's next number depends on nothing else. */
+  reset(used: Iterable<number>): void {
+    this.used.length = 0;
+    for (const id of used) this.used[id] = true;
+    this.lowestMaybeFree = 0;
+  }
+
   isUsed(id: number): boolean {
     return this.used[id] === true;
   }

@@ -11,6 +11,7 @@ import { matchesDeviceList } from '../pci/device-match';
 import type { Topology } from '../topology/model';
 import { coveringUnit, activeUnits } from './coverage';
 import { defaultTypeFor } from './domain-type';
+import type { DomainType } from './domain-type';
 import { IdAllocator } from './id-allocator';
 import { pciDeviceGroup } from './pci-device-group';
 import { platformDeviceGroup } from './platform-device-group';
@@ -24,9 +25,13 @@ import { Errno } from './errno';
 import { enableVfs } from './sriov';
 import type { Driver } from './drivers';
 import { canProbe } from './driver-ops';
-import { configSpaceFor, applyConfigWrite, syncDriverRegisters } from './config';
+import { configInputFor, configWriteBytes, DRIVER_OWNED_BITS } from './config';
+import { buildConfigSpace } from '../pci/config-space';
 import { DriverEffectsRegistry } from './driver-effects';
 import { parentPath } from './paths';
+import { ChangeLog } from './change-log';
+import { ModuleRegistry } from './modules';
+import { PowerStates, pciPmDriverChange } from './power';
 
 export class Machine {
   readonly topology: Topology;
@@ -39,6 +44,8 @@ export class Machine {
   private readonly byFunction = new WeakMap<PciFunction, PciDevice>();
   private readonly ids = new IdAllocator();
   private seq = 0;
+  /** The add sequence number after boot: devices with a lower one have been there since. */
+  bootSeq = 0;
   readonly acs: AcsContext;
   /** DMA ownership and domains per group. */
   readonly dma: DomainRegistry = new DomainRegistry(this);
@@ -46,14 +53,27 @@ export class Machine {
   readonly mdev: MdevRegistry = new MdevRegistry(this);
   /** What bound drivers left on their devices (DMA mask, power, vectors, class devices). */
   readonly driverEffects: DriverEffectsRegistry = new DriverEffectsRegistry(this);
+  /** Registered PCI drivers, in registration order (drivers of unloaded modules are not). */
   readonly drivers: Map<string, Driver>;
+  /** Loaded kernel modules and their parameters. */
+  readonly modules: ModuleRegistry;
+  /** power/ settings of every device (drivers/base/power). */
+  readonly power = new PowerStates();
+  /** /sys/bus/pci/resource_alignment, null when unset. */
+  resourceAlignment: string | null = null;
   /** /sys/bus/pci/drivers_autoprobe */
   driversAutoprobe = true;
   /** Device directories by the directory they sit in, for listing a bridge's children. */
   private readonly children = new Map<string, PciDevice[]>();
-  private readonly config = new Map<PciDevice, Uint8Array>();
-  /** Bumped on every change, so that caches and views can tell the machine moved on. */
-  generation = 0;
+  private readonly config = new Map<PciDevice, { generation: number; key: string; bytes: Uint8Array }>();
+  private readonly configWrites = new Map<PciDevice, Map<number, number>>();
+  /** Every change is reported here: the one gateway the views and caches above learn from. */
+  readonly changes = new ChangeLog();
+
+  /** Moves on with every change, so that caches and views can tell the machine moved on. */
+  get generation(): number {
+    return this.changes.generation;
+  }
 
   private constructor(topology: Topology) {
     this.topology = topology;
@@ -67,6 +87,7 @@ export class Machine {
       ctrlOf: (f) => this.byFunction.get(f)?.acsCtrl ?? 0,
     };
     this.drivers = buildDrivers(topology);
+    this.modules = new ModuleRegistry(this);
     this.warnings.push(...topology.cmdline.warnings);
     const o = topology.cmdline.acsOverride;
     if (o.downstream || o.multifunction || o.ids.length > 0) {
@@ -82,11 +103,13 @@ export class Machine {
     for (const d of m.devices.values()) if (d.kind === 'platform') m.probePlatform(d);
     for (const d of pciDevices) m.probePci(d);
     for (const d of pciDevices) if (d.driver !== null) m.driverProbed(d);
+    m.modules.afterBoot();
     // VFs enabled at start (topology sriov.num): the PF driver enabled them as it probed.
     for (const d of pciDevices) {
       const n = d.fn.spec.sriov?.num ?? 0;
       if (n > 0 && !d.fn.physfn) enableVfs(m, d, n);
     }
+    m.bootSeq = m.seq;
     return m;
   }
 
@@ -129,6 +152,11 @@ export class Machine {
       seq: this.seq++,
       driver: f.physfn ? null : bootDriverFor(f),
       driverOverride: null,
+      userEnables: 0,
+      brokenParity: false,
+      d3coldAllowed: null,
+      noMsi: false,
+      resetMethods: null,
       sriovAutoprobe: true,
       numaNode: f.spec.numaNode,
       steps: [],
@@ -140,7 +168,7 @@ export class Machine {
     siblings.push(dev);
     siblings.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     this.children.set(parent, siblings);
-    this.generation++;
+    this.changes.note({ device: dev });
     return dev;
   }
 
@@ -153,11 +181,12 @@ export class Machine {
     this.byFunction.delete(dev.fn);
     this.devices.delete(dev.name);
     this.config.delete(dev);
+    this.configWrites.delete(dev);
     const parent = parentPath(dev.fn.sysfsPath);
     const siblings = (this.children.get(parent) ?? []).filter((d) => d !== dev);
     if (siblings.length > 0) this.children.set(parent, siblings);
     else this.children.delete(parent);
-    this.generation++;
+    this.changes.note({ device: dev });
   }
 
   private readonly vfs = new Map<PciDevice, PciDevice[]>();
@@ -172,8 +201,7 @@ export class Machine {
 
   setVfs(pf: PciDevice, vfs: PciDevice[]): void {
     this.vfs.set(pf, vfs);
-    this.config.delete(pf);
-    this.generation++;
+    this.changes.note({ device: pf });
   }
 
   /** sriov_disable: VFs go in reverse order, with their groups. */
@@ -186,25 +214,16 @@ export class Machine {
       this.destroyPciDevice(vf);
     }
     this.vfs.delete(pf);
-    this.config.delete(pf);
-    this.generation++;
+    this.changes.note({ device: pf });
   }
 
-  /** A driver's module is loaded once the driver has bound a device, or was named in the topology. */
   moduleLoaded(module: string): boolean {
-    for (const drv of this.drivers.values()) {
-      if (drv.traits.module !== module) continue;
-      if (drv.ids.length > 0 || drv.dynIds.length > 0) return true;
-      for (const d of this.devices.values()) if (d.driver === drv.name) return true;
-    }
-    return false;
+    return this.modules.isLoaded(module);
   }
 
-  /** /sys/module entries for the drivers in use (module names, underscores for dashes). */
+  /** /sys/module entries of the loadable modules that are loaded, sorted. */
   loadedModules(): string[] {
-    const mods = new Set<string>();
-    for (const drv of this.drivers.values()) if (drv.traits.module && this.moduleLoaded(drv.traits.module)) mods.add(drv.traits.module);
-    return [...mods].sort();
+    return this.modules.list().map((mod) => mod.name).sort();
   }
 
   /** NUMA nodes that exist: 0, and every node the topology places a device on. */
@@ -222,32 +241,59 @@ export class Machine {
     return [...this.devices.values()].filter((d): d is PciDevice => d.kind === 'pci').sort((a, b) => a.seq - b.seq);
   }
 
+  private readonly bindings = new WeakMap<PciDevice, object>();
+
+  /** What stands for the device's current driver binding: the kernel objects a driver's
+   * probe makes (a port's service devices, an mdev parent's types) are new after every bind,
+   * so files opened under the old ones answer ENODEV and their state starts afresh. */
+  binding(d: PciDevice): object {
+    let b = this.bindings.get(d);
+    if (!b) {
+      b = {};
+      this.bindings.set(d, b);
+    }
+    return b;
+  }
+
   /** Binds a driver; a host driver is refused (EBUSY) while a user owns or wants the group. */
   attachDriver(d: PciDevice, drv: Driver): void {
     this.dma.checkBind(d, drv.name);
     d.driver = drv.name;
+    this.bindings.delete(d);
+    pciPmDriverChange(this.power.peek(d, ''), drv.traits, true);
     this.driverProbed(d);
-    this.generation++;
+    this.changes.note({ device: d });
   }
 
   /** The driver in d.driver has probed: what it sets up, and the registers it wrote. */
   private driverProbed(d: PciDevice): void {
     this.driverEffects.bound(d);
-    this.syncDriverRegisters(d);
+    this.driverWroteConfig(d);
   }
 
   detachDriver(d: PciDevice): void {
     // The vendor driver's remove unregisters the mdev parent, which removes its mdevs.
     this.mdev.parentGone(d);
     this.driverEffects.unbound(d);
+    const traits = d.driver === null ? undefined : this.drivers.get(d.driver)?.traits;
+    if (traits) pciPmDriverChange(this.power.peek(d, ''), traits, false);
     d.driver = null;
-    this.syncDriverRegisters(d);
-    this.generation++;
+    this.bindings.delete(d);
+    this.driverWroteConfig(d);
+    this.changes.note({ device: d });
   }
 
-  private syncDriverRegisters(d: PciDevice): void {
-    const cached = this.config.get(d);
-    if (cached) syncDriverRegisters(this, d, cached);
+  /** pci_set_master, pci_intx and pci_disable_device read, modify and write the command
+   * register: after a bind or unbind the bits the driver owns there take its values, over
+   * what a user wrote before (the other written bits stay). */
+  private driverWroteConfig(d: PciDevice): void {
+    const written = this.configWrites.get(d);
+    if (!written) return;
+    const image = buildConfigSpace(configInputFor(this, d));
+    for (const [at, mask] of DRIVER_OWNED_BITS) {
+      const v = written.get(at);
+      if (v !== undefined) written.set(at, (v & ~mask) | (image[at]! & mask));
+    }
   }
 
   /** really_probe of a matching driver: false when its probe fails on this hardware (what it
@@ -255,14 +301,22 @@ export class Machine {
   probeWith(d: PciDevice, drv: Driver): boolean {
     if (!probeKeeps(drv, d.fn)) {
       this.driverEffects.probeFailed(d, drv.traits);
+      this.changes.note({ device: d });
       return false;
     }
     this.attachDriver(d, drv);
     return true;
   }
 
-  /** device_attach: bind the first matching driver (registration order), if none is bound. */
+  /** device_attach: bind the first matching driver (registration order), if none is bound.
+   * A device just added (not `explicit`) then sends its uevent, on which udev loads the
+   * module that claims it, if any (ModuleRegistry.loadFor). */
   autoBind(d: PciDevice, explicit: boolean): void {
+    this.attachFirstMatching(d, explicit);
+    if (!explicit) this.modules.loadFor(d);
+  }
+
+  private attachFirstMatching(d: PciDevice, explicit: boolean): void {
     if (d.driver !== null) return;
     if (!explicit && !this.driversAutoprobe) return;
     if (!canProbe(this, d)) return;
@@ -281,18 +335,40 @@ export class Machine {
     }
   }
 
+  /**
+   * A device's config space: the image made from its state now (driver bound, VFs enabled...)
+   * with the bytes users wrote laid over it, so that it reads the same whenever it was first
+   * read and after a restart. Kept while the state it was made from is unchanged.
+   */
   configBytes(d: PciDevice): Uint8Array {
-    let bytes = this.config.get(d);
-    if (!bytes) {
-      bytes = configSpaceFor(this, d);
-      this.config.set(d, bytes);
+    const cached = this.config.get(d);
+    if (cached && cached.generation === this.generation) return cached.bytes;
+    const input = configInputFor(this, d);
+    const key = JSON.stringify(input);
+    if (cached && cached.key === key) {
+      cached.generation = this.generation;
+      return cached.bytes;
     }
+    const bytes = buildConfigSpace(input);
+    for (const [at, v] of this.configWrites.get(d) ?? []) bytes[at] = v;
+    this.config.set(d, { generation: this.generation, key, bytes });
     return bytes;
   }
 
   writeConfig(d: PciDevice, offset: number, data: Buffer): void {
-    applyConfigWrite(this.configBytes(d), offset, data);
-    this.generation++;
+    const bytes = this.configBytes(d);
+    const written = this.configWrites.get(d) ?? new Map<number, number>();
+    for (const [at, v] of configWriteBytes(bytes.length, offset, data)) {
+      bytes[at] = v;
+      written.set(at, v);
+    }
+    if (written.size > 0) this.configWrites.set(d, written);
+    this.changes.note({ device: d });
+  }
+
+  /** The config bytes users wrote (offset → value), for the saved state. */
+  writtenConfig(d: PciDevice): ReadonlyMap<number, number> {
+    return this.configWrites.get(d) ?? new Map();
   }
 
   private addPlatformDevice(spec: Topology['platform'][number]): PlatformDevice {
@@ -305,6 +381,7 @@ export class Machine {
       group: null,
       seq: this.seq++,
       driver: spec.driver ?? null,
+      driverOverride: null,
       steps: [],
     };
     this.devices.set(dev.name, dev);
@@ -344,14 +421,13 @@ export class Machine {
     const g: IommuGroup = { id: this.ids.alloc(), kind: 'vfio-noiommu', unit: null, devices: [], defaultType: 'unknown' };
     this.groups.set(g.id, g);
     this.joinGroup(dev, g);
-    this.generation++;
   }
 
   /** The mdev goes, and its group with it (vfio_unregister_group_dev → iommu_group_remove_device). */
   removeEmulatedDevice(dev: MdevDevice): void {
     this.leaveGroup(dev);
     this.devices.delete(dev.name);
-    this.generation++;
+    this.changes.note({ device: dev });
   }
 
   private newGroup(unit: IommuUnit): IommuGroup {
@@ -370,6 +446,7 @@ export class Machine {
   private joinGroup(dev: Device, g: IommuGroup): void {
     dev.group = g;
     g.devices.push(dev);
+    this.changes.note({ device: dev, group: g.id });
   }
 
   /** Takes a device out of its group; an empty group is freed and its number reused. */
@@ -379,10 +456,53 @@ export class Machine {
     if (dev.kind === 'pci') this.dma.forget(g, dev);
     g.devices = g.devices.filter((d) => d !== dev);
     dev.group = null;
+    this.changes.note({ device: dev, group: g.id });
     if (g.devices.length === 0) {
       this.groups.delete(g.id);
       this.ids.free(g.id);
     }
+  }
+
+  /** The add sequence number the next device gets. */
+  get nextSeq(): number {
+    return this.seq;
+  }
+
+  /**
+   * Saved state: every device grouped again from scratch in add order (platform first, as
+   * at boot), to check a saved layout against the grouping rules; then `restoreGroups`.
+   * Grouping steps are left as they were. Runs before any mdev exists (they come after).
+   */
+  regroupInAddOrder(): void {
+    this.dropGroups([]);
+    const all = [...this.devices.values()].sort((a, b) => a.seq - b.seq);
+    const steps = new Map(all.map((d) => [d, d.steps]));
+    for (const d of all) if (d.kind === 'platform') this.probePlatform(d);
+    for (const d of all) if (d.kind === 'pci') this.probePci(d);
+    for (const [d, s] of steps) d.steps = s;
+  }
+
+  /**
+   * Saved state: the groups exactly as they were served (numbers, members in join order,
+   * types) and the add sequence. The IDA's lowest-free allocation depends only on the set of
+   * numbers in use, so the allocator is restored by that set.
+   */
+  restoreGroups(nextSeq: number, layout: readonly { id: number; type: DomainType; members: readonly Device[] }[]): void {
+    this.dropGroups(layout.map((l) => l.id));
+    for (const l of layout) {
+      const first = l.members[0]!;
+      const g: IommuGroup = { id: l.id, kind: first.kind === 'mdev' ? 'vfio-noiommu' : 'iommu', unit: first.unit, devices: [], defaultType: l.type };
+      this.groups.set(g.id, g);
+      for (const d of l.members) this.joinGroup(d, g);
+    }
+    this.seq = nextSeq;
+    this.changes.note();
+  }
+
+  private dropGroups(idsInUse: number[]): void {
+    for (const g of this.groups.values()) for (const d of g.devices) d.group = null;
+    this.groups.clear();
+    this.ids.reset(idsInUse);
   }
 
   sortedGroups(): IommuGroup[] {

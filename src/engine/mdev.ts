@@ -11,6 +11,7 @@
 import { Errno } from './errno';
 import type { Machine } from './machine';
 import { parseUlong } from './driver-ops';
+import { sysfsWord } from './sysfs-text';
 import type { MdevTypeSpec } from '../topology/model';
 import type { MdevDevice, PciDevice } from './types';
 
@@ -37,6 +38,9 @@ export function parseCreateUuid(raw: string): string {
 export class MdevRegistry {
   /** In creation order. */
   private readonly list: MdevDevice[] = [];
+  /** The mdev bus's drivers_autoprobe (kept; every mdev is bound by its vendor driver at
+   * creation here, so it decides nothing yet). */
+  autoprobe = true;
 
   constructor(private readonly m: Machine) {}
 
@@ -105,6 +109,18 @@ export class MdevRegistry {
     if (i < 0) throw new Errno('ENODEV', `mdev ${dev.name} is gone`);
     this.list.splice(i, 1);
     this.m.removeEmulatedDevice(dev);
+  }
+
+  /** bind_store, unbind_store and drivers_probe_store on the mdev bus (drivers/base/bus.c):
+   * ENODEV for a device the bus does not have, or (unbind) one not bound to `driver`; EBUSY
+   * binding one that has a driver. Every mdev here is bound from its creation on and taking
+   * its driver away is not simulated, so an unbind the kernel would take changes nothing. */
+  busWrite(kind: 'bind' | 'unbind' | 'probe', driver: string, raw: string): void {
+    const name = sysfsWord(raw);
+    const dev = this.get(name);
+    if (!dev) throw new Errno('ENODEV', `no mdev ${name}`);
+    if (kind === 'bind' && dev.driver !== null) throw new Errno('EBUSY', `${name} has a driver`);
+    if (kind === 'unbind' && dev.driver !== driver) throw new Errno('ENODEV', `${name} is not bound to ${driver}`);
   }
 
   /** mdev_unregister_parent: the parent's mdevs go, newest first. */

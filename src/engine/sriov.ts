@@ -1,7 +1,7 @@
 // SR-IOV: sriov_numvfs (drivers/pci/iov.c sriov_numvfs_store, sriov_enable, sriov_disable,
 // pci_iov_add_virtfn) and sriov_drivers_autoprobe. Checks run in the kernel's order.
 
-import { makeVf, vfBus, vfRoutingId } from '../pci/enumerate';
+import { makeVf, vfBus, vfBusOutOfRange, vfRoutingId } from '../pci/enumerate';
 import type { PciBus } from '../pci/enumerate';
 import { parseBool, parseUlong } from './driver-ops';
 import { Errno } from './errno';
@@ -46,10 +46,8 @@ export function numVfsStore(m: Machine, pf: PciDevice, raw: string): void {
 }
 
 export function enableVfs(m: Machine, pf: PciDevice, n: number): void {
-  const last = vfRoutingId(pf.fn, n - 1);
-  const lastBus = last >> 8;
-  const limit = pf.fn.bus.parent === null ? 0xff : pf.fn.bus.subordinate;
-  if (lastBus > limit) throw new Errno('ENOMEM', `can't enable ${n} VFs (bus ${lastBus.toString(16).padStart(2, '0')} out of range)`);
+  const lastBus = vfBusOutOfRange(pf.fn, n);
+  if (lastBus !== undefined) throw new Errno('ENOMEM', `can't enable ${n} VFs (bus ${lastBus.toString(16).padStart(2, '0')} out of range)`);
   const buses = new Map<number, PciBus>();
   const vfs: PciDevice[] = [];
   for (let i = 0; i < n; i++) {
@@ -71,8 +69,9 @@ export function enableVfs(m: Machine, pf: PciDevice, n: number): void {
   for (const vf of vfs) m.autoBind(vf, false);
 }
 
-export function autoprobeStore(_m: Machine, pf: PciDevice, raw: string): void {
+export function autoprobeStore(m: Machine, pf: PciDevice, raw: string): void {
   const v = parseBool(raw);
   if (v === undefined) throw new Errno('EINVAL', 'sriov_drivers_autoprobe takes a boolean');
   pf.sriovAutoprobe = v;
+  m.changes.note({ device: pf });
 }

@@ -37,6 +37,16 @@ export interface PciDevice {
   seq: number;
   driver: string | null;
   driverOverride: string | null;
+  /** pci_enable_device calls made through the `enable` file (enable_cnt beyond a bridge's own). */
+  userEnables: number;
+  /** broken_parity_status, as written. */
+  brokenParity: boolean;
+  /** d3cold_allowed as written; null until then (the default rule applies). */
+  d3coldAllowed: boolean | null;
+  /** msi_bus written 0: no MSI for future drivers (a bridge: for its subordinate bus). */
+  noMsi: boolean;
+  /** reset_method as written; null for what the probe found ("default"). */
+  resetMethods: string[] | null;
   /** PF only: sriov_drivers_autoprobe. */
   sriovAutoprobe: boolean;
   numaNode: number;
@@ -51,6 +61,8 @@ export interface PlatformDevice {
   group: IommuGroup | null;
   seq: number;
   driver: string | null;
+  /** driver_override (drivers/base/platform.c uses driver_set_override too). */
+  driverOverride: string | null;
   steps: GroupStep[];
 }
 

@@ -6,10 +6,11 @@
 import { constants } from 'node:fs';
 import { Errno } from '../engine/errno';
 import type { SysfsTree } from '../sysfs/node';
-import type { FsDirListing, FsOps, FsStat, FsStatfs } from './fs-ops';
+import type { FsDirListing, FsOps, FsStat, FsStatfs, StaleNames } from './fs-ops';
+import { KernelNames } from './kernel-names';
 import { OpenFiles } from './open-files';
-import { resolve, resolveDir, resolveLink, resolveOpenAttr } from './resolve';
-import { statOf } from './stat';
+import { PathCache } from './path-cache';
+import { StatTable } from './stat';
 
 // O_ACCMODE is not in node's fs.constants; it is 3 on Linux (include/uapi/asm-generic/fcntl.h).
 const O_ACCMODE = 0o3;
@@ -27,46 +28,80 @@ export interface SysfsFsOptions {
 export class SysfsFs implements FsOps {
   readonly time: Date;
   readonly openFiles = new OpenFiles();
+  /** What the kernel caches of the tree, so that a change can tell it what to forget. */
+  readonly kernelNames = new KernelNames();
 
   private readonly afterWrite: (() => void) | undefined;
+  private readonly paths: PathCache;
+  private readonly stats: StatTable;
+  private readonly version: () => number;
+  /** Listings by directory node (a node that goes takes its listing with it). */
+  private readonly listings = new WeakMap<object, { version: number; listing: FsDirListing }>();
 
-  constructor(private readonly tree: SysfsTree, opts: SysfsFsOptions = {}) {
+  constructor(tree: SysfsTree, opts: SysfsFsOptions = {}) {
     this.time = opts.time ?? new Date();
     this.afterWrite = opts.afterWrite;
+    this.paths = new PathCache(tree);
+    this.stats = new StatTable(this.time);
+    this.version = (): number => tree.version();
+    const drain = tree.drainChangedRegions?.bind(tree);
+    this.takeStaleNames =
+      drain === undefined
+        ? undefined
+        : (): StaleNames => {
+            const regions = drain();
+            if (regions === undefined) return { entries: [], inodes: [] };
+            return this.kernelNames.stale(regions, (dirPath) => {
+              const node = this.paths.find(dirPath);
+              return { node, nlink: node?.kind === 'dir' ? 2 + node.subdirCount() : 0 };
+            });
+          };
   }
 
   getattr(path: string): FsStat {
-    return statOf(resolve(this.tree, path), this.time);
+    const node = this.paths.resolve(path);
+    const stat = this.stats.of(node);
+    this.kernelNames.served(path, node, stat.nlink);
+    return stat;
   }
+
+  /** The cached names and directory attributes that the changes since the last call
+   * made untrue (none when nothing changed). Called after every write; absent for a
+   * tree that tracks no changes, which is then mounted without kernel caching. */
+  readonly takeStaleNames: (() => StaleNames) | undefined;
 
   /** Entries with their stats so readdir gives each its d_type (`find -type l`, §3 #15).
    * kernfs_fop_readdir emits '.' and '..' first (dir_emit_dots); libfuse 2.9's
    * high-level API adds nothing, so they are listed here. */
   readdir(path: string): FsDirListing {
-    const dir = resolveDir(this.tree, path);
+    const dir = this.paths.resolveDir(path);
+    // One listing per directory node and version: a walk lists every directory, and a
+    // warm walk lists them all again while nothing changed.
+    const version = this.version();
+    const cached = this.listings.get(dir);
+    if (cached !== undefined && cached.version === version) return cached.listing;
     const names = ['.', '..'];
-    const dirStat = statOf(dir, this.time);
+    const dirStat = this.stats.entry(dir);
     const stats = [dirStat, dirStat];
     for (const name of dir.list()) {
       const node = dir.lookup(name);
       if (node === undefined) continue; // listed but gone: nothing to show
       names.push(name);
-      stats.push(statOf(node, this.time));
+      stats.push(this.stats.entry(node));
     }
-    return { names, stats };
+    const listing = { names, stats };
+    this.listings.set(dir, { version, listing });
+    return listing;
   }
 
-  opendir(path: string): void {
-    resolveDir(this.tree, path);
-  }
 
   readlink(path: string): string {
-    return resolveLink(this.tree, path).target;
+    return this.paths.resolveLink(path).target;
   }
 
   /** Only reached without default_permissions; existence is then all we check. */
   access(path: string): void {
-    resolve(this.tree, path);
+    this.paths.resolve(path);
   }
 
   statfs(): FsStatfs {
@@ -78,7 +113,7 @@ export class SysfsFs implements FsOps {
    * without a store; the DAC check (default_permissions) cannot do that for root.
    * show() is not called here: as in sysfs, its errors belong to read(). */
   open(path: string, flags: number): number {
-    const node = resolve(this.tree, path);
+    const { node, owner } = this.paths.resolveOwned(path);
     if (node.kind === 'dir') throw new Errno('EISDIR', `${path}: is a directory`);
     if (node.kind === 'link') throw new Errno('EINVAL', `${path}: open of a symlink itself`);
     const access = flags & O_ACCMODE;
@@ -88,7 +123,7 @@ export class SysfsFs implements FsOps {
     if (wantsWrite && ((node.mode & S_IWUGO) === 0 || node.store === undefined)) {
       throw new Errno('EACCES', `${path}: not writable`);
     }
-    return this.openFiles.add(path, flags);
+    return this.openFiles.add(path, flags, owner);
   }
 
   /** A read from offset 0 calls show() afresh (as seq_file does after a seek to 0:
@@ -97,7 +132,7 @@ export class SysfsFs implements FsOps {
   read(path: string, handle: number, len: number, offset: number): Buffer {
     const file = this.openFiles.get(handle);
     if (offset === 0 || file.snapshot === undefined) {
-      file.snapshot = resolveOpenAttr(this.tree, path).show();
+      file.snapshot = this.paths.resolveOpenAttr(path, file.owner).show();
     }
     const text = file.snapshot;
     const start = Math.min(offset, text.length);
@@ -119,7 +154,7 @@ export class SysfsFs implements FsOps {
     const file = this.openFiles.get(handle);
     // sysfs_kf_write returns 0 for an empty write without calling store.
     if (data.length === 0) return 0;
-    const node = resolveOpenAttr(this.tree, path);
+    const node = this.paths.resolveOpenAttr(path, file.owner);
     if (node.store === undefined) throw new Errno('EACCES', `${path}: not writable`);
     let taken = data;
     if (node.binary === true) {
@@ -150,20 +185,22 @@ export class SysfsFs implements FsOps {
 
   /** `touch` on sysfs succeeds for root; the times are not kept (one constant time). */
   utimens(path: string): void {
-    resolve(this.tree, path);
+    this.paths.resolve(path);
   }
 
   /** Creating a file in a sysfs directory: kernfs dirs have no ->create, and
    * lookup_open (fs/namei.c) answers EACCES ("can't create …: Permission denied" in
-   * the recordings). */
+   * the recordings). mknod(2) of a regular file ends here too, with the same answer:
+   * do_mknodat sends S_IFREG to vfs_create (EACCES without ->create), and libfuse 2.9's
+   * fuse_lib_mknod tries create() first for S_ISREG. */
   create(path: string): number {
     throw new Errno('EACCES', `${path}: sysfs directories take no new files`);
   }
 
-  /** vfs_mknod, vfs_unlink, vfs_symlink, vfs_link (fs/namei.c) give EPERM when the
-   * directory has no such inode op, which kernfs dirs do not have; kernfs_iop_mkdir,
-   * kernfs_iop_rmdir and kernfs_iop_rename (fs/kernfs/dir.c) give EPERM without the
-   * syscall_ops that only cgroupfs provides. */
+  /** vfs_mknod (FIFOs, sockets, devices), vfs_unlink, vfs_symlink, vfs_link (fs/namei.c)
+   * give EPERM when the directory has no such inode op, which kernfs dirs do not have;
+   * kernfs_iop_mkdir, kernfs_iop_rmdir and kernfs_iop_rename (fs/kernfs/dir.c) give EPERM
+   * without the syscall_ops that only cgroupfs provides. */
   mknod(path: string): void {
     throw new Errno('EPERM', `${path}: sysfs refuses mknod`);
   }
@@ -203,7 +240,7 @@ export class SysfsFs implements FsOps {
   }
 
   private truncatable(path: string): void {
-    const node = resolve(this.tree, path);
+    const node = this.paths.resolve(path);
     if (node.kind === 'dir') throw new Errno('EISDIR', `${path}: is a directory`);
   }
 }

@@ -30,10 +30,19 @@ export interface FsDirListing {
   stats: FsStat[];
 }
 
+/** What the kernel must forget after a change: [directory, name] entries and directories
+ * whose attributes changed, as paths relative to the root. */
+export interface StaleNames {
+  entries: Array<[string, string]>;
+  inodes: string[];
+}
+
 export interface FsOps {
+  /** After a write: the names and attributes the kernel caches that it made untrue. Without
+   * it the kernel is told nothing, so such a file system must be mounted without caching. */
+  readonly takeStaleNames?: (() => StaleNames) | undefined;
   getattr(path: string): FsStat;
   readdir(path: string): FsDirListing;
-  opendir(path: string, flags: number): void;
   readlink(path: string): string;
   access(path: string, mode: number): void;
   statfs(path: string): FsStatfs;

@@ -6,8 +6,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve as resolvePath } from 'node:path';
 import type FuseNative from 'fuse-native';
-import type { FsOps, FsStat } from './fs-ops';
+import type { FsOps } from './fs-ops';
 import { allowOtherProblem, nativeMountOptions, type MountOptions } from './mount-options';
+import { fuseDeviceFds, FuseNotifier } from './fuse-notify';
 import { fusermountUnmount } from './fusermount';
 import { isFuseMounted } from './mount-table';
 import { ErrnoMapper, stderrLogger, type Logger } from './to-errno';
@@ -50,12 +51,13 @@ function loadFuse(): FuseClass {
   return loaded;
 }
 
-function toNativeStat(s: FsStat): FuseNative.Stat {
-  return { ...s };
+/** Where a write's invalidations go once the session's descriptor is known. */
+export interface KernelCacheLink {
+  notifier: FuseNotifier | undefined;
 }
 
 /** Wraps each FsOps method into fuse-native's callback shape. */
-export function toNativeOps(ops: FsOps, mapper: ErrnoMapper, log: Logger): FuseNative.Operations {
+export function toNativeOps(ops: FsOps, mapper: ErrnoMapper, log: Logger, kernel: KernelCacheLink = { notifier: undefined }): FuseNative.Operations {
   // Runs `body` and guarantees `cb` is called exactly once: with what body answers,
   // or with the errno of what it threw. A second answer is a bug and only logged.
   function serve<A extends unknown[]>(op: string, path: string, cb: (code: number, ...rest: A) => void, body: (reply: (code: number, ...rest: A) => void) => void): void {
@@ -86,20 +88,18 @@ export function toNativeOps(ops: FsOps, mapper: ErrnoMapper, log: Logger): FuseN
   return {
     init: (cb) => cb(0),
     statfs: (path, cb) => serve('statfs', path, cb, (reply) => reply(0, ops.statfs(path))),
-    getattr: (path, cb) => serve('getattr', path, cb, (reply) => reply(0, toNativeStat(ops.getattr(path)))),
+    getattr: (path, cb) => serve('getattr', path, cb, (reply) => reply(0, ops.getattr(path))),
     access: (path, mode, cb) => done('access', path, cb, () => ops.access(path, mode)),
     readdir: (path, cb) =>
       serve('readdir', path, cb, (reply) => {
         const { names, stats } = ops.readdir(path);
-        reply(0, names, stats.map(toNativeStat));
+        reply(0, names, stats);
       }),
-    // No handle for directories: readdir resolves the path again each time.
-    opendir: (path, flags, cb) =>
-      serve('opendir', path, cb, (reply) => {
-        ops.opendir(path, flags);
-        reply(0, 0);
-      }),
-    releasedir: (path, _fd, cb) => done('releasedir', path, cb, () => undefined),
+    // opendir, releasedir, flush and fsync are left to libfuse: a directory needs no
+    // handle (readdir resolves its path), and the kernel stops sending flush and fsync
+    // after their first ENOSYS (fs/fuse/file.c fuse_flush, fuse_fsync: no_flush, no_fsync),
+    // which saves two round trips through the JS thread per directory listed and one
+    // per file closed.
     readlink: (path, cb) => serve('readlink', path, cb, (reply) => reply(0, ops.readlink(path))),
     open: (path, flags, cb) => serve('open', path, cb, (reply) => reply(0, ops.open(path, flags))),
     create: (path, mode, cb) => serve('create', path, cb, (reply) => reply(0, ops.create(path, mode))),
@@ -112,12 +112,25 @@ export function toNativeOps(ops: FsOps, mapper: ErrnoMapper, log: Logger): FuseN
     write: (path, fd, buf, len, pos, cb) =>
       serve('write', path, cb, (reply) => {
         // Copied out of the lent native buffer before anyone can keep a reference.
-        reply(ops.write(path, fd, Buffer.from(buf.subarray(0, len)), pos));
+        const taken = ops.write(path, fd, Buffer.from(buf.subarray(0, len)), pos);
+        // The write returns only once the kernel has forgotten what it made untrue: whatever
+        // starts after it returns sees the new tree (linearizable, as on sysfs). Other
+        // requests are served meanwhile (libfuse's loop is multi-threaded).
+        const stale = ops.takeStaleNames?.();
+        const notifier = kernel.notifier;
+        if (stale === undefined || notifier === undefined || (stale.entries.length === 0 && stale.inodes.length === 0)) {
+          reply(taken);
+          return;
+        }
+        notifier.invalidate(stale).then(
+          () => reply(taken),
+          (e: unknown) => {
+            log(`iommufs: invalidation after a write to ${path} failed: ${String(e)}`);
+            reply(taken);
+          },
+        );
       }),
     release: (path, fd, cb) => done('release', path, cb, () => ops.release(path, fd)),
-    // Without these libfuse answers ENOSYS; there is nothing to flush or sync.
-    flush: (path, _fd, cb) => done('flush', path, cb, () => undefined),
-    fsync: (path, _datasync, _fd, cb) => done('fsync', path, cb, () => undefined),
     truncate: (path, size, cb) => done('truncate', path, cb, () => ops.truncate(path, size)),
     ftruncate: (path, fd, size, cb) => done('ftruncate', path, cb, () => ops.ftruncate(path, fd, size)),
     utimens: (path, _atime, _mtime, cb) => done('utimens', path, cb, () => ops.utimens(path)),
@@ -164,6 +177,46 @@ function callback(fn: (cb: (err: Error | null) => void) => void): Promise<void> 
   return new Promise((resolve, reject) => fn((err) => (err ? reject(err) : resolve())));
 }
 
+/** fuse.mount, bounded in time; resolves once the kernel has sent INIT. */
+async function startSession(fuse: FuseNative, mountpoint: string, timeoutMs: number, log: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let timedOut = false;
+  try {
+    await Promise.race([
+      callback((cb) => fuse.mount(cb)),
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => {
+          timedOut = true;
+          reject(new Error(`no FUSE INIT within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }),
+    ]);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    // fuse-native compares st_dev of the mount point and its parent (§3 #5).
+    const hint = why === 'Mountpoint in use' ? ': it is already a mount point; mount elsewhere and bind-mount it' : '';
+    // Only a mount that got as far as the kernel is ours to undo; "in use" means
+    // someone else's mount is there and must be left alone.
+    if (timedOut) {
+      await fusermountUnmount(mountpoint).catch(() => undefined);
+      releaseNative(fuse, mountpoint, log);
+    }
+    throw new Error(`cannot mount ${mountpoint}: ${why}${hint}`);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+let mountQueue: Promise<void> = Promise.resolve();
+
+function takeMountTurn(): Promise<() => void> {
+  let release!: () => void;
+  const turn = new Promise<void>((r) => (release = r));
+  const ready = mountQueue.then(() => release);
+  mountQueue = mountQueue.then(() => turn);
+  return ready;
+}
+
 /** A daemon killed without unmounting leaves its mount point answering ENOTCONN
  * ("Transport endpoint is not connected"); such a mount is ours to clear. */
 async function removeStaleMount(mountpoint: string): Promise<void> {
@@ -185,34 +238,29 @@ export async function mountFuse(mnt: string, ops: FsOps, opts: BindingOptions = 
   }
   const Fuse = loadFuse();
   await removeStaleMount(mountpoint);
-  const fuse = new Fuse(mountpoint, toNativeOps(ops, new ErrnoMapper(log), log), nativeMountOptions(opts));
-
-  const mountTimeoutMs = opts.mountTimeoutMs ?? 15_000;
-  let timer: NodeJS.Timeout | undefined;
-  let timedOut = false;
+  const kernel: KernelCacheLink = { notifier: undefined };
+  const caching = ops.takeStaleNames !== undefined;
+  const fuse = new Fuse(mountpoint, toNativeOps(ops, new ErrnoMapper(log), log, kernel), nativeMountOptions({ ...opts, kernelCache: caching }));
+  // Mounts in one process take turns, so that the one /dev/fuse descriptor that appears
+  // during a mount is known to be that mount's session.
+  const release = await takeMountTurn();
   try {
-    await Promise.race([
-      callback((cb) => fuse.mount(cb)),
-      new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => {
-          timedOut = true;
-          reject(new Error(`no FUSE INIT within ${mountTimeoutMs} ms`));
-        }, mountTimeoutMs);
-      }),
-    ]);
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    // fuse-native compares st_dev of the mount point and its parent (§3 #5).
-    const hint = why === 'Mountpoint in use' ? ': it is already a mount point; mount elsewhere and bind-mount it' : '';
-    // Only a mount that got as far as the kernel is ours to undo; "in use" means
-    // someone else's mount is there and must be left alone.
-    if (timedOut) {
-      await fusermountUnmount(mountpoint).catch(() => undefined);
-      releaseNative(fuse, mountpoint, log);
+    const fdsBefore = fuseDeviceFds();
+    await startSession(fuse, mountpoint, opts.mountTimeoutMs ?? 15_000, log);
+    if (caching) {
+      const fresh = [...fuseDeviceFds()].filter((fd) => !fdsBefore.has(fd));
+      if (fresh.length !== 1) {
+        await fusermountUnmount(mountpoint).catch(() => undefined);
+        releaseNative(fuse, mountpoint, log);
+        throw new Error(
+          `cannot mount ${mountpoint}: the session's /dev/fuse descriptor was not found ` +
+            `(${fresh.length} new ones), so the kernel's caches could not be kept true`,
+        );
+      }
+      kernel.notifier = new FuseNotifier(fresh[0]!, mountpoint, log);
     }
-    throw new Error(`cannot mount ${mountpoint}: ${why}${hint}`);
   } finally {
-    if (timer !== undefined) clearTimeout(timer);
+    release();
   }
 
   let unmounting: Promise<void> | undefined;
@@ -220,7 +268,8 @@ export async function mountFuse(mnt: string, ops: FsOps, opts: BindingOptions = 
   return {
     mountpoint,
     unmount() {
-      unmounting ??= fusermountUnmount(mountpoint)
+      unmounting ??= (kernel.notifier?.close() ?? Promise.resolve())
+        .then(() => fusermountUnmount(mountpoint))
         .catch(async (e: unknown) => {
           // `fusermount -uz` fails when someone unmounted it already; that is done too.
           if (await isFuseMounted(mountpoint)) throw e;

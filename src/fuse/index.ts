@@ -6,7 +6,7 @@ import { mountFuse, type BindingOptions, type MountHandle } from './fuse-binding
 
 export { SysfsFs } from './adapter';
 export { mountFuse, type BindingOptions, type MountHandle } from './fuse-binding';
-export { KERNEL_OPTIONS, type MountOptions } from './mount-options';
+export { kernelOptions, type MountOptions } from './mount-options';
 export { unmountOnSignals } from './signals';
 
 export function mountSysfs(tree: SysfsTree, mnt: string, opts: BindingOptions = {}, fsOpts: SysfsFsOptions = {}): Promise<MountHandle> {

@@ -6,24 +6,37 @@
 // `-o` list, so options after a comma in it reach libfuse as options of their own.
 // That is how the kernel-side behaviour is set here:
 //   direct_io         no page cache: short attributes are not NUL-padded to the
-//                     reported 4096 bytes under parallel readers (§3 #7, #8)
-//   entry_timeout=0   no stale dentries: a link removed by an unbind is gone at once
-//   attr_timeout=0    no stale sizes/modes (§3 #9); libfuse's passthrough.c sets
-//   negative_timeout=0  these to 0 too for data that changes underneath
+//                     reported 4096 bytes under parallel readers (§3 #7, #8), and every
+//                     read asks the daemon, so file contents are always current
+//   entry_timeout, attr_timeout  names and attributes are cached by the kernel for
+//                     hours, like sysfs' own dentries; the daemon tells the kernel what
+//                     to forget after each change (kernel-names.ts, fuse-notify.ts).
+//                     A file system that cannot say what changed gets 0 instead.
+//   negative_timeout=0  a name that appears is seen at once (nothing to invalidate)
 //   default_permissions  the kernel enforces the modes for non-root callers, since
 //                     handlers get no caller uid (§3 #13)
 
-export const KERNEL_OPTIONS: readonly string[] = [
-  'direct_io',
-  'entry_timeout=0',
-  'attr_timeout=0',
-  'negative_timeout=0',
-  'default_permissions',
-];
+/** Four hours: "long" for the kernel, while every change is invalidated exactly. */
+export const CACHE_TIMEOUT_S = 4 * 3600;
 
-/** Every handler answers synchronously, so a timeout means a stuck event loop; the
- * limit is explicit instead of fuse-native's silent 15 s (§3 #17). */
+export function kernelOptions(kernelCache: boolean): string[] {
+  const t = kernelCache ? CACHE_TIMEOUT_S : 0;
+  return ['direct_io', `entry_timeout=${t}`, `attr_timeout=${t}`, 'negative_timeout=0', 'default_permissions'];
+}
+
+/** A write answers once the kernel has been told what to forget (asynchronous writes to
+ * /dev/fuse); its limit is explicit instead of fuse-native's silent 15 s (§3 #17). */
 export const DEFAULT_OP_TIMEOUT_MS = 10_000;
+
+/** The operations whose handlers answer before they return: a timer can only fire after
+ * the answer, so arming one per request (fuse-native's setTimeout and clearTimeout) is pure
+ * cost, a few percent of a walk. */
+const SYNCHRONOUS_OPS = [
+  'init', 'statfs', 'getattr', 'access', 'readdir', 'readlink', 'open', 'create', 'read', 'release',
+  'truncate', 'ftruncate', 'utimens', 'chmod', 'chown', 'mknod', 'mkdir', 'rmdir', 'unlink', 'rename', 'link', 'symlink',
+] as const;
+
+export type OpTimeouts = { default: number } & Partial<Record<(typeof SYNCHRONOUS_OPS)[number], false>>;
 
 export interface MountOptions {
   /** Let other users (and root in other namespaces) use the mount (§3 #19). */
@@ -34,6 +47,8 @@ export interface MountOptions {
   timeoutMs?: number;
   /** The device name /proc/mounts shows. */
   name?: string;
+  /** Let the kernel cache names and attributes (the file system reports what changed). */
+  kernelCache?: boolean;
 }
 
 /** What fuse-native's constructor gets (the shape of its `opts`). */
@@ -44,7 +59,7 @@ export interface NativeMountOptions {
   subtype: string;
   allowOther: boolean;
   debug: boolean;
-  timeout: { default: number };
+  timeout: OpTimeouts;
 }
 
 export function nativeMountOptions(opts: MountOptions = {}): NativeMountOptions {
@@ -55,11 +70,11 @@ export function nativeMountOptions(opts: MountOptions = {}): NativeMountOptions 
     // does that itself before mounting. mkdir: the mount point is created.
     force: false,
     mkdir: true,
-    fsname: [name, ...KERNEL_OPTIONS].join(','),
+    fsname: [name, ...kernelOptions(opts.kernelCache === true)].join(','),
     subtype: 'iommufs',
     allowOther: opts.allowOther === true,
     debug: opts.debug === true,
-    timeout: { default: opts.timeoutMs ?? DEFAULT_OP_TIMEOUT_MS },
+    timeout: { default: opts.timeoutMs ?? DEFAULT_OP_TIMEOUT_MS, ...Object.fromEntries(SYNCHRONOUS_OPS.map((op) => [op, false] as const)) },
   };
 }
 

@@ -8,6 +8,10 @@ import { Errno } from '../engine/errno';
 export interface OpenFile {
   path: string;
   flags: number;
+  /** The kernel object the opened node belonged to (PathCache.resolveOwned): a
+   * kernfs_open_file is bound to its kernfs_node, so a handle whose owner has left the
+   * path answers ENODEV even after a new owner took the same name. */
+  owner: object | undefined;
   /** The text show() gave at the last read from offset 0; pieces read later come
    * from it, so a reader reading in pieces sees one text (seq_file semantics). */
   snapshot: Buffer | undefined;
@@ -19,12 +23,12 @@ export class OpenFiles {
   private readonly files = new Map<number, OpenFile>();
   private next = 1;
 
-  add(path: string, flags: number): number {
+  add(path: string, flags: number, owner?: object): number {
     if (this.files.size >= MAX_HANDLE - 1) throw new Errno('ENOMEM', 'too many open files');
     while (this.files.has(this.next)) this.advance();
     const handle = this.next;
     this.advance();
-    this.files.set(handle, { path, flags, snapshot: undefined });
+    this.files.set(handle, { path, flags, owner, snapshot: undefined });
     return handle;
   }
 

@@ -59,10 +59,15 @@ const FLAG_NAMES: [number, string][] = [
   [ACS.dt, 'DT'],
 ];
 
-export function acsFlagNames(bits: number): string {
-  return FLAG_NAMES.filter(([b]) => bits & b)
+/** Names for every combination of the seven bits: grouping asks for them once per device. */
+const NAMES_BY_BITS: string[] = Array.from({ length: 0x80 }, (_, bits) =>
+  FLAG_NAMES.filter(([b]) => bits & b)
     .map(([, n]) => n)
-    .join(' ');
+    .join(' '),
+);
+
+export function acsFlagNames(bits: number): string {
+  return NAMES_BY_BITS[bits & 0x7f]!;
 }
 
 /** pci_acs_enabled(dev, want). */

@@ -3,6 +3,9 @@
 // listed per bus in devfn order, and the order in which Linux adds devices
 // (drivers/pci/bus.c pci_bus_add_devices: every device of a bus, then each bridge's bus).
 
+import { secondaryBusNumber } from '../topology/bus-numbers';
+import { PCI_TYPES } from '../topology/device-fields';
+import type { BusCounter } from '../topology/bus-numbers';
 import type { DeviceSpec, PciId, RootBusSpec, Topology } from '../topology/model';
 import { fnOf, hostBridgeDirName, pciName } from './address';
 import { pcieTypeCode, PCI_EXP_TYPE } from './pcie-type';
@@ -59,17 +62,9 @@ export interface PciFunction {
   sysfsPath: string;
 }
 
+/** A type 1 header with a secondary bus (the topology's type table says which types). */
 export function isBridgeType(spec: DeviceSpec): boolean {
-  switch (spec.type) {
-    case 'root-port':
-    case 'upstream-port':
-    case 'downstream-port':
-    case 'pcie-pci-bridge':
-    case 'pci-bridge':
-      return true;
-    default:
-      return false;
-  }
+  return PCI_TYPES[spec.type].bridge;
 }
 
 export function isRootBus(bus: PciBus): boolean {
@@ -113,7 +108,7 @@ export function enumerate(topology: Topology): PciTopology {
   return { hostBridges, addOrder };
 }
 
-function scanBus(bus: PciBus, specs: DeviceSpec[], parentDir: string, next: { value: number }): void {
+function scanBus(bus: PciBus, specs: DeviceSpec[], parentDir: string, next: BusCounter): void {
   const sorted = [...specs].sort((a, b) => a.devfn - b.devfn);
   const ariBus = bus.bridge?.ari ?? false;
   for (const spec of sorted) {
@@ -121,8 +116,7 @@ function scanBus(bus: PciBus, specs: DeviceSpec[], parentDir: string, next: { va
   }
   for (const f of bus.devices) {
     if (!isBridgeType(f.spec)) continue;
-    const number = f.spec.fixedSecondaryBus ?? next.value;
-    next.value = Math.max(next.value, number + 1);
+    const number = secondaryBusNumber(f.spec, next);
     const child: PciBus = {
       segment: bus.segment,
       number,
@@ -188,6 +182,21 @@ export function vfRoutingId(pf: PciFunction, index: number): number {
   const sriov = pf.spec.sriov;
   if (!sriov) throw new Error(`${pf.name} has no SR-IOV capability`);
   return ((pf.bus.number << 8) | pf.devfn) + sriov.offset + index * sriov.stride;
+}
+
+/**
+ * The last bus number a VF of this PF may use: the end of the PF's bus range, the bridge's
+ * subordinate number, or 0xff on a root bus (drivers/pci/iov.c sriov_enable checks
+ * pci_iov_virtfn_bus of the last VF against dev->bus->busn_res.end and fails with ENOMEM).
+ */
+export function vfBusLimit(pf: PciFunction): number {
+  return pf.bus.parent === null ? 0xff : pf.bus.subordinate;
+}
+
+/** The bus of the last of n VFs when it is beyond the PF's bus range, else undefined. */
+export function vfBusOutOfRange(pf: PciFunction, n: number): number | undefined {
+  const lastBus = vfRoutingId(pf, n - 1) >> 8;
+  return lastBus > vfBusLimit(pf) ? lastBus : undefined;
 }
 
 /** A VF function object: vendor from the PF, device from the VF Device ID, the rest from the PF. */

@@ -2,6 +2,7 @@
 // a store receives the whole write (Documentation/filesystems/sysfs.rst).
 
 import { posix } from 'node:path';
+import { checkSynthUevent } from '../engine/uevent';
 import type { AttrNode, DirNode, LinkNode, Node } from './node';
 
 export const PAGE_SIZE = 4096;
@@ -18,14 +19,17 @@ export type Entries = Array<[string, Node]>;
 export function dir(build: () => Entries, mode = 0o755, version?: () => number): DirNode {
   let cachedAt = -1;
   let cached: Map<string, Node> | undefined;
+  let subdirs = 0;
   const entries = (): Map<string, Node> => {
-    if (version === undefined) return new Map(build());
-    const v = version();
-    if (cached === undefined || v !== cachedAt) {
-      cached = new Map(build());
-      cachedAt = v;
+    if (version !== undefined && cached !== undefined && version() === cachedAt) return cached;
+    const built = new Map(build());
+    subdirs = 0;
+    for (const node of built.values()) if (node.kind === 'dir') subdirs++;
+    if (version !== undefined) {
+      cached = built;
+      cachedAt = version();
     }
-    return cached;
+    return built;
   };
   return {
     kind: 'dir',
@@ -33,11 +37,17 @@ export function dir(build: () => Entries, mode = 0o755, version?: () => number):
     list: () => [...entries().keys()],
     lookup: (name) => entries().get(name),
     subdirCount: () => {
-      let n = 0;
-      for (const node of entries().values()) if (node.kind === 'dir') n++;
-      return n;
+      entries();
+      return subdirs;
     },
   };
+}
+
+/** `node` marked as the directory of the kernel object `owner` (a device, a group): files
+ * opened in it stay bound to that object (DirNode.owner). */
+export function owned(owner: object, node: DirNode): DirNode {
+  node.owner = owner;
+  return node;
 }
 
 /** A directory with a fast lookup, for large listings (bus/pci/devices, iommu_groups). */
@@ -77,6 +87,11 @@ export function rw(show: () => string, store: (text: string) => void, mode = 0o6
   };
 }
 
+/** A read-write text attribute whose show output is used exactly (no newline added). */
+export function rwRaw(show: () => string, store: (text: string) => void, mode = 0o644): AttrNode {
+  return { ...roRaw(show, mode), store: (data) => store(data.toString('latin1')) };
+}
+
 /** A write-only attribute (0200, or 0220 for `remove`). Reading it is EIO in sysfs; modes keep readers out. */
 export function wo(store: (text: string) => void, mode = 0o200): AttrNode {
   return {
@@ -88,7 +103,15 @@ export function wo(store: (text: string) => void, mode = 0o200): AttrNode {
   };
 }
 
-/** A write-only attribute that accepts anything and does nothing (uevent triggers, say). */
-export function sink(mode = 0o200): AttrNode {
-  return wo(() => undefined, mode);
+
+/** A device's `uevent` (drivers/base/core.c uevent_show): one "KEY=value\n" line per variable
+ * the device's kset adds (nothing at all for a device without a bus or a class, or one whose
+ * bus and class add nothing: an empty file). A write is a synthetic uevent (uevent_store). */
+export function uevent(vars: () => string[]): AttrNode {
+  return rwRaw(() => vars().map((v) => v + '\n').join(''), checkSynthUevent);
+}
+
+/** The write-only `uevent` of a driver, a bus or a module (0200): a synthetic uevent. */
+export function ueventTrigger(): AttrNode {
+  return wo(checkSynthUevent);
 }

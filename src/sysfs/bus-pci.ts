@@ -4,9 +4,11 @@
 import { bind, driversProbe, newId, removeId, unbind } from '../engine/driver-ops';
 import { rescanAll } from '../engine/hotplug';
 import { slotNames } from '../engine/slots';
+import { setDriversAutoprobe } from '../engine/device-settings';
 import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
-import { dir, indexedDir, relLink, ro, rw, sink, wo } from './build';
+import { dir, indexedDir, relLink, ro, rw, rwRaw, ueventTrigger, wo } from './build';
+import { showResourceAlignment, storeResourceAlignment } from '../engine/resource-alignment';
 import type { Entries } from './build';
 import type { DirNode } from './node';
 import { deviceDirPath } from './paths';
@@ -40,7 +42,7 @@ function driverDir(m: Machine, name: string): DirNode {
     if (drv.traits.module && m.moduleLoaded(drv.traits.module)) e.push(['module', relLink(here, `module/${drv.traits.module}`)]);
     e.push(['new_id', wo((t) => newId(m, name, t))]);
     e.push(['remove_id', wo((t) => removeId(m, name, t))]);
-    e.push(['uevent', sink()]);
+    e.push(['uevent', ueventTrigger()]);
     e.push(['unbind', wo((t) => unbind(m, name, t))]);
     return e;
   }, 0o755, () => m.generation);
@@ -79,21 +81,12 @@ export function busPciDir(m: Machine): DirNode {
     () => [
     ['devices', devicesDir(m)],
     ['drivers', driversDir(m)],
-    [
-      'drivers_autoprobe',
-      rw(
-        () => (m.driversAutoprobe ? '1' : '0'),
-        (t) => {
-          // bus.c drivers_autoprobe_store: '0' turns it off, anything else on.
-          m.driversAutoprobe = t[0] !== '0';
-        },
-      ),
-    ],
+    ['drivers_autoprobe', rw(() => (m.driversAutoprobe ? '1' : '0'), (t) => setDriversAutoprobe(m, t))],
     ['drivers_probe', wo((t) => driversProbe(m, t))],
     ['rescan', wo((t) => rescanAll(m, t))],
-    ['resource_alignment', rw(() => '', () => undefined)],
+    ['resource_alignment', rwRaw(() => showResourceAlignment(m), (t) => storeResourceAlignment(m, t))],
     ['slots', slotsDir(m)],
-    ['uevent', sink()],
+    ['uevent', ueventTrigger()],
     ],
     0o755,
     () => m.generation,

@@ -8,7 +8,8 @@
 import type { ClassDevice } from '../engine/driver-effects';
 import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
-import { dir, relLink, ro, rw } from './build';
+import { dir, relLink, ro, uevent } from './build';
+import { plainPower } from '../engine/power';
 import type { Entries } from './build';
 import type { DirNode } from './node';
 import { deviceDirPath } from './paths';
@@ -27,24 +28,24 @@ const WAKEUP_STATS = [
   'wakeup_count',
 ];
 
-function ueventOf(c: ClassDevice): string {
+function ueventOf(c: ClassDevice): string[] {
   // Network interfaces have no device node; ptp, nvme and DRM minors are character devices
   // (DRM's under dri/); a 6.1 vfio_device, a sound card and a wakeup source have no devt.
   switch (c.kind) {
     case 'net':
-      return `INTERFACE=${c.name}`;
+      return [`INTERFACE=${c.name}`];
     case 'ptp':
     case 'nvme':
-      return `DEVNAME=${c.name}`;
+      return [`DEVNAME=${c.name}`];
     case 'drm-card':
     case 'drm-render':
-      return `DEVNAME=dri/${c.name}\nDEVTYPE=drm_minor`;
+      return [`DEVNAME=dri/${c.name}`, 'DEVTYPE=drm_minor'];
     default:
-      return '';
+      return [];
   }
 }
 
-function classDeviceDir(d: PciDevice, c: ClassDevice): DirNode {
+function classDeviceDir(m: Machine, d: PciDevice, c: ClassDevice): DirNode {
   const here = `${deviceDirPath(d)}/${c.dir}/${c.name}`;
   return dir((): Entries => {
     const e: Entries = [['device', relLink(here, deviceDirPath(d))]];
@@ -52,9 +53,9 @@ function classDeviceDir(d: PciDevice, c: ClassDevice): DirNode {
       for (const s of WAKEUP_STATS) e.push([s, ro(() => '0')]);
       e.push(['name', ro(() => d.name)]);
     }
-    e.push(['power', powerDir(false)]);
+    e.push(['power', powerDir(plainPower(m, c, ''))]);
     e.push(['subsystem', relLink(here, `class/${c.dir}`)]);
-    e.push(['uevent', rw(() => ueventOf(c), () => undefined)]);
+    e.push(['uevent', uevent(() => ueventOf(c))]);
     return e.sort((a, b) => (a[0] < b[0] ? -1 : 1));
   });
 }
@@ -63,7 +64,7 @@ function classDeviceDir(d: PciDevice, c: ClassDevice): DirNode {
 export function classDeviceEntries(m: Machine, d: PciDevice): Entries {
   const byKind = new Map<string, ClassDevice[]>();
   for (const c of m.driverEffects.classDevices(d)) byKind.set(c.dir, [...(byKind.get(c.dir) ?? []), c]);
-  return [...byKind].map(([kind, list]) => [kind, dir(() => list.map((c) => [c.name, classDeviceDir(d, c)]))]);
+  return [...byKind].map(([kind, list]) => [kind, dir(() => list.map((c) => [c.name, classDeviceDir(m, d, c)]))]);
 }
 
 /** /sys/class/<class> for every class a bound driver has a device in: links to the devices. */

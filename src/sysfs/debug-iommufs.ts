@@ -9,9 +9,11 @@ import type { Machine } from '../engine/machine';
 import { sysfsWord } from '../engine/sysfs-text';
 import type { IommuGroup, PciDevice } from '../engine/types';
 import type { Domain } from '../engine/domains';
-import { dir, indexedDir, ro, wo } from './build';
+import { dir, indexedDir, ro, roRaw, wo } from './build';
 import type { Entries } from './build';
 import type { DirNode } from './node';
+import { loadModuleStore } from './module-control';
+import { procModulesText } from './module';
 
 function words(raw: string): string[] {
   return sysfsWord(raw).trim().split(/\s+/).filter(Boolean);
@@ -116,11 +118,16 @@ export function debugIommufsDir(m: Machine): DirNode {
     // Kept by the registry: this directory is rebuilt on every lookup.
     ['last_allocated', ro(() => (reg.lastAllocated === 0 ? '' : String(reg.lastAllocated)))],
     ['leave_host', control((w) => reg.leaveHost(groupArg(m, w[0])))],
+    // The module tools of `iommufs run` (modprobe, rmmod) write these: see module-control.ts.
+    ['load_module', wo((raw) => loadModuleStore(m, raw))],
+    // The simulated /proc/modules.
+    ['modules', roRaw(() => procModulesText(m))],
     ['pasid_attach', control((w) => reg.attachPasid(pciArg(m, w[0]), idArg(w[1]), idArg(w[2])))],
     ['pasid_detach', control((w) => reg.detachPasid(pciArg(m, w[0]), idArg(w[1])))],
     ['pasid_replace', control((w) => reg.replacePasid(pciArg(m, w[0]), idArg(w[1]), idArg(w[2])))],
     ['release', control((w) => reg.release(groupArg(m, w[0]), w[1] ?? ''))],
     ['replace', control((w) => reg.replace(groupArg(m, w[0]), w[1] === 'none' ? null : idArg(w[1])))],
     ['return_host', control((w) => reg.returnHost(groupArg(m, w[0])))],
+    ['unload_module', control((w) => m.modules.unload(w[0] ?? ''))],
   ]);
 }

@@ -4,7 +4,7 @@
 import type { Machine } from '../engine/machine';
 import { memberNames } from '../engine/machine';
 import type { IommuGroup } from '../engine/types';
-import { dir, indexedDir, relLink, ro, roRaw, rw } from './build';
+import { dir, indexedDir, owned, relLink, ro, roRaw, rw } from './build';
 import type { Entries } from './build';
 import type { DirNode } from './node';
 import { deviceDirPath } from './paths';
@@ -18,7 +18,8 @@ export function groupPath(id: number): string {
 
 function groupDir(m: Machine, g: IommuGroup): DirNode {
   const here = groupPath(g.id);
-  return dir((): Entries => [
+  const version = (): number => m.generation;
+  return owned(g, dir((): Entries => [
     [
       'devices',
       dir(() => {
@@ -28,13 +29,13 @@ function groupDir(m: Machine, g: IommuGroup): DirNode {
           const d = m.devices.get(name)!;
           return [name, relLink(`${here}/devices`, deviceDirPath(d))];
         });
-      }),
+      }, 0o755, version),
     ],
     // iommu_group_set_name adds `name` only to groups given one: VFIO's emulated groups.
     ...(g.kind === 'vfio-noiommu' ? ([['name', ro(() => 'vfio-noiommu')]] satisfies Entries) : []),
     ['reserved_regions', roRaw(() => m.reservedRegionLines(g).map((l) => l + '\n').join(''))],
     ['type', rw(() => g.defaultType, (text) => setGroupType(m, g, text))],
-  ]);
+  ], 0o755, version));
 }
 
 export function iommuGroupsDir(m: Machine): DirNode {

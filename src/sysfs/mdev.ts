@@ -4,11 +4,13 @@
 
 import type { Machine } from '../engine/machine';
 import type { MdevDevice, PciDevice } from '../engine/types';
-import { dir, relLink, ro, rw, sink, wo } from './build';
+import { dir, owned, relLink, ro, rw, uevent, ueventTrigger, wo } from './build';
+import { setMdevAutoprobe } from '../engine/device-settings';
 import type { Entries } from './build';
 import { groupPath } from './iommu-groups';
 import type { DirNode } from './node';
 import { deviceDirPath, driverDirPath } from './paths';
+import { plainPower } from '../engine/power';
 import { powerDir } from './power';
 
 export const BUS_MDEV = 'bus/mdev';
@@ -37,7 +39,7 @@ function typeDir(m: Machine, parent: PciDevice, type: string): DirNode {
 /** `mdev_supported_types` for a registered parent; nothing otherwise. */
 export function mdevParentEntries(m: Machine, d: PciDevice): Entries {
   if (!m.mdev.isParent(d)) return [];
-  return [['mdev_supported_types', dir(() => m.mdev.types(d).map((t): [string, DirNode] => [t.type, typeDir(m, d, t.type)]))]];
+  return [['mdev_supported_types', owned(m.binding(d), dir(() => m.mdev.types(d).map((t): [string, DirNode] => [t.type, typeDir(m, d, t.type)])))]];
 }
 
 /** The parent's mdevs, as subdirectories of its directory. */
@@ -47,18 +49,18 @@ export function mdevChildEntries(m: Machine, d: PciDevice): Entries {
 
 function mdevDeviceDir(m: Machine, x: MdevDevice): DirNode {
   const here = deviceDirPath(x);
-  return dir((): Entries => {
+  return owned(x, dir((): Entries => {
     const e: Entries = [];
     if (x.driver) e.push(['driver', relLink(here, driverDirPath('mdev', x.driver))]);
     if (x.group) e.push(['iommu_group', relLink(here, groupPath(x.group.id))]);
     e.push(['mdev_type', relLink(here, typeDirPath(x.parent, x.type))]);
-    e.push(['power', powerDir(false)]);
+    e.push(['power', powerDir(plainPower(m, x, ''))]);
     e.push(['remove', wo((raw) => m.mdev.removeStore(x, raw))]);
     e.push(['subsystem', relLink(here, BUS_MDEV)]);
     // mdev_uevent adds MDEV_TYPE to the driver core's DRIVER line.
-    e.push(['uevent', rw(() => [...(x.driver ? [`DRIVER=${x.driver}`] : []), `MDEV_TYPE=${x.type}`].join('\n'), () => undefined)]);
+    e.push(['uevent', uevent(() => [...(x.driver ? [`DRIVER=${x.driver}`] : []), `MDEV_TYPE=${x.type}`])]);
     return e;
-  });
+  }));
 }
 
 /** Whether the mdev bus is there: the mdev core is loaded once a parent registers. */
@@ -78,15 +80,15 @@ export function busMdevDir(m: Machine): DirNode {
           dir(() => {
             const here = driverDirPath('mdev', name);
             const e: Entries = m.mdev.all().filter((x) => x.driver === name).map((x) => [x.name, relLink(here, deviceDirPath(x))]);
-            e.push(['bind', sink()], ['uevent', sink()], ['unbind', sink()]);
+            e.push(['bind', wo((t) => m.mdev.busWrite('bind', name, t))], ['uevent', ueventTrigger()], ['unbind', wo((t) => m.mdev.busWrite('unbind', name, t))]);
             return e;
           }),
         ]),
       ),
     ],
-    ['drivers_autoprobe', rw(() => '1', () => undefined)],
-    ['drivers_probe', sink()],
-    ['uevent', sink()],
+    ['drivers_autoprobe', rw(() => (m.mdev.autoprobe ? '1' : '0'), (t) => setMdevAutoprobe(m, t))],
+    ['drivers_probe', wo((t) => m.mdev.busWrite('probe', '', t))],
+    ['uevent', ueventTrigger()],
   ]);
 }
 

@@ -2,6 +2,8 @@
 // lookup; an attribute is a show()/store() pair over the engine, as the kernel's
 // `struct device_attribute` is (include/linux/device.h). Nothing here holds a copy of state.
 
+import type { ChangedRegions } from './change-scope';
+
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
 export const S_IFLNK = 0o120000;
@@ -15,6 +17,10 @@ export interface DirNode {
   lookup(name: string): Node | undefined;
   /** Number of subdirectories, for nlink = 2 + subdirs (virt-host-validate reads it). */
   subdirCount(): number;
+  /** The kernel object this directory stands for (a device, a group), where one can go
+   * and another take its name: kernfs nodes belong to their kobject, so a file opened
+   * under one owner stays bound to it (see fuse/open-files.ts). */
+  owner?: object;
 }
 
 export interface AttrNode {
@@ -43,4 +49,18 @@ export type Node = DirNode | AttrNode | LinkNode;
 /** The root of a simulated /sys. */
 export interface SysfsTree {
   root: DirNode;
+  /** Moves on with every change of what the tree shows; a node found by path stays the
+   * node at that path while it does not move. */
+  version(): number;
+  /** The regions (change-scope.ts) whose names may have changed since the previous call,
+   * or undefined when nothing changed. Absent when no change log tracks the tree: then
+   * the kernel may cache nothing. */
+  drainChangedRegions?(): ChangedRegions | undefined;
+}
+
+/** A tree over state that no change log tracks (hand-built trees in tests): nothing is
+ * kept by path, and the mount gives the kernel timeouts of 0. */
+export function untrackedTree(root: DirNode): SysfsTree {
+  let v = 0;
+  return { root, version: () => v++ };
 }

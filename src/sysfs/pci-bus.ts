@@ -1,16 +1,19 @@
 // The pci_bus/<SSSS:BB>/ directory a host bridge or a bridge has for the bus behind it
 // (drivers/pci/probe.c pci_register_host_bridge / pci_add_new_bus, class pci_bus).
 
-import { dir, relLink, ro, rw, wo } from './build';
+import { dir, relLink, ro, uevent, wo } from './build';
 import type { DirNode } from './node';
+import type { Machine } from '../engine/machine';
+import { plainPower } from '../engine/power';
 import { powerDir } from './power';
 
 export function busName(segment: number, bus: number): string {
   return `${segment.toString(16).padStart(4, '0')}:${bus.toString(16).padStart(2, '0')}`;
 }
 
-/** `ownerDir` is the directory holding pci_bus/ (the bridge or host bridge). */
-export function pciBusDir(ownerDir: string, name: string, rescan: (text: string) => void): DirNode {
+/** `ownerDir` is the directory holding pci_bus/ (the bridge or host bridge), `owner` its
+ * engine object (the pci_bus device's PM state goes with it). */
+export function pciBusDir(m: Machine, owner: object, ownerDir: string, name: string, rescan: (text: string) => void): DirNode {
   const here = `${ownerDir}/pci_bus/${name}`;
   return dir(() => [
     [
@@ -19,10 +22,10 @@ export function pciBusDir(ownerDir: string, name: string, rescan: (text: string)
         ['cpuaffinity', ro(() => '1')],
         ['cpulistaffinity', ro(() => '0')],
         ['device', relLink(here, ownerDir)],
-        ['power', powerDir(false)],
+        ['power', powerDir(plainPower(m, owner, `pci_bus/${name}`))],
         ['rescan', wo(rescan)],
         ['subsystem', relLink(here, 'class/pci_bus')],
-        ['uevent', rw(() => '', () => undefined)],
+        ['uevent', uevent(() => [])],
       ]),
     ],
   ]);

@@ -1,8 +1,10 @@
 // The store side of a PCI device's writable attributes, each a thin call into the engine.
 
 import { Errno } from '../engine/errno';
-import { parseBool, parseLong, parseUlong, setDriverOverride } from '../engine/driver-ops';
+import { parseUlong, setDriverOverride } from '../engine/driver-ops';
+import { storeBrokenParity, storeD3cold, storeEnable, storeMsiBus, storeResetMethod } from '../engine/pci-attrs';
 import { removeStore, rescanBridge, rescanDevice } from '../engine/hotplug';
+import { setNumaNode } from '../engine/device-settings';
 import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
 import { resetMethods } from './pci-device';
@@ -19,31 +21,22 @@ function numberStore(check?: (n: number) => void): Store {
 
 export function pciWrites(m: Machine, d: PciDevice): Record<string, Store> {
   return {
-    brokenParity: numberStore(),
-    d3cold: numberStore(),
-    msiBus: numberStore(),
+    brokenParity: (t) => storeBrokenParity(m, d, t),
+    d3cold: (t) => storeD3cold(m, d, t),
+    msiBus: (t) => storeMsiBus(m, d, t),
     driverOverride: (t) => setDriverOverride(m, d, t),
-    enable: (t) => {
-      if (parseBool(t) === undefined) throw new Errno('EINVAL', 'enable takes a boolean');
-    },
-    // pci-sysfs.c numa_node_store: a node that is not online is EINVAL.
-    numaNode: (t) => {
-      const v = parseLong(t);
-      if (v === undefined || (v !== -1 && !m.onlineNodes().includes(v))) throw new Errno('EINVAL', `node ${t.trim()} is not online`);
-      d.numaNode = v;
-    },
+    enable: (t) => storeEnable(m, d, t),
+    numaNode: (t) => setNumaNode(m, d, t),
     remove: (t) => removeStore(m, d, t),
     rescan: (t) => rescanDevice(m, d, t),
     rescanBridge: (t) => rescanBridge(m, d, t),
-    // pci-sysfs.c reset_store: only "1" resets.
+    // pci-sysfs.c reset_store: only "1" resets; pci_reset_function with every method
+    // disabled through reset_method is ENOTTY.
     reset: numberStore((v) => {
       if (v !== 1) throw new Errno('EINVAL', 'reset takes 1');
+      if (d.resetMethods?.length === 0) throw new Errno('ENOTTY', 'every reset method is disabled');
     }),
     resetSubordinate: numberStore(),
-    resetMethod: (t) => {
-      const words = t.trim().split(/\s+/).filter(Boolean);
-      const known = resetMethods(m, d);
-      if (words.some((w) => w !== 'default' && !known.includes(w))) throw new Errno('EINVAL', 'unknown reset method');
-    },
+    resetMethod: (t) => storeResetMethod(m, d, resetMethods(m, d), t),
   };
 }

@@ -8,18 +8,21 @@ import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
 import { ariForwardingEnabled, CAP_ID, findCap, hasFlr, hasPmReset, linkInfo, EXT_CAP_ID, findExtCap } from '../pci/config-read';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
-import { dir, emptyDir, relLink, ro, rw, wo } from './build';
+import { dir, emptyDir, owned, relLink, ro, rw, rwRaw, uevent, wo } from './build';
 import type { Entries } from './build';
 import type { AttrNode, DirNode } from './node';
 import { deviceDirPath, driverDirPath, iommuUnitPath } from './paths';
 import { groupPath } from './iommu-groups';
 import { pciWrites } from './pci-device-writes';
+import { pciPower } from '../engine/power';
+import { enableCount, resetMethodText } from '../engine/pci-attrs';
 import { powerDir } from './power';
 import { busName, pciBusDir } from './pci-bus';
 import { portServiceEntries } from './port-services';
 import { sriovEntries } from './sriov-attrs';
 import { mdevChildEntries, mdevParentEntries } from './mdev';
 import { classDeviceEntries } from './class-devices';
+import { localCpusText } from './system';
 
 const hex = (n: number, w: number): string => '0x' + n.toString(16).padStart(w, '0');
 const HEX = (n: number, w: number): string => n.toString(16).toUpperCase().padStart(w, '0');
@@ -37,7 +40,8 @@ export function modalias(d: PciDevice): string {
   return `pci:v${HEX(f.id.vendor, 8)}d${HEX(f.id.device, 8)}sv${HEX(s.vendor, 8)}sd${HEX(s.device, 8)}bc${HEX(c >> 16, 2)}sc${HEX((c >> 8) & 0xff, 2)}i${HEX(c & 0xff, 2)}`;
 }
 
-function ueventText(d: PciDevice): string {
+/** dev_uevent's DRIVER= and pci_uevent's variables (drivers/pci/pci-driver.c). */
+function ueventVars(d: PciDevice): string[] {
   const f = d.fn;
   const s = subsystemIds(d);
   const lines = [
@@ -48,7 +52,7 @@ function ueventText(d: PciDevice): string {
     `PCI_SLOT_NAME=${d.name}`,
     `MODALIAS=${modalias(d)}`,
   ];
-  return lines.join('\n');
+  return lines;
 }
 
 /** pci-sysfs.c resource_show: start, end, flags per resource; 13 lines, 17 for bridges. */
@@ -96,7 +100,7 @@ export function pciDeviceDir(m: Machine, d: PciDevice): DirNode {
 
 function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
   const here = deviceDirPath(d);
-  return dir((): Entries => {
+  return owned(d, dir((): Entries => {
     const f = d.fn;
     const cfg = m.configBytes(d);
     const w = pciWrites(m, d);
@@ -107,7 +111,7 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     const bound = d.driver !== null;
     const isBridge = f.headerType === 1;
     const fx = m.driverEffects;
-    const traits = d.driver === null ? undefined : m.drivers.get(d.driver)?.traits;
+    const traits = fx.traitsOf(d);
 
     for (const child of m.childDevices(here)) e.push([child.name, pciDeviceDir(m, child)]);
     e.push(...mdevChildEntries(m, d));
@@ -129,7 +133,7 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     // pci-sysfs.c boot_vga, on VGA-class devices only: the device vgaarb chose as the default
     // (here the first VGA function Linux added, which firmware initialised).
     if (f.classCode >> 8 === 0x0300) e.push(['boot_vga', ro(() => (m.pci.addOrder.find((x) => x.classCode >> 8 === 0x0300) === f ? '1' : '0'))]);
-    e.push(['broken_parity_status', rw(() => '0', w.brokenParity)]);
+    e.push(['broken_parity_status', rw(() => (d.brokenParity ? '1' : '0'), w.brokenParity)]);
     e.push(['class', ro(() => hex(f.classCode, 6))]);
     e.push(['config', configAttr(m, d)]);
     e.push(['consistent_dma_mask_bits', ro(() => String(fx.dmaMaskBits(d)))]);
@@ -137,41 +141,42 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
       e.push(['current_link_speed', ro(() => link.curSpeed)]);
       e.push(['current_link_width', ro(() => String(link.curWidth))]);
     }
-    // pci_pm_init sets d3cold_allowed on every device with the PM capability.
-    e.push(['d3cold_allowed', rw(() => (findCap(cfg, CAP_ID.PM) !== undefined ? '1' : '0'), w.d3cold)]);
+    // pci_pm_init sets d3cold_allowed on every device with the PM capability; a store keeps
+    // what was written.
+    e.push(['d3cold_allowed', rw(() => ((d.d3coldAllowed ?? findCap(cfg, CAP_ID.PM) !== undefined) ? '1' : '0'), w.d3cold)]);
     e.push(['device', ro(() => hex(f.id.device, 4))]);
     e.push(['dma_mask_bits', ro(() => String(fx.dmaMaskBits(d)))]);
     if (d.driver) e.push(['driver', relLink(here, driverDirPath('pci', d.driver))]);
     e.push(['driver_override', rw(() => d.driverOverride ?? '(null)', w.driverOverride)]);
-    e.push(['enable', rw(() => (fx.enabled(d) ? '1' : '0'), w.enable)]);
+    e.push(['enable', rw(() => String(enableCount(m, d)), w.enable)]);
     if (d.group && d.unit) {
       e.push(['iommu', relLink(here, iommuUnitPath(d.unit.name))]);
       e.push(['iommu_group', relLink(here, groupPath(d.group.id))]);
     }
     e.push(['irq', ro(() => String(legacyIrq(d)))]);
     e.push(['link', emptyDir()]);
-    e.push(['local_cpulist', ro(() => '0')]);
-    e.push(['local_cpus', ro(() => '1')]);
+    e.push(['local_cpulist', ro(() => localCpusText(m, d).list)]);
+    e.push(['local_cpus', ro(() => localCpusText(m, d).mask)]);
     if (link) {
       e.push(['max_link_speed', ro(() => link.maxSpeed)]);
       e.push(['max_link_width', ro(() => String(link.maxWidth))]);
     }
     e.push(...mdevParentEntries(m, d));
     e.push(['modalias', ro(() => modalias(d))]);
-    e.push(['msi_bus', rw(() => '1', w.msiBus)]);
+    e.push(['msi_bus', rw(() => (d.noMsi ? '0' : '1'), w.msiBus)]);
     // drivers/pci/msi/msi.c msi_sysfs_create_group: one file per vector, named by its IRQ.
     const vectors = fx.vectors(d);
     if (vectors.length > 0) e.push(['msi_irqs', dir(() => vectors.map((v) => [String(v.irq), ro(() => v.kind)]))]);
     e.push(['numa_node', rw(() => String(d.numaNode), w.numaNode)]);
-    if (isBridge && f.secondary) e.push(['pci_bus', pciBusDir(here, busName(f.segment, f.secondary.number), w.rescanBridge)]);
-    e.push(['power', powerDir(fx.wakeupCapable(d), fx.wakeupEnabled(d), () => fx.runtimePm(d))]);
+    if (isBridge && f.secondary) e.push(['pci_bus', pciBusDir(m, d, here, busName(f.segment, f.secondary.number), w.rescanBridge)]);
+    e.push(['power', powerDir(pciPower(m, d))]);
     e.push(['power_state', ro(() => fx.powerState(d))]);
     e.push(['remove', wo(w.remove, 0o220)]);
     e.push(['rescan', wo(w.rescan)]);
     const resets = resetMethods(m, d);
     if (resets.length > 0) {
       e.push(['reset', wo(w.reset)]);
-      e.push(['reset_method', rw(() => resets.join(' '), w.resetMethod)]);
+      e.push(['reset_method', rwRaw(() => resetMethodText(d, resets), w.resetMethod)]);
     }
     if (isBridge) e.push(['reset_subordinate', wo(w.resetSubordinate)]);
     e.push(['resource', ro(() => resourceText(d))]);
@@ -184,10 +189,10 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     e.push(['subsystem', relLink(here, 'bus/pci')]);
     e.push(['subsystem_device', ro(() => hex(s.device, 4))]);
     e.push(['subsystem_vendor', ro(() => hex(s.vendor, 4))]);
-    e.push(['uevent', rw(() => ueventText(d), () => undefined)]);
+    e.push(['uevent', uevent(() => ueventVars(d))]);
     e.push(['vendor', ro(() => hex(f.id.vendor, 4))]);
     return e;
-  }, 0o755, () => m.generation);
+  }, 0o755, () => m.generation));
 }
 
 /** A plausible legacy IRQ (the real one comes from firmware routing, which is not simulated). */

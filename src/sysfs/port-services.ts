@@ -7,9 +7,10 @@ import type { PciDevice } from '../engine/types';
 import { nativeHotplug } from '../engine/slots';
 import { EXT_CAP_ID, findExtCap, findCap, CAP_ID } from '../pci/config-read';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
-import { dir, relLink, rw } from './build';
+import { dir, owned, relLink, uevent } from './build';
 import type { Entries } from './build';
 import { deviceDirPath } from './paths';
+import { plainPower } from '../engine/power';
 import { powerDir } from './power';
 
 const SERVICE = { PME: 0x01, AER: 0x02, HP: 0x04, DPC: 0x08, BWNOTIF: 0x10 } as const;
@@ -32,7 +33,7 @@ function services(d: PciDevice, cfg: Uint8Array): number[] {
   return out.sort((a, b) => a - b);
 }
 
-export function portServiceEntries(_m: Machine, d: PciDevice, cfg: Uint8Array): Entries {
+export function portServiceEntries(m: Machine, d: PciDevice, cfg: Uint8Array): Entries {
   const type = d.fn.pcieType ?? PCI_EXP_TYPE.ROOT_PORT;
   return services(d, cfg).map((svc) => {
     const id = (((type - 4) & 0xff) << 8) | svc;
@@ -40,11 +41,12 @@ export function portServiceEntries(_m: Machine, d: PciDevice, cfg: Uint8Array): 
     const here = `${deviceDirPath(d)}/${name}`;
     return [
       name,
-      dir(() => [
-        ['power', powerDir(false)],
+      owned(m.binding(d), dir(() => [
+        // pcie_device_init: device_enable_async_suspend, and pm_runtime_no_callbacks once registered.
+        ['power', powerDir(plainPower(m, m.binding(d), name, { asyncSuspend: true, noCallbacks: true }))],
         ['subsystem', relLink(here, 'bus/pci_express')],
-        ['uevent', rw(() => '', () => undefined)],
-      ]),
+        ['uevent', uevent(() => [])],
+      ])),
     ];
   });
 }

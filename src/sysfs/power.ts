@@ -1,69 +1,40 @@
 // A device's power/ directory (drivers/base/power/sysfs.c): the runtime PM attributes, and
-// the wakeup ones only on devices marked wakeup-capable.
+// the wakeup ones only on wakeup-capable devices. Values and refusals come from the engine's
+// PM state (engine/power.ts).
 
+import { autosuspendDelay, runtimeEnabledText, storeAsync, storeControl, storeWakeup } from '../engine/power';
+import type { PowerSource } from '../engine/power';
 import { dir, ro, rw } from './build';
 import type { Entries } from './build';
-import type { AttrNode, DirNode } from './node';
-import { Errno } from '../engine/errno';
-import type { RuntimePm } from '../engine/driver-effects';
+import type { DirNode } from './node';
 
-const RUNTIME: Array<[string, string, boolean]> = [
-  ['async', 'disabled', true],
-  ['autosuspend_delay_ms', '', true],
-  ['control', 'on', true],
-  ['runtime_active_kids', '0', false],
-  ['runtime_active_time', '0', false],
-  ['runtime_enabled', 'forbidden', false],
-  ['runtime_status', 'unsupported', false],
-  ['runtime_suspended_time', '0', false],
-  ['runtime_usage', '0', false],
-];
+const WAKEUP_STATS = ['wakeup_abort_count', 'wakeup_active', 'wakeup_active_count', 'wakeup_count', 'wakeup_expire_count', 'wakeup_last_time_ms', 'wakeup_max_time_ms', 'wakeup_total_time_ms'];
 
-const WAKEUP: Array<[string, string, boolean]> = [
-  ['wakeup', 'disabled', true],
-  ['wakeup_abort_count', '', false],
-  ['wakeup_active', '', false],
-  ['wakeup_active_count', '', false],
-  ['wakeup_count', '', false],
-  ['wakeup_expire_count', '', false],
-  ['wakeup_last_time_ms', '', false],
-  ['wakeup_max_time_ms', '', false],
-  ['wakeup_total_time_ms', '', false],
-];
+/** dpm_sysfs_add's groups: pm_attr_group (async and the runtime_* debug files, as Debian
+ * builds with CONFIG_PM_ADVANCED_DEBUG), pm_runtime_attr_group unless the device has no
+ * runtime callbacks, pm_wakeup_attr_group on a wakeup-capable device. */
+const RUNTIME_GROUP = new Set(['autosuspend_delay_ms', 'control', 'runtime_active_time', 'runtime_suspended_time']);
 
-function entries(rows: Array<[string, string, boolean]>): Entries {
-  return rows.map(([name, value, writable]) => [name, name === 'autosuspend_delay_ms' ? autosuspendDelay() : writable ? rw(() => value, () => undefined) : ro(() => value)]);
-}
-
-/** autosuspend_delay_ms_show and _store: EIO unless the device uses autosuspend, which none here does
- * [rec: sriov.json attr_errors, Input/output error]. */
-function autosuspendDelay(): AttrNode {
-  const refuse = (): never => {
-    throw new Errno('EIO', 'the device does not use autosuspend');
-  };
-  return rw(refuse, refuse);
-}
-
-/** A registered wakeup source (device_wakeup_enable): `wakeup` reads enabled and the
- * statistics are its counters, all 0 until it fires [rec: sriov.json 02:00.0]. */
-const WAKEUP_ENABLED: Array<[string, string, boolean]> = WAKEUP.map(([name, , writable]) => [name, name === 'wakeup' ? 'enabled' : '0', writable]);
-
-/** The rows of a PCI device, whose runtime PM pci_pm_init sets up (the other devices here
- * have none). */
-function runtimeRows(pci: RuntimePm | undefined): Array<[string, string, boolean]> {
-  if (!pci) return RUNTIME;
-  // device_enable_async_suspend in pci_pm_init.
-  const values: Record<string, string> = {
-    async: 'enabled',
-    control: pci.control,
-    runtime_active_kids: String(pci.activeKids),
-    runtime_enabled: pci.enabled,
-    runtime_status: pci.status,
-    runtime_usage: String(pci.usage),
-  };
-  return RUNTIME.map(([name, value, writable]) => [name, values[name] ?? value, writable]);
-}
-
-export function powerDir(wakeupCapable: boolean, wakeupEnabled = false, pci?: () => RuntimePm): DirNode {
-  return dir(() => [...entries(runtimeRows(pci?.())), ...(wakeupCapable ? entries(wakeupEnabled ? WAKEUP_ENABLED : WAKEUP) : [])]);
+export function powerDir(src: PowerSource): DirNode {
+  // The listing never changes (the attributes read their values when shown): built once.
+  return dir(() => {
+    const all: Entries = [
+      ['async', rw(() => (src.pm().asyncSuspend ? 'enabled' : 'disabled'), (t) => storeAsync(src, t))],
+      ['autosuspend_delay_ms', rw(autosuspendDelay, autosuspendDelay)],
+      ['control', rw(() => (src.pm().runtimeAuto ? 'auto' : 'on'), (t) => storeControl(src, t))],
+      ['runtime_active_kids', ro(() => String(src.runtime().activeKids))],
+      ['runtime_active_time', ro(() => '0')],
+      ['runtime_enabled', ro(() => runtimeEnabledText(src.pm(), src.runtime()))],
+      ['runtime_status', ro(() => src.runtime().status)],
+      ['runtime_suspended_time', ro(() => '0')],
+      ['runtime_usage', ro(() => String(src.runtime().usage))],
+    ];
+    const e = src.noCallbacks ? all.filter(([name]) => !RUNTIME_GROUP.has(name)) : all;
+    if (src.wakeupCapable) {
+      e.push(['wakeup', rw(() => (src.wakeupEnabled() ? 'enabled' : 'disabled'), (t) => storeWakeup(src, t))]);
+      // wakeup_*_show: the wakeup source's figures once one is registered, else an empty line.
+      for (const name of WAKEUP_STATS) e.push([name, ro(() => (src.wakeupEnabled() ? '0' : ''))]);
+    }
+    return e;
+  }, 0o755, () => 0);
 }

@@ -3,7 +3,7 @@
 import type { Machine } from '../engine/machine';
 import type { IommuUnit, PciDevice, PlatformDevice } from '../engine/types';
 import { busPciDir } from './bus-pci';
-import { dir, indexedDir, relLink, ro, rw, sink } from './build';
+import { dir, relLink, ro, uevent } from './build';
 import type { Entries } from './build';
 import { iommuGroupsDir } from './iommu-groups';
 import { debugIommufsDir } from './debug-iommufs';
@@ -15,8 +15,12 @@ import { powerDir } from './power';
 import { busName, pciBusDir } from './pci-bus';
 import { rescanRoot } from '../engine/hotplug';
 import { domainIdsUsed } from '../engine/domain-ids';
+import { plainPower } from '../engine/power';
 import { busMdevDir, classMdevBusDir, mdevInUse } from './mdev';
 import { classDeviceClasses } from './class-devices';
+import { regionsChanged } from './change-scope';
+import { moduleDir } from './module';
+import { systemDir } from './system';
 
 /** drivers/iommu/intel/iommu.c intel_iommu_groups: what QEMU's VT-d reports [rec]. */
 function intelIommuDir(m: Machine, unit: IommuUnit): DirNode {
@@ -33,16 +37,20 @@ function intelIommuDir(m: Machine, unit: IommuUnit): DirNode {
 
 function unitDir(m: Machine, unit: IommuUnit): DirNode {
   const here = iommuUnitPath(unit.name);
+  const version = (): number => m.generation;
   return dir((): Entries => {
     const e: Entries = [
       [
         'devices',
-        dir(() =>
-          [...m.devices.values()]
-            .filter((d) => d.unit === unit && d.group !== null)
-            .map((d) => d.name)
-            .sort()
-            .map((name): [string, ReturnType<typeof relLink>] => [name, relLink(`${here}/devices`, deviceDirPath(m.devices.get(name)!))]),
+        dir(
+          () =>
+            [...m.devices.values()]
+              .filter((d) => d.unit === unit && d.group !== null)
+              .map((d) => d.name)
+              .sort()
+              .map((name): [string, ReturnType<typeof relLink>] => [name, relLink(`${here}/devices`, deviceDirPath(m.devices.get(name)!))]),
+          0o755,
+          version,
         ),
       ],
     ];
@@ -50,11 +58,11 @@ function unitDir(m: Machine, unit: IommuUnit): DirNode {
     if (unit.spec.type === 'amd-vi') {
       e.push(['amd-iommu', dir(() => [['cap', ro(() => '0x00190063')], ['features', ro(() => '0x0000000000000000')]])]);
     }
-    e.push(['power', powerDir(false)]);
+    e.push(['power', powerDir(plainPower(m, unit, ''))]);
     e.push(['subsystem', relLink(here, 'class/iommu')]);
-    e.push(['uevent', rw(() => '', () => undefined)]);
+    e.push(['uevent', uevent(() => [])]);
     return e;
-  });
+  }, 0o755, version);
 }
 
 function activeUnits(m: Machine): IommuUnit[] {
@@ -66,38 +74,12 @@ function hostBridgeDir(m: Machine, index: number): DirNode {
   const here = `devices/${host.dirName}`;
   return dir((): Entries => {
     const e: Entries = m.childDevices(here).map((d: PciDevice) => [d.name, pciDeviceDir(m, d)]);
-    e.push(['pci_bus', pciBusDir(here, busName(host.segment, host.busNumber), (t) => rescanRoot(m, index, t))]);
-    e.push(['power', powerDir(false)]);
-    e.push(['uevent', rw(() => '', () => undefined)]);
+    e.push(['pci_bus', pciBusDir(m, host, here, busName(host.segment, host.busNumber), (t) => rescanRoot(m, index, t))]);
+    // pci_register_host_bridge: device_enable_async_suspend(bus->bridge).
+    e.push(['power', powerDir(plainPower(m, host, '', { asyncSuspend: true }))]);
+    e.push(['uevent', uevent(() => [])]);
     return e;
   });
-}
-
-/** devices/system/cpu for the one CPU the PCI devices' local_cpus (1) and local_cpulist (0)
- * name, with the files drivers/base/topology.c gives each CPU in 6.1: lstopo (hwloc) aborts
- * its Linux discovery without a cpu*\/topology directory (clients.md §1.2). */
-function systemDir(): DirNode {
-  const masks: Entries = ['cluster', 'core', 'die', 'package'].flatMap((k): Entries => [
-    [`${k}_cpus`, ro(() => '1')],
-    [`${k}_cpus_list`, ro(() => '0')],
-  ]);
-  const ids: Entries = ['cluster_id', 'core_id', 'die_id', 'physical_package_id'].map((k): [string, ReturnType<typeof ro>] => [k, ro(() => '0')]);
-  const siblings: Entries = [
-    ['core_siblings', ro(() => '1')],
-    ['core_siblings_list', ro(() => '0')],
-    ['thread_siblings', ro(() => '1')],
-    ['thread_siblings_list', ro(() => '0')],
-  ];
-  const topology = dir(() => [...masks, ...ids, ...siblings].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
-  const cpu = dir(() => [
-    ['cpu0', dir(() => [['topology', topology]])],
-    ['kernel_max', ro(() => '8191')],
-    ['offline', ro(() => '')],
-    ['online', ro(() => '0')],
-    ['possible', ro(() => '0')],
-    ['present', ro(() => '0')],
-  ]);
-  return dir(() => [['cpu', cpu]]);
 }
 
 function devicesDir(m: Machine): DirNode {
@@ -105,16 +87,19 @@ function devicesDir(m: Machine): DirNode {
     const e: Entries = m.pci.hostBridges.map((h, i): [string, DirNode] => [h.dirName, hostBridgeDir(m, i)]);
     const platform = [...m.devices.values()].filter((d): d is PlatformDevice => d.kind === 'platform');
     if (platform.length > 0) e.push(['platform', dir(() => platform.map((d): [string, DirNode] => [d.name, platformDeviceDir(m, d)]))]);
-    e.push(['system', systemDir()]);
+    e.push(['system', systemDir(m)]);
+    // One node per unit: a unit's directory caches its listing across lookups.
+    const units = new Map(m.units.map((u) => [u, unitDir(m, u)]));
     e.push([
       'virtual',
-      dir(() => [['iommu', dir(() => activeUnits(m).map((u): [string, DirNode] => [u.name, unitDir(m, u)]))]]),
+      dir(() => [['iommu', dir(() => activeUnits(m).map((u): [string, DirNode] => [u.name, units.get(u)!]))]]),
     ]);
     return e;
   }, 0o755, () => m.generation);
 }
 
 function classDir(m: Machine): DirNode {
+  const version = (): number => m.generation;
   return dir((): Entries => sortByName([
     ...classDeviceClasses(m),
     ['iommu', dir(() => activeUnits(m).map((u) => [u.name, relLink('class/iommu', iommuUnitPath(u.name))]))],
@@ -134,9 +119,9 @@ function classDir(m: Machine): DirNode {
           out.push([name, relLink('class/pci_bus', `${deviceDirPath(d)}/pci_bus/${name}`)]);
         }
         return out.sort((a, b) => (a[0] < b[0] ? -1 : 1));
-      }),
+      }, 0o755, version),
     ],
-  ]));
+  ]), 0o755, version);
 }
 
 function sortByName(e: Entries): Entries {
@@ -151,14 +136,6 @@ function firmwareDir(m: Machine): DirNode {
     if (types.has('intel-vtd')) tables.push(['DMAR', { kind: 'attr', mode: 0o400, size: 152, show: () => Buffer.alloc(152) }]);
     if (types.has('amd-vi')) tables.push(['IVRS', { kind: 'attr', mode: 0o400, size: 208, show: () => Buffer.alloc(208) }]);
     return m.topology.arch === 'x86' || tables.length > 0 ? [['acpi', dir(() => [['tables', dir(() => tables)]])]] : [];
-  });
-}
-
-function moduleDir(m: Machine): DirNode {
-  return indexedDir({
-    names: () => m.loadedModules(),
-    lookup: (name) => (m.loadedModules().includes(name) ? dir(() => [['uevent', sink()]]) : undefined),
-    subdirs: () => m.loadedModules().length,
   });
 }
 
@@ -200,6 +177,15 @@ export function sysfsTree(m: Machine): SysfsTree {
     ['kernel', kernelDir(m)],
     ['module', moduleDir(m)],
   ], 0o755, () => m.generation);
-  return { root };
+  let drainedAt = m.generation;
+  return {
+    root,
+    version: () => m.generation,
+    drainChangedRegions: () => {
+      if (m.generation === drainedAt) return undefined;
+      drainedAt = m.generation;
+      return regionsChanged(m.changes.drain());
+    },
+  };
 }
 

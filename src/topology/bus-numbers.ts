@@ -1,7 +1,7 @@
 // Bus numbers must be unique within a segment. Fixed numbers (`slot.bus`, a root bus's
 // `bus`) can collide with each other and with the ones firmware would hand out depth
-// first in address order. The walk below numbers buses exactly as src/pci/enumerate.ts
-// does (which this layer may not import), so the engine never sees two buses with one number.
+// first in address order. secondaryBusNumber is that numbering, used both here and by
+// src/pci/enumerate.ts, so the engine never sees two buses with one number.
 
 import { PCI_TYPES } from './device-fields';
 import type { DeviceSpec, RootBusSpec } from './model';
@@ -16,9 +16,24 @@ export interface RootBusNotes {
   busOffset: number;
 }
 
+/** The next number firmware would hand out below a root bus (root bus + 1 at first). */
+export interface BusCounter {
+  value: number;
+}
+
+/**
+ * The secondary bus number firmware gives a bridge met depth first in devfn order: its
+ * fixed one (`slot.bus`) or the next free one; the next free one is then past it.
+ */
+export function secondaryBusNumber(bridge: DeviceSpec, next: BusCounter): number {
+  const number = bridge.fixedSecondaryBus ?? next.value;
+  next.value = Math.max(next.value, number + 1);
+  return number;
+}
+
 export function checkBusNumbers(r: YamlReader, roots: readonly RootBusNotes[], notes: DeviceNotes): void {
-  const used = new Map<string, string>();
-  const key = (segment: number, bus: number): string => `${segment}:${bus}`;
+  const used = new Map<number, string>();
+  const key = (segment: number, bus: number): number => segment * 0x100 + bus;
   const name = (segment: number, bus: number): string => `bus 0x${hex2(bus)} of segment ${hex4(segment)}`;
   for (const root of roots) {
     const k = key(root.spec.segment, root.spec.bus);
@@ -27,13 +42,13 @@ export function checkBusNumbers(r: YamlReader, roots: readonly RootBusNotes[], n
     else used.set(k, `the root bus of ${root.path}`);
   }
 
-  const walk = (devices: readonly DeviceSpec[], segment: number, next: { value: number }): void => {
+  const walk = (devices: readonly DeviceSpec[], segment: number, next: BusCounter): void => {
+    if (devices.length === 0) return; // most devices are endpoints
     const sorted = devices.filter((d) => !notes.badKey.has(d)).sort((a, b) => a.devfn - b.devfn);
     for (const d of sorted) {
       if (!PCI_TYPES[d.type].bridge) continue;
       const fixed = d.fixedSecondaryBus;
-      const number = fixed ?? next.value;
-      next.value = Math.max(next.value, number + 1);
+      const number = secondaryBusNumber(d, next);
       if (number > 0xff) {
         r.errorAt(d.pos, d.path, 'no bus number left for its secondary bus (numbering depth first went past 0xff)');
         continue;

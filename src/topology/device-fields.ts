@@ -1,7 +1,6 @@
 // The compound fields of a device entry: `acs`, `sriov`, `mdev`, `dma-alias`, `slot`,
 // and the PCI type table that decides defaults (class code, PCI Express, bridge or not).
 
-import { isScalar } from 'yaml';
 import type { MdevTypeSpec, PciType, SriovSpec } from './model';
 import { ACS_ALL, ACS_FLAGS, acsBit, parseDeviceKey, parsePciId } from './values';
 import type { At, YamlReader } from './yaml-reader';
@@ -39,8 +38,8 @@ export const PCI_TYPE_NAMES = Object.keys(PCI_TYPES) as PciType[];
 
 /** `acs`: true (all seven bits), false (no capability), or a list of flags. */
 export function readAcs(r: YamlReader, at: At): number | null | undefined {
-  if (isScalar(at.node) && typeof at.node.value === 'boolean') return at.node.value ? ACS_ALL : null;
-  if (isScalar(at.node)) {
+  if (at.node.kind === 'scalar' && typeof at.node.value === 'boolean') return at.node.value ? ACS_ALL : null;
+  if (at.node.kind === 'scalar') {
     r.error(at.offset, at.path, `expected true, false or a list of ACS flags (${ACS_FLAGS.join(', ')})`);
     return undefined;
   }
@@ -110,7 +109,8 @@ export function readSriov(r: YamlReader, at: At): SriovSpec | undefined {
     r.error(numAt.offset, numAt.path, `num ${num} is above total ${total}`);
   }
   if (total === undefined || offset === undefined || stride === undefined || vfId === undefined || num === undefined) return undefined;
-  return { total, offset, stride, vfId, ...(vfDriver !== undefined ? { vfDriver } : {}), num };
+  const pos = r.pos(at.offset);
+  return { total, offset, stride, vfId, ...(vfDriver !== undefined ? { vfDriver } : {}), num, pos, numPos: numAt ? r.pos(numAt.offset) : pos };
 }
 
 export function readMdev(r: YamlReader, at: At): MdevTypeSpec[] {

@@ -1,6 +1,8 @@
 // Layer 1 entry point: YAML text in, a validated Topology (or every problem at once) out.
-// Parse with the yaml package (YAML 1.2 core schema: 0x.. is an integer), then walk the
-// document with YamlReader, which turns each problem into a file:line:col Diagnostic.
+// Parse (YAML 1.2 core schema: 0x.. is an integer), then walk the tree with YamlReader,
+// which turns each problem into a file:line:col Diagnostic. Valid files in the plain subset
+// take the fast reader (fast-yaml.ts); every other file, and every message, comes from
+// the yaml package's positioned document.
 
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
@@ -12,6 +14,8 @@ import type { DeviceNotes } from './read-devices';
 import { readIommus } from './read-iommus';
 import { readPci } from './read-pci';
 import { readDrivers, readPlatform } from './read-platform';
+import { parseFast } from './fast-yaml';
+import { treeOfDocument } from './tree';
 import { YamlReader } from './yaml-reader';
 
 export type LoadResult = { ok: true; topology: Topology; warnings: string[] } | { ok: false; errors: Diagnostic[] };
@@ -44,13 +48,28 @@ export function loadTopologyFile(path: string): LoadResult {
   return loadTopology(text, path);
 }
 
+/**
+ * Fast first: the subset reader (fast-yaml.ts) and no warnings can arise there. Any
+ * problem, or a file outside the subset, sends the text through the yaml package, whose
+ * positioned document gives every message; so messages never depend on the fast path.
+ */
 function load(text: string, file: string): LoadResult {
+  const fast = parseFast(text);
+  if (fast) {
+    const r = read(new YamlReader(file, fast, fast.lines), []);
+    if (r.ok) return r;
+  }
+  return loadPositioned(text, file);
+}
+
+/** Through the yaml package's positioned document alone: the reference the fast path must match. */
+export function loadPositioned(text: string, file: string): LoadResult {
   const lines = new LineCounter();
   // uniqueKeys is off because YamlReader reports duplicate keys itself, with the YAML path
   // and the line of the first one; intAsBigInt keeps 64-bit addresses exact.
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, intAsBigInt: true, prettyErrors: false, keepSourceTokens: true });
-  const r = new YamlReader(file, doc, lines);
   if (doc.errors.length > 0) {
+    const r = new YamlReader(file, undefined, lines);
     for (const e of doc.errors) {
       // The library's own advice for this one names its API; say what to do to the file instead.
       const message = e.code === 'MULTIPLE_DOCS' ? 'a topology is one YAML document; this file holds several (remove the ---)' : e.message;
@@ -58,10 +77,17 @@ function load(text: string, file: string): LoadResult {
     }
     return { ok: false, errors: sorted(r.diagnostics) };
   }
+  const r = new YamlReader(file, treeOfDocument(doc), lines);
   const warnings = doc.warnings.map((w) => {
     const p = r.pos(w.pos[0]);
     return `${file}:${p.line}:${p.col}: YAML: ${w.message}`;
   });
+  return read(r, warnings);
+}
+
+/** The document's values into a Topology, every problem a diagnostic of `r`. */
+function read(r: YamlReader, warnings: string[]): LoadResult {
+  const file = r.file;
 
   const topology: Topology = {
     version: 1,

@@ -1,4 +1,4 @@
-// The typed, validated model of a topology file (shared/docs/topology-format.md, version 1).
+// The typed, validated model of a topology file (docs/topology-format.md, version 1).
 // Everything here is plain immutable data; positions point back into the YAML for messages.
 
 export interface SourcePos {
@@ -68,6 +68,9 @@ export interface SriovSpec {
   vfId: PciId;
   vfDriver?: string;
   num: number;
+  /** Where the `sriov` mapping and its `num` (or the mapping, when num is left out) are written. */
+  pos: SourcePos;
+  numPos: SourcePos;
 }
 
 export interface MdevTypeSpec {

@@ -2,7 +2,6 @@
 
 import type { Arch, IommuType, IommuUnitSpec, RegionKind, ReservedRegionSpec } from './model';
 import { parseDeviceAddress } from './values';
-import { isScalar } from 'yaml';
 import { describe } from './yaml-reader';
 import type { At, YamlReader } from './yaml-reader';
 
@@ -87,7 +86,7 @@ export function readIommus(r: YamlReader, at: At, arch: Arch): IommuUnitSpec[] {
 }
 
 function readScope(r: YamlReader, at: At): 'all' | string[] {
-  if (isScalar(at.node)) {
+  if (at.node.kind === 'scalar') {
     if (at.node.value === 'all') return 'all';
     r.error(at.offset, at.path, `expected "all" or a list of device addresses, got ${describe(at.node)}`);
     return [];

@@ -2,22 +2,29 @@
 // Diagnostic (file:line:col, YAML path, message) and the caller gets `undefined` back,
 // so one pass reports every error in the file at once.
 
-import { isAlias, isMap, isScalar, isSeq, LineCounter, Scalar, YAMLMap } from 'yaml';
-import type { Document, Node as YamlNode } from 'yaml';
+import type { LineCounter } from 'yaml';
 import type { Diagnostic, SourcePos } from './model';
+import { NULL_SCALAR } from './tree';
+import type { TreeDocument, TreeNode, TreeScalar } from './tree';
 
 /** A node with where it sits: its YAML path and the offset messages about it point at. */
 export interface At {
-  node: YamlNode;
+  node: TreeNode;
   path: string;
   offset: number;
 }
 
 /** A key written as a bare identifier stays bare in paths; anything else is quoted. */
 export function pathKey(parent: string, key: string): string {
-  const part = /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? key : JSON.stringify(key);
+  let part = pathParts.get(key);
+  if (part === undefined) {
+    part = /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? key : JSON.stringify(key);
+    // Keys repeat (id, class, "00.0"): a large file asks for the same few thousand times.
+    if (pathParts.size < 4096) pathParts.set(key, part);
+  }
   return parent ? `${parent}.${part}` : part;
 }
+const pathParts = new Map<string, string>();
 
 export function pathIndex(parent: string, index: number): string {
   return `${parent}[${index}]`;
@@ -51,7 +58,9 @@ export class MapView {
 
   /** Every pair in document order (used for maps with free-form keys such as `devices`). */
   all(): ({ key: string } & Entry)[] {
-    return [...this.entries].map(([key, e]) => ({ key, ...e }));
+    const out: ({ key: string } & Entry)[] = [];
+    for (const [key, e] of this.entries) out.push({ key, keyOffset: e.keyOffset, keyIsString: e.keyIsString, value: e.value });
+    return out;
   }
 }
 
@@ -60,7 +69,7 @@ export class YamlReader {
 
   constructor(
     readonly file: string,
-    private readonly doc: Document,
+    private readonly top: TreeDocument | undefined,
     private readonly lines: LineCounter,
   ) {}
 
@@ -78,24 +87,23 @@ export class YamlReader {
     this.diagnostics.push({ file: this.file, line: pos.line, col: pos.col, path, message });
   }
 
-  /** The document's top node; aliases resolve to the anchored node (its position is the anchor's). */
+  /** The document's top node; an alias there is the anchored node (its position is the anchor's). */
   root(): At | undefined {
-    const node = this.resolve(this.doc.contents);
-    if (!node) return undefined;
-    return { node, path: '', offset: startOf(node) };
+    if (!this.top) return undefined;
+    return { node: this.top.root, path: '', offset: this.top.offset };
   }
 
   /** Checks that `at` is a mapping, reports duplicate keys and keys not in `allowed` (null: any key). */
   map(at: At, allowed: readonly string[] | null): MapView | undefined {
-    if (!isMap(at.node)) {
+    if (at.node.kind !== 'map') {
       this.error(at.offset, at.path, `expected a mapping, got ${describe(at.node)}`);
       return undefined;
     }
     const entries = new Map<string, Entry>();
-    for (const pair of (at.node as YAMLMap<unknown, unknown>).items) {
-      const keyNode = this.resolve(pair.key);
-      const keyOffset = rangeStart(pair.key, at.offset);
-      if (!keyNode || !isScalar(keyNode) || keyNode.value === null || typeof keyNode.value === 'object') {
+    for (const pair of at.node.pairs) {
+      const keyNode = pair.key;
+      const keyOffset = pair.keyOffset ?? at.offset;
+      if (!keyNode || keyNode.kind !== 'scalar' || keyNode.value === null || typeof keyNode.value === 'object') {
         this.error(keyOffset, at.path, `a key must be a plain string, got ${describe(keyNode)}`);
         continue;
       }
@@ -111,36 +119,33 @@ export class YamlReader {
         this.error(keyOffset, path, `unknown key "${key}"${hint ? `; did you mean "${hint}"?` : ''}`);
         continue;
       }
-      const valueNode = this.resolve(pair.value);
       // `key:` with nothing after it is a null scalar; messages about it point at the key.
-      const value: YamlNode = valueNode ?? new Scalar(null);
-      const offset = valueNode ? rangeStart(pair.value, keyOffset) : keyOffset;
-      entries.set(key, { keyOffset, keyIsString: typeof keyNode.value === 'string', value: { node: value, path, offset } });
+      const value = pair.value ?? NULL_SCALAR;
+      entries.set(key, { keyOffset, keyIsString: typeof keyNode.value === 'string', value: { node: value, path, offset: pair.valueOffset ?? keyOffset } });
     }
     return new MapView(at, entries);
   }
 
   list(at: At): At[] | undefined {
-    if (!isSeq(at.node)) {
-      this.error(at.offset, at.path, `expected a list, got ${describe(at.node)}`);
+    const node = at.node;
+    if (node.kind !== 'seq') {
+      this.error(at.offset, at.path, `expected a list, got ${describe(node)}`);
       return undefined;
     }
-    const out: At[] = [];
-    at.node.items.forEach((item, i) => {
-      const node = this.resolve(item) ?? new Scalar(null);
-      out.push({ node, path: pathIndex(at.path, i), offset: rangeStart(item, at.offset) });
+    return node.items.map((item, i) => {
+      const offset = node.offsets[i] ?? at.offset;
+      return { node: item ?? NULL_SCALAR, path: pathIndex(at.path, i), offset };
     });
-    return out;
   }
 
   string(at: At): string | undefined {
-    if (isScalar(at.node) && typeof at.node.value === 'string') return at.node.value;
+    if (at.node.kind === 'scalar' && typeof at.node.value === 'string') return at.node.value;
     this.error(at.offset, at.path, `expected a string, got ${describe(at.node)}`);
     return undefined;
   }
 
   bool(at: At): boolean | undefined {
-    if (isScalar(at.node) && typeof at.node.value === 'boolean') return at.node.value;
+    if (at.node.kind === 'scalar' && typeof at.node.value === 'boolean') return at.node.value;
     this.error(at.offset, at.path, `expected true or false, got ${describe(at.node)}`);
     return undefined;
   }
@@ -172,7 +177,7 @@ export class YamlReader {
 
   private rawInt(at: At): bigint | undefined {
     const node = at.node;
-    if (isScalar(node)) {
+    if (node.kind === 'scalar') {
       if (typeof node.value === 'bigint') return node.value;
       if (typeof node.value === 'number' && Number.isInteger(node.value)) return BigInt(node.value);
       if (typeof node.value === 'string' && /^-?(0x[0-9a-f]+|[0-9]+)$/i.test(node.value.trim())) {
@@ -183,34 +188,16 @@ export class YamlReader {
     this.error(at.offset, at.path, `expected an integer, got ${describe(node)}`);
     return undefined;
   }
-
-  private resolve(node: unknown): YamlNode | undefined {
-    let cur: unknown = node;
-    // An alias may point at another alias; the document bounds the chain.
-    for (let i = 0; i < 64 && isAlias(cur); i++) cur = cur.resolve(this.doc);
-    if (isScalar(cur) || isMap(cur) || isSeq(cur)) return cur;
-    return undefined;
-  }
 }
 
-function startOf(node: YamlNode): number {
-  return node.range?.[0] ?? 0;
-}
-
-/** Where a node (or an alias to one) was written, so messages point at the use, not the anchor. */
-function rangeStart(node: unknown, fallback: number): number {
-  if (isScalar(node) || isMap(node) || isSeq(node) || isAlias(node)) return node.range?.[0] ?? fallback;
-  return fallback;
-}
-
-function keyText(node: Scalar): string {
+function keyText(node: TreeScalar): string {
   // An unquoted key like 01.0 is the number 1 to YAML; keep what was written for messages.
   if (typeof node.value === 'string') return node.value;
   return node.source ?? String(node.value);
 }
 
-function sourceOf(node: YamlNode): string {
-  return isScalar(node) ? (node.source ?? String(node.value)) : describe(node);
+function sourceOf(node: TreeNode): string {
+  return node.kind === 'scalar' ? (node.source ?? String(node.value)) : describe(node);
 }
 
 function fmt(n: bigint): string {
@@ -218,11 +205,11 @@ function fmt(n: bigint): string {
 }
 
 /** A short description of a node for "expected X, got Y" messages. */
-export function describe(node: unknown): string {
+export function describe(node: TreeNode | undefined): string {
   if (node === undefined) return 'nothing';
-  if (isMap(node)) return 'a mapping';
-  if (isSeq(node)) return 'a list';
-  if (isScalar(node)) {
+  if (node.kind === 'map') return 'a mapping';
+  if (node.kind === 'seq') return 'a list';
+  {
     const v = node.value;
     if (v === null) return 'nothing (null)';
     if (typeof v === 'string') return `the string "${v.length > 40 ? v.slice(0, 40) + '...' : v}"`;

@@ -4,7 +4,7 @@
 // in a child process and prints `mounted <mnt>`, as the CLI's mount does.
 
 import { Errno } from '../../src/engine/errno';
-import type { AttrNode, DirNode, LinkNode, Node, SysfsTree } from '../../src/sysfs/node';
+import { untrackedTree, type AttrNode, type DirNode, type LinkNode, type Node, type SysfsTree } from '../../src/sysfs/node';
 
 export interface Write {
   value: string;
@@ -111,7 +111,7 @@ export function buildFixture(): Fixture {
     ['bus', dir(() => [['pci', pci]])],
     ['kernel', dir(() => [['iommu_groups', groups]])],
   ]);
-  return { tree: { root }, state };
+  return { tree: untrackedTree(root), state };
 }
 
 async function serve(mnt: string): Promise<void> {

@@ -4,7 +4,8 @@
 // member's vendor) while three writers change it: SR-IOV on the nvme PF 0000:01:00.0
 // (sriov_numvfs 4 and 0 again: four VFs and their groups come and go), unbind/bind of the
 // e1000e at 0000:02:00.0, and remove of 0000:03:00.0 followed by a bus rescan. A reader may
-// see a path vanish between listing and opening it (ENOENT), as on Linux; any other error,
+// see a path vanish between listing and opening it (ENOENT), or a file it has open go with its
+// device (ENODEV), as on Linux; any other error,
 // or ENOENT on a path that never goes away, is a bug (a listing that names what lookup does
 // not find, a stale cache, a torn read). After the writers stop and the machine is put back
 // (numvfs 0, rescan), every link must still lead somewhere and every device's group must
@@ -14,9 +15,12 @@
 // (withDaemon), and this process only waits asynchronously for the child's output.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { after, describe, it } from 'node:test';
 import { TOPOLOGIES } from '../helpers/paths';
 import { assertNothingMounted, q, sh, withDaemon } from './harness';
+import { assertWarmEqualsCold, Walker } from './walk';
 
 const SRIOV = join(TOPOLOGIES, 'qemu-sriov.yaml');
 const SECONDS = 8;
@@ -32,7 +36,9 @@ const STABLE_GROUPS = new Set(['0', '1', '2', '3', '4', '5', '6']);
  * one of the stable ones (the VFs' and the removed device's groups), in kernel/iommu_groups
  * or in the simulator's own kernel/debug/iommufs/groups. */
 function mayVanish(line: string): boolean {
-  if (!/No such file or directory/.test(line)) return false;
+  // ENOENT when the name is gone before the open; ENODEV when the file was open as its
+  // device went (kernfs_get_active fails on the removed node: fs/kernfs/file.c).
+  if (!/No such file or directory|No such device/.test(line)) return false;
   if (/0000:01:00\.[1-7]/.test(line) || line.includes(REMOVED)) return true;
   if (line.includes(`${NIC}/driver`) || line.includes(`e1000e/${NIC}`)) return true;
   if (new RegExp(`${NIC}/(net|ptp|msi_irqs)(/|'|:|$)`).test(line)) return true;
@@ -124,7 +130,10 @@ after(assertNothingMounted);
 
 describe('stress: readers and writers on one mount', () => {
   it(`${SECONDS} s of tree walks during SR-IOV toggles, rebinds and remove/rescan: only ENOENT on vanishing paths, consistent after`, async () => {
+    const scratch = await mkdtemp(join(tmpdir(), 'iommufs-stress-'));
+    const walker = await Walker.create(scratch);
     await withDaemon(SRIOV, async (mnt) => {
+      const earlier = await walker.walk(mnt);
       const r = await sh(script(mnt), { timeoutMs: (SECONDS + 60) * 1000 });
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
       const lines = r.stdout.split('\n').filter((l) => l !== '');
@@ -143,7 +152,9 @@ describe('stress: readers and writers on one mount', () => {
       assert.deepEqual(lines.filter((l) => l.startsWith('BAD ')), []);
       assert.ok(lines.includes('LSPCI 0'), r.stdout);
       assert.deepEqual(lines.filter((l) => l.startsWith('LSPCIERR ')), []);
-    });
+      // Thousands of invalidations raced with the readers' lookups: nothing stale is left.
+      await assertWarmEqualsCold(walker, mnt, earlier, 'after the stress');
+    }).finally(() => rm(scratch, { recursive: true, force: true }));
   });
 
   it('the ENOENT filter accepts only paths a writer removes', () => {
@@ -151,6 +162,8 @@ describe('stress: readers and writers on one mount', () => {
     assert.ok(mayVanish(enoent('/m/bus/pci/devices/0000:01:00.3')));
     assert.ok(mayVanish(`cat: /m/kernel/iommu_groups/9/devices/0000:01:00.2/vendor: No such file or directory`));
     assert.ok(mayVanish(enoent('/m/kernel/iommu_groups/8')));
+    assert.ok(mayVanish(`cat: /m/kernel/iommu_groups/7/devices/0000:03:00.0/vendor: No such device`));
+    assert.ok(!mayVanish(`cat: /m/kernel/iommu_groups/1/devices/0000:00:01.0/vendor: No such device`));
     assert.ok(mayVanish(enoent('/m/kernel/debug/iommufs/groups/10/state')));
     assert.ok(!mayVanish(enoent('/m/kernel/debug/iommufs/groups/6/state')));
     assert.ok(mayVanish(enoent(`/m/devices/pci0000:00/0000:00:02.2/${REMOVED}/config`)));

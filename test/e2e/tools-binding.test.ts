@@ -6,66 +6,36 @@
 // that boots unbound; each run script binds it first with drivers_probe, as `modprobe e1000e`
 // would have done on the recorded guest.
 //
-// Two things of the host's, not of /sys, stand in the tools' way; each is given to them only
-// inside the run's private mount namespace (overlays over the host's own directories, so the
-// host is not changed), and only here in the test:
-// - driverctl set-override tests `[ -d /sys/module/vfio-pci ]` with the driver's name, which
-//   a real kernel never has (its module dir is vfio_pci), so it always runs
-//   `/sbin/modprobe -q vfio-pci` by absolute path. The test machine has no kmod, and the
-//   simulation has no modules to load: /sbin/modprobe is a stub that exits 0.
-// - dpdk-devbind.py -b refuses a driver whose module it cannot find in /sys/module or in
-//   /lib/modules/$(uname -r)/modules.builtin. The simulation registers vfio-pci from boot
-//   (drivers/vfio-pci always exists) but lists /sys/module/vfio_pci only while a device is
-//   bound to it, so the test says what the simulation behaves as: vfio-pci built in, one
-//   modules.builtin line.
+// Nothing of the test's stands in their way: driverctl set-override tests
+// `[ -d /sys/module/vfio-pci ]` (a name no kernel has, its module is vfio_pci) and so runs
+// `/sbin/modprobe -q vfio-pci`, which under `run` is the simulation's modprobe (the module
+// is loaded already: exit 0); dpdk-devbind.py -b finds /sys/module/vfio_pci. The
+// dpdk-devbind test unloads vfio-pci first and loads it with modprobe, as a user would.
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CLI, TOPOLOGIES } from '../helpers/paths';
-import { assertNothingMounted, q, run, type RunResult } from './harness';
+import { assertNothingMounted, run, type RunResult } from './harness';
 
 const WRITES = join(TOPOLOGIES, 'qemu-writes.yaml');
 const BDF = '0000:01:00.0';
 const ROOT = process.getuid?.() === 0;
 
-/** Makes the stub directories described in the header; returns their parent. */
-async function makeStubs(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'iommufs-tools-stubs-'));
-  await mkdir(join(dir, 'sbin'));
-  await writeFile(join(dir, 'sbin', 'modprobe'), '#!/bin/sh\n# stub: the simulation has no modules to load\nexit 0\n');
-  await chmod(join(dir, 'sbin', 'modprobe'), 0o755);
-  await mkdir(join(dir, 'lib', 'modules', release()), { recursive: true });
-  await writeFile(join(dir, 'lib', 'modules', release(), 'modules.builtin'), 'kernel/drivers/vfio/pci/vfio-pci.ko\n');
-  return dir;
-}
-
 /** Runs `script` (bash) under `iommufs run` on qemu-writes.yaml, after the overlays and the
  * e1000e probe. Its lines `@@ name` start sections, returned by name (stderr apart). */
 async function underRun(script: string): Promise<{ r: RunResult; sections: Map<string, string> }> {
-  const stubs = await makeStubs();
-  try {
-    const prelude = [
-      'set -u',
-      `mount -t overlay iommufs-stubs -o lowerdir=${q(join(stubs, 'sbin'))}:/usr/sbin /usr/sbin || exit 120`,
-      `mount -t overlay iommufs-stubs -o lowerdir=${q(join(stubs, 'lib'))}:/usr/lib /usr/lib || exit 121`,
-      `echo ${BDF} > /sys/bus/pci/drivers_probe || exit 122`,
-    ].join('\n');
-    const r = await run(process.execPath, [CLI, 'run', WRITES, '--', 'bash', '-c', `${prelude}\n${script}`], { timeoutMs: 60_000 });
-    const sections = new Map<string, string>();
-    let name = '';
-    for (const line of r.stdout.replace(/\n$/, '').split('\n')) {
-      const m = /^@@ (.*)$/.exec(line);
-      if (m) {
-        name = m[1]!;
-        sections.set(name, '');
-      } else if (name !== '') sections.set(name, `${sections.get(name)!}${line}\n`);
-    }
-    return { r, sections };
-  } finally {
-    await rm(stubs, { recursive: true, force: true });
+  const prelude = ['set -u', `echo ${BDF} > /sys/bus/pci/drivers_probe || exit 122`].join('\n');
+  const r = await run(process.execPath, [CLI, 'run', WRITES, '--', 'bash', '-c', `${prelude}\n${script}`], { timeoutMs: 60_000 });
+  const sections = new Map<string, string>();
+  let name = '';
+  for (const line of r.stdout.replace(/\n$/, '').split('\n')) {
+    const m = /^@@ (.*)$/.exec(line);
+    if (m) {
+      name = m[1]!;
+      sections.set(name, '');
+    } else if (name !== '') sections.set(name, `${sections.get(name)!}${line}\n`);
   }
+  return { r, sections };
 }
 
 function section(sections: Map<string, string>, name: string): string {
@@ -93,7 +63,7 @@ function dpdkHeadingOf(text: string): { heading: string; line: string } | undefi
 
 after(assertNothingMounted);
 
-describe('real binding tools under iommufs run', { skip: ROOT ? false : 'needs root (overlay mounts in the namespace)' }, () => {
+describe('real binding tools under iommufs run', { skip: ROOT ? false : 'needs root (unshare -m)' }, () => {
   it('driverctl: set-override vfio-pci binds it, list-overrides shows it, unset-override brings e1000e back', async () => {
     const { r, sections } = await underRun(
       [
@@ -122,9 +92,12 @@ describe('real binding tools under iommufs run', { skip: ROOT ? false : 'needs r
     assert.match(r.stderr, /No overridable devices found/);
   });
 
-  it('dpdk-devbind.py: status, -b vfio-pci, -u', async () => {
+  it('dpdk-devbind.py: status, -b vfio-pci refused until modprobe vfio-pci, then bound, -u', async () => {
     const { r, sections } = await underRun(
       [
+        'rmmod vfio_pci || exit 123',
+        `echo "@@ unloaded"; dpdk-devbind.py -b vfio-pci ${BDF}; echo "rc=$?"`,
+        'echo "@@ modprobe"; modprobe vfio-pci; echo "rc=$?"; ls -d /sys/module/vfio_pci /sys/bus/pci/drivers/vfio-pci',
         'echo "@@ status"; dpdk-devbind.py --status-dev net',
         `echo "@@ bind"; dpdk-devbind.py -b vfio-pci ${BDF}; echo "rc=$?"`,
         'echo "@@ bound"; dpdk-devbind.py --status-dev net',
@@ -135,6 +108,10 @@ describe('real binding tools under iommufs run', { skip: ROOT ? false : 'needs r
       ].join('\n'),
     );
     assert.equal(r.code, 0, r.stderr);
+    // dpdk-devbind.py looks for the module in /sys/module and refuses (exit 1).
+    assert.equal(section(sections, 'unloaded'), 'rc=1\n');
+    assert.match(r.stderr, /Driver 'vfio-pci' is not loaded/);
+    assert.equal(section(sections, 'modprobe'), 'rc=0\n/sys/bus/pci/drivers/vfio-pci\n/sys/module/vfio_pci\n');
     const before = dpdkHeadingOf(section(sections, 'status'));
     assert.equal(before?.heading, 'Network devices using kernel driver');
     assert.match(before.line, /^0000:01:00\.0 '82574L Gigabit Network Connection 10d3' .*drv=e1000e unused=vfio-pci/);

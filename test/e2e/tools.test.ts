@@ -1,4 +1,4 @@
-// Real, unmodified tools against the mount (shared/docs/clients.md §4): lspci in its usual
+// Real, unmodified tools against the mount (docs/clients.md §4): lspci in its usual
 // modes, the classic group-listing loop, find/readlink/ls over the whole tree, many readers
 // at once, lspci and lstopo through `iommufs run`, and virt-host-validate. The tools come
 // from `scripts/setup.sh --test`; a missing tool fails these tests.

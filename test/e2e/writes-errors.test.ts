@@ -2,7 +2,7 @@
 // sees (what bash's `echo` prints after "write error:", or the open error), and a dump of
 // the machine's visible state unchanged after each refusal. Then the ways a write arrives
 // (echo, printf without newline, O_TRUNC, Python's append mode at offset 4096, a trailing
-// NUL, a lone NUL, a lone newline: /work/shared/docs/clients.md §0 item 6, §4 C19), and
+// NUL, a lone NUL, a lone newline: docs/clients.md §0 item 6, §4 C19), and
 // the state right after a write (unbind, remove, rescan).
 //
 // Errnos come from the recordings (writes.json, sriov.json) where they exist; the rest

@@ -33,12 +33,9 @@
 //                                                   for the device the recording shows bound
 //                                                   right after (the driver's probe of the
 //                                                   one device it claims).
-//   sriov "modprobe vfio_iommu_type1", "modprobe vfio-pci"   replayed as `:`: vfio-pci is
-//                                                   always registered in the simulation.
-//   sriov "vfio-pci driver dir"                     the `module -> .../module/vfio_pci` line
-//                                                   is dropped: module loading is not
-//                                                   simulated, so an idle vfio-pci shows no
-//                                                   module link.
+//   sriov "modprobe vfio_iommu_type1", "modprobe vfio-pci"   replayed as `:`: the
+//                                                   simulation loads vfio-pci and its
+//                                                   dependencies at boot (engine/modules.ts).
 //
 // The writes recording began after `modprobe e1000e nvme vfio-pci`, which bound e1000e and
 // nvme to their devices; the topology boots with those drivers declared but unbound. Before
@@ -48,14 +45,29 @@
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { assertNothingMounted, q, sh, withDaemon } from './harness';
+import { assertWarmEqualsCold, Walker } from './walk';
 import { readFileSync } from 'node:fs';
 import { FIXTURES, TOPOLOGIES } from '../helpers/paths';
 import { recording } from '../helpers/reference';
 import { comparePhase } from './recorded-phase';
 
 after(assertNothingMounted);
+
+// After each replay the warm mount (the kernel's caches filled by a walk before the first
+// write and by every command since) must read exactly like the same mount read cold.
+let scratch = '';
+let walker: Walker;
+before(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'iommufs-replay-'));
+  walker = await Walker.create(scratch);
+});
+after(async () => {
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
 
 // ---------------------------------------------------------------------------------------
 // Normalising the two shells' output.
@@ -272,6 +284,7 @@ describe('recorded writes replayed on a mount (writes.json, qemu-writes)', () =>
 
   it('every command prints what Linux printed, in one daemon, in order; then the final state is phases.after', async () => {
     await withDaemon(join(TOPOLOGIES, 'qemu-writes.yaml'), async (mnt) => {
+      const earlier = await walker.walk(mnt);
       // The recording's starting point: the module drivers bound by modprobe.
       const first = experiments[0]!;
       const bound = first.output
@@ -317,6 +330,7 @@ describe('recorded writes replayed on a mount (writes.json, qemu-writes)', () =>
       // And the whole tree the recording dumped after the writes, as the boot trees are compared.
       problems.push(...(await comparePhase(mnt, phase)).map((p) => `phases.after: ${p}`));
       assert.deepEqual(problems, [], `${problems.length} differences:\n${problems.join('\n')}`);
+      await assertWarmEqualsCold(walker, mnt, earlier, 'after the writes replay');
     });
   });
 });
@@ -356,6 +370,7 @@ describe('recorded SR-IOV experiments replayed on a mount (sriov.json, qemu-srio
         }
       };
       await checkPhase('boot');
+      const earlier = await walker.walk(mnt);
       const seen = new Set<string>();
       let replayed = 0;
       for (const e of rec.experiments) {
@@ -363,8 +378,7 @@ describe('recorded SR-IOV experiments replayed on a mount (sriov.json, qemu-srio
         seen.add(e.desc);
         if (SKIP.has(e.desc)) continue;
         const cmd = MODPROBE[e.command] ?? e.command;
-        let expected = e.output === '' || e.output === undefined ? [] : e.output.split('\n');
-        if (e.desc === 'vfio-pci driver dir') expected = expected.filter((l) => !/ module -> /.test(l));
+        const expected = e.output === '' || e.output === undefined ? [] : e.output.split('\n');
         await replay(mnt, { label: `sriov "${e.desc}"`, cmd, expected, rc: e.rc ?? 0 }, problems, {
           lsColumns: false,
           prelude: `P=${mnt}/bus/pci/devices/${PF}`,
@@ -377,6 +391,7 @@ describe('recorded SR-IOV experiments replayed on a mount (sriov.json, qemu-srio
       for (const d of [...SKIP.keys(), ...CHECKPOINTS.keys()]) assert.ok(seen.has(d), `no experiment "${d}" in sriov.json`);
       assert.ok(replayed >= 100, `only ${replayed} experiments replayed`);
       assert.deepEqual(problems, []);
+      await assertWarmEqualsCold(walker, mnt, earlier, 'after the SR-IOV replay');
     });
   });
 });

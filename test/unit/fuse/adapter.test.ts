@@ -5,7 +5,7 @@ import { constants } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Errno } from '../../../src/engine/errno';
 import { SysfsFs } from '../../../src/fuse/adapter';
-import { S_IFDIR, S_IFLNK, S_IFREG, type AttrNode, type DirNode } from '../../../src/sysfs/node';
+import { S_IFDIR, S_IFLNK, S_IFREG, untrackedTree, type AttrNode, type DirNode } from '../../../src/sysfs/node';
 import { buildFixture, DEVICE_DIR } from '../../e2e/fixtures-tree';
 
 const dev = (name: string): string => `/${DEVICE_DIR}/${name}`;
@@ -95,7 +95,7 @@ describe('SysfsFs', () => {
       lookup: (name) => (present && name === 'sriov_numvfs' ? attr : undefined),
       subdirCount: () => 0,
     };
-    const fs = new SysfsFs({ root });
+    const fs = new SysfsFs(untrackedTree(root));
     const h = fs.open('/sriov_numvfs', constants.O_RDWR);
     present = false;
     assert.equal(errnoOf(() => fs.write('/sriov_numvfs', h, Buffer.from('2'), 0)), 'ENODEV');

@@ -13,7 +13,8 @@ function opsWith(overrides: Partial<FsOps>): FsOps {
     throw new Errno('ENOSYS', 'not in this test');
   };
   return new Proxy(overrides as FsOps, {
-    get: (target, key: string) => (target as unknown as Record<string, unknown>)[key] ?? missing,
+    // takeStaleNames is optional: without it the binding tells the kernel nothing.
+    get: (target, key: string) => (target as unknown as Record<string, unknown>)[key] ?? (key === 'takeStaleNames' ? undefined : missing),
   });
 }
 

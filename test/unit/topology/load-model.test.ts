@@ -23,7 +23,7 @@ function dev(devices: DeviceSpec[], ...keys: string[]): DeviceSpec {
   return found!;
 }
 
-// The example of shared/docs/topology-format.md, verbatim.
+// The example of docs/topology-format.md, verbatim.
 const CONTRACT_EXAMPLE = `# yaml-language-server: $schema=../schema/topology.schema.json
 version: 1
 name: q35-rootports
@@ -82,7 +82,17 @@ test('the contract example loads with its defaults applied', () => {
   assert.deepEqual([nic0.type, nic0.pcie, nic0.multifunctionBit, nic0.driver, nic0.numaNode, nic0.revision], ['endpoint', true, true, 'e1000e', -1, 0]);
   assert.deepEqual([nic1.devfn, nic1.multifunctionBit, nic1.driver], [1, false, undefined]);
   const pf = dev(root.devices, '02.0', '00.0');
-  assert.deepEqual(pf.sriov, { total: 63, offset: 0x80, stride: 2, vfId: { vendor: 0x8086, device: 0x10ed }, vfDriver: 'ixgbevf', num: 0 });
+  assert.deepEqual(pf.sriov, {
+    total: 63,
+    offset: 0x80,
+    stride: 2,
+    vfId: { vendor: 0x8086, device: 0x10ed },
+    vfDriver: 'ixgbevf',
+    num: 0,
+    // Without `num`, messages about it point at the sriov mapping.
+    pos: { line: 32, col: 20 },
+    numPos: { line: 32, col: 20 },
+  });
   const host = dev(root.devices, '00.0');
   assert.deepEqual([host.type, host.pcie, host.multifunctionBit], ['rc-endpoint', true, false]);
   const lpc = dev(root.devices, '1f.0');

@@ -35,6 +35,11 @@ const LOADER_ONLY = new Set([
   '17-root-iommu-unknown.yaml',
   '28-only-one-child.yaml',
   '34-yaml-multidoc.yaml',
+  // Refused by what boot would trip on (src/pci/check.ts), after the loader accepted them.
+  '35-sriov-vfs-beyond-bus-range.yaml',
+  '36-sriov-vf-collides.yaml',
+  '37-sriov-vf-on-bridge-bus.yaml',
+  '38-platform-pci-name.yaml',
 ]);
 
 function at(value: unknown, ...path: string[]): Record<string, unknown> {
