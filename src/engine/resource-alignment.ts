@@ -15,6 +15,7 @@ export function storeResourceAlignment(m: Machine, raw: string): void {
   const nl = s.indexOf('\n');
   const param = nl < 0 ? s : s.slice(0, nl);
   m.resourceAlignment = param.length > 0 ? param : null;
+  m.changes.note();
 }
 
 /** resource_alignment_show: the parameter and a newline, or nothing at all when unset

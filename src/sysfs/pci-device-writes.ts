@@ -7,7 +7,6 @@ import { removeStore, rescanBridge, rescanDevice } from '../engine/hotplug';
 import { setNumaNode } from '../engine/device-settings';
 import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
-import { resetMethods } from './pci-device';
 
 type Store = (text: string) => void;
 
@@ -21,11 +20,11 @@ function numberStore(check?: (n: number) => void): Store {
 
 export function pciWrites(m: Machine, d: PciDevice): Record<string, Store> {
   return {
-    brokenParity: (t) => storeBrokenParity(d, t),
-    d3cold: (t) => storeD3cold(d, t),
-    msiBus: (t) => storeMsiBus(d, t),
+    brokenParity: (t) => storeBrokenParity(m, d, t),
+    d3cold: (t) => storeD3cold(m, d, t),
+    msiBus: (t) => storeMsiBus(m, d, t),
     driverOverride: (t) => setDriverOverride(m, d, t),
-    enable: (t) => storeEnable(d, t),
+    enable: (t) => storeEnable(m, d, t),
     numaNode: (t) => setNumaNode(m, d, t),
     remove: (t) => removeStore(m, d, t),
     rescan: (t) => rescanDevice(m, d, t),
@@ -37,6 +36,6 @@ export function pciWrites(m: Machine, d: PciDevice): Record<string, Store> {
       if (d.resetMethods?.length === 0) throw new Errno('ENOTTY', 'every reset method is disabled');
     }),
     resetSubordinate: numberStore(),
-    resetMethod: (t) => storeResetMethod(d, resetMethods(m, d), t),
+    resetMethod: (t) => storeResetMethod(m, d, t),
   };
 }
