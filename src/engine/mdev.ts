@@ -43,6 +43,12 @@ export class MdevRegistry {
    * creation here, so it decides nothing yet). */
   autoprobe = true;
 
+  /** drivers_autoprobe_store of the mdev bus: kept, and reported (the change gateway). */
+  setAutoprobe(on: boolean): void {
+    this.autoprobe = on;
+    this.m.changes.note();
+  }
+
   constructor(private readonly m: Machine) {}
 
   /** Whether the device is a registered mdev parent now: it declares types and its vendor driver is bound. */

@@ -4,7 +4,7 @@
 // bytes that differ from a fresh image; every group with its number, members (in join order)
 // and type; dynamic IDs; drivers_autoprobe; mdevs; the PCI flags users write
 // (broken_parity_status, d3cold_allowed, msi_bus, enable, reset_method), platform devices'
-// driver_override, resource_alignment, power/ settings (control, async, wakeup) of every
+// driver_override, resource_alignment, the mdev bus's drivers_autoprobe, power/ settings (control, async, wakeup) of every
 // device that has them, and the loaded modules with their parameters and the PCI drivers'
 // registration order. The engine turns a machine into this plain value and back; reading and
 // writing the file is the command line's job.
@@ -118,6 +118,7 @@ export function captureState(m: Machine, fingerprint: string): SavedState {
     groups: m.sortedGroups().map((g) => ({ id: g.id, type: g.defaultType, devices: g.devices.map((d) => d.name) })),
     dynIds,
     mdevs: m.mdev.all().map((x) => ({ uuid: x.name, parent: x.parent.name, type: x.type, seq: x.seq })),
+    ...(m.mdev.autoprobe ? {} : { mdevAutoprobe: false }),
     ...(m.resourceAlignment !== null ? { resourceAlignment: m.resourceAlignment } : {}),
     platformOverrides: Object.fromEntries([...m.devices.values()].flatMap((d) => (d.kind === 'platform' && d.driverOverride !== null ? [[d.name, d.driverOverride]] : []))),
     power: capturePower(m),
@@ -229,6 +230,7 @@ function restoreDevices(m: Machine, s: SavedState, bootSeqs: ReadonlyMap<string,
     d.driverOverride = text;
   }
   m.resourceAlignment = s.resourceAlignment ?? null;
+  m.mdev.autoprobe = s.mdevAutoprobe ?? true;
 }
 
 /** Module loads and driver registration as saved (a file without them keeps boot's). */

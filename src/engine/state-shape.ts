@@ -75,6 +75,8 @@ export interface SavedState {
   dynIds: Record<string, DynId[]>;
   /** In creation order. */
   mdevs: SavedMdev[];
+  /** /sys/bus/mdev/drivers_autoprobe, when written to 0. */
+  mdevAutoprobe?: boolean;
   /** /sys/bus/pci/resource_alignment, when set. */
   resourceAlignment?: string;
   /** driver_override of platform devices, when set. */
@@ -261,7 +263,7 @@ export function checkStateShape(v: unknown, fingerprint: string): SavedState {
   if (isRecord(v) && v.version !== STATE_VERSION) {
     fail(jsonPath($, 'version'), `${shown(v.version)} is not ${STATE_VERSION}${v.version === 1 ? ' (written by an older iommufs, which did not keep group numbers: remove the file)' : ''}`);
   }
-  const o = object(v, $, ['version', 'topology', 'driversAutoprobe', 'nextSeq', 'devices', 'groups', 'dynIds', 'mdevs'], ['resourceAlignment', 'platformOverrides', 'power', 'modules', 'drivers']);
+  const o = object(v, $, ['version', 'topology', 'driversAutoprobe', 'nextSeq', 'devices', 'groups', 'dynIds', 'mdevs'], ['mdevAutoprobe', 'resourceAlignment', 'platformOverrides', 'power', 'modules', 'drivers']);
   string(o.topology, jsonPath($, 'topology'), SHA256, 'a sha256 in hex');
   if (o.topology !== fingerprint) fail(jsonPath($, 'topology'), 'it was written for a different topology file');
   boolean(o.driversAutoprobe, jsonPath($, 'driversAutoprobe'));
@@ -275,6 +277,7 @@ export function checkStateShape(v: unknown, fingerprint: string): SavedState {
     list(ids, at).forEach((id, i) => checkDynId(id, jsonPath(at, i)));
   }
   list(o.mdevs, jsonPath($, 'mdevs')).forEach((x, i) => checkMdev(x, jsonPath(jsonPath($, 'mdevs'), i)));
+  if ('mdevAutoprobe' in o) boolean(o.mdevAutoprobe, jsonPath($, 'mdevAutoprobe'));
   if ('resourceAlignment' in o) {
     // resource_alignment_store keeps up to the first newline, less than PAGE_SIZE - 1 bytes.
     string(o.resourceAlignment, jsonPath($, 'resourceAlignment'), /^[^\0\n]{1,4094}$/, 'a resource_alignment (one line, no NUL, not empty)');

@@ -85,7 +85,7 @@ export function busMdevDir(m: Machine): DirNode {
         ]),
       ),
     ],
-    ['drivers_autoprobe', autoprobeAttr(() => m.mdev.autoprobe, (on) => (m.mdev.autoprobe = on))],
+    ['drivers_autoprobe', autoprobeAttr(() => m.mdev.autoprobe, (on) => m.mdev.setAutoprobe(on))],
     ['drivers_probe', wo((t) => m.mdev.busWrite('probe', '', t))],
     ['uevent', ueventTrigger()],
   ]);

@@ -90,6 +90,7 @@ const CASES: [string, (s: State) => unknown, string, boolean][] = [
   ['a power/ key that is no device\'s', (s) => set(s, ['power', '0000:00:02.1', 'pci_bus/1'], { runtimeAuto: true, asyncSuspend: true, wakeupEnabled: false }), '$.power["0000:00:02.1"]["pci_bus/1"]: not a power/ key', false],
   ['a module name with a dash', (s) => set(s, ['modules', 0, 'name'], 'vfio-pci'), '$.modules[0].name: "vfio-pci" is not a module name', false],
   ['a module parameter over two lines', (s) => set(s, ['modules', 1, 'params', 'dma_entry_limit'], '1\n2'), '$.modules[1].params.dma_entry_limit: ', false],
+  ['mdev drivers_autoprobe a number', (s) => ({ ...s, mdevAutoprobe: 0 }), '$.mdevAutoprobe: must be true or false', false],
   ['resource_alignment over two lines', (s) => ({ ...s, resourceAlignment: 'a\nb' }), '$.resourceAlignment: ', false],
   ['a platform override with a NUL', (s) => ({ ...s, platformOverrides: { x: 'a\u0000' } }), '$.platformOverrides.x: ', false],
   // Only the machine can tell these.
@@ -149,7 +150,7 @@ describe('damaged state files', () => {
 
   it('a version 2 file from before the PCI flags, power/, modules and drivers were kept restores (boot\'s modules stay)', () => {
     const old = baseline();
-    for (const k of ['resourceAlignment', 'platformOverrides', 'power', 'modules', 'drivers'] as const) delete old[k];
+    for (const k of ['mdevAutoprobe', 'resourceAlignment', 'platformOverrides', 'power', 'modules', 'drivers'] as const) delete old[k];
     for (const d of Object.values(old.devices)) for (const k of ['brokenParity', 'd3coldAllowed', 'noMsi', 'enables', 'resetMethods'] as const) delete d[k];
     assert.equal(schemaValid(old), true, ajv.errorsText(schemaValid.errors));
     const m = bootText(SRIOV);

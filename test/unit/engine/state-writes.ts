@@ -190,6 +190,7 @@ export function randomWrite(m: Machine, r: () => number): RandomWrite | { read: 
       return { path: `${pick(powerDirs(m))}/${attr[0]}`, text: `${r() < 0.5 ? attr[1] : attr[2]}\n` };
     }
     case 20: {
+      if (r() < 0.2) return { path: 'bus/mdev/drivers_autoprobe', text: r() < 0.5 ? '0\n' : '1\n' };
       const platform = listing(m, 'devices/platform');
       if (r() < 0.5 || platform.length === 0) return { path: 'bus/pci/resource_alignment', text: pick(['\n', '20@0000:02:00.0\n', '16@pci:8086:10d3\nrest']) };
       return { path: `devices/platform/${pick(platform)}/driver_override`, text: r() < 0.3 ? '\n' : `${pick(['vfio-platform', 'arm-smmu'])}\n` };
