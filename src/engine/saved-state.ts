@@ -37,6 +37,7 @@ import { enableCount, supportedResetMethods } from './pci-attrs';
 import type { DevicePm } from './power';
 import { isErrno } from './errno';
 import { removeSubtree } from './hotplug';
+import { busName } from './paths';
 import type { Machine } from './machine';
 import { enableVfs } from './sriov';
 import { jsonPath, StateError, STATE_VERSION } from './state-shape';
@@ -79,9 +80,9 @@ function saveDevice(m: Machine, d: PciDevice, bootSeq: number): SavedDevice {
   return s;
 }
 
-/** The kernel name of a bus behind a bridge (pci_bus/SSSS:BB). */
+/** The power/ key of the bus behind a bridge or host bridge. */
 function busKey(segment: number, bus: number): string {
-  return `pci_bus/${hex4(segment)}:${bus.toString(16).padStart(2, '0')}`;
+  return `pci_bus/${busName(segment, bus)}`;
 }
 
 /** Everything with a power/ directory, by its kernel name: devices, IOMMU units, host bridges.

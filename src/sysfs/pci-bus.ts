@@ -8,9 +8,7 @@ import type { Device } from '../engine/types';
 import { plainPower } from '../engine/power';
 import { powerDir } from './power';
 
-export function busName(segment: number, bus: number): string {
-  return `${segment.toString(16).padStart(4, '0')}:${bus.toString(16).padStart(2, '0')}`;
-}
+export { busName } from '../engine/paths';
 
 /** `ownerDir` is the directory holding pci_bus/ (the bridge or host bridge), `owner` its
  * engine object (the pci_bus device's PM state goes with it). */

@@ -13,16 +13,11 @@ import { captureState, checkStateShape, restoreState, topologyFingerprint } from
 import { TOPOLOGIES } from '../../helpers/paths';
 import { DOMAINS_TOPOLOGY, GPU } from './domains-fixture';
 import { firstDifference, walkTree } from './state-tree-walk';
-import { applyRandom, bootText, randomWrite, read, rng, write } from './state-writes';
+import { applyRandom, armPlatformTopology, bootText, randomWrite, read, rng, write } from './state-writes';
 
 const SRIOV = readFileSync(join(TOPOLOGIES, 'qemu-sriov.yaml'), 'utf8');
 const SRIOV_NIC = readFileSync(join(TOPOLOGIES, 'sriov-nic.yaml'), 'utf8');
-/** An arm64 server with two platform devices behind its first SMMU (their driver_override). */
-const ARM_PLATFORM = `${readFileSync(join(TOPOLOGIES, 'arm-smmuv3-server.yaml'), 'utf8')}
-platform:
-  - { name: 1c00000.gpu, iommu: smmu3.0x0000000148000000, stream-ids: [0x70000] }
-  - { name: 1d00000.dma, iommu: smmu3.0x0000000148000000, stream-ids: [0x70010] }
-`;
+const ARM_PLATFORM = armPlatformTopology();
 
 /** What a restart does: the state through JSON, checked, put on a freshly booted machine. */
 function restart(m: Machine, text: string): Machine {

@@ -3,11 +3,24 @@
 // seeded random writer over every attribute a write can change state through.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { isErrno } from '../../../src/engine/errno';
 import { Machine } from '../../../src/engine/machine';
 import type { Node } from '../../../src/sysfs/node';
 import { sysfsTree } from '../../../src/sysfs/tree';
 import { loadTopology } from '../../../src/topology/load';
+import { TOPOLOGIES } from '../../helpers/paths';
+
+/** An arm64 server (topologies/arm-smmuv3-server.yaml) with two platform devices behind its
+ * first SMMU, for their driver_override and power/. */
+export function armPlatformTopology(): string {
+  return `${readFileSync(join(TOPOLOGIES, 'arm-smmuv3-server.yaml'), 'utf8')}
+platform:
+  - { name: 1c00000.gpu, iommu: smmu3.0x0000000148000000, stream-ids: [0x70000] }
+  - { name: 1d00000.dma, iommu: smmu3.0x0000000148000000, stream-ids: [0x70010] }
+`;
+}
 
 export function bootText(text: string, file = 'machine.yaml'): Machine {
   const r = loadTopology(text, file);

@@ -16,7 +16,7 @@ import type { DirNode } from '../../../src/sysfs/node';
 import { sysfsTree } from '../../../src/sysfs/tree';
 import { TOPOLOGIES } from '../../helpers/paths';
 import { DOMAINS_TOPOLOGY } from './domains-fixture';
-import { bootText, nodeAt, write } from './state-writes';
+import { armPlatformTopology, bootText, nodeAt, write } from './state-writes';
 import { firstDifference, walkTree } from './state-tree-walk';
 
 /** Stores that accept a valid write and keep nothing, so the generation stays. */
@@ -177,10 +177,7 @@ function shownText(m: Machine, path: string): string | undefined {
 }
 
 const SRIOV = readFileSync(join(TOPOLOGIES, 'qemu-sriov.yaml'), 'utf8');
-const ARM_PLATFORM = `${readFileSync(join(TOPOLOGIES, 'arm-smmuv3-server.yaml'), 'utf8')}
-platform:
-  - { name: 1c00000.gpu, iommu: smmu3.0x0000000148000000, stream-ids: [0x70000] }
-`;
+const ARM_PLATFORM = armPlatformTopology();
 
 describe('every successful store moves the generation (the change gateway)', () => {
   /** Stores whose write moved the generation on some machine, and every writable name seen. */
