@@ -5,6 +5,7 @@
 
 import { parseCmdline } from '../topology/cmdline';
 import { PCI_TYPES } from '../topology/device-fields';
+import { article } from '../topology/read-devices';
 import type { DeviceSpec, RootBusSpec, Topology } from '../topology/model';
 import { ACS_ALL, acsBit, hex2, parseDeviceAddress } from '../topology/values';
 import { devfnOf, fnOf, slotOf } from '../pci/address';
@@ -14,11 +15,12 @@ import { CliError } from './errors';
 
 export type Edit = { kind: 'cmdline'; text: string } | { kind: 'acs'; device: string; flags: string } | { kind: 'move'; device: string; to: string };
 
-/** The flags as the user wrote them, parsed; undefined for a malformed option (message thrown). */
+/** `--set DEVICE.acs=FLAGS`; a malformed one is refused (CliError, exit 2). */
 export function parseSet(text: string): Edit {
   const m = /^(.+)\.([a-z-]+)=(.*)$/.exec(text);
   if (!m) throw bad(`--set ${text}: expected DEVICE.acs=FLAGS (e.g. 0000:00:1c.0.acs=sv,rr,cr,uf)`);
   if (m[2] !== 'acs') throw bad(`--set ${text}: only "acs" can be set (got "${m[2]}")`);
+  parseAcsFlags(m[3]!, `--set ${text}`); // refused here already, before any loading
   return { kind: 'acs', device: address(m[1]!, `--set ${text}`), flags: m[3]! };
 }
 
@@ -131,10 +133,10 @@ function move(fns: Map<string, PciFunction>, byPath: ByPath, from: string, to: s
   const what = `--move ${from}=${to}`;
   const a = functionNamed(fns, from, what);
   const b = functionNamed(fns, to, what);
-  if (PCI_TYPES[a.spec.type].onRootBus || a.spec.type === 'host-bridge') throw bad(`${what}: ${from} is a ${a.spec.type}, part of the root complex: it cannot be moved`);
+  if (PCI_TYPES[a.spec.type].onRootBus || a.spec.type === 'host-bridge') throw bad(`${what}: ${from} is ${article(a.spec.type)}, part of the root complex: it cannot be moved`);
   if (a.bus.bridge?.ari) throw bad(`${what}: ${from} sits behind an ARI port (function numbers past 7); moving it is not supported`);
   if (!PCI_TYPES[b.spec.type].bridge || b.spec.type === 'upstream-port') {
-    throw bad(`${what}: ${to} is a ${b.spec.type}; a card goes behind a root port, a downstream port or a PCI bridge`);
+    throw bad(`${what}: ${to} is ${article(b.spec.type)}; a card goes behind a root port, a downstream port or a PCI bridge`);
   }
   const slot = slotOf(a.devfn);
   const card = a.bus.devices.filter((f) => slotOf(f.devfn) === slot);
