@@ -3,24 +3,10 @@
 // a port without ACS takes what is below it; functions of a multifunction card without ACS
 // share a slot group; the ACS override patch makes ports and functions count as isolated).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
-import { CLI, ROOT } from '../../helpers/paths';
+import { cli } from '../../helpers/cli';
 import type { DeviceChange } from '../../../src/cli/group-diff';
 import type { DiffJson } from '../../../src/cli/whatif';
-
-const exec = promisify(execFile);
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await exec(process.execPath, [CLI, ...args], { cwd: ROOT });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 async function whatifJson(...args: string[]): Promise<DiffJson> {
   const r = await cli('whatif', ...args, '--json');
