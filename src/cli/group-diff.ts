@@ -14,7 +14,7 @@
 import { groupReasons } from '../engine/explain';
 import type { Machine } from '../engine/machine';
 import { memberNames } from '../engine/machine';
-import type { Device, PciDevice } from '../engine/types';
+import type { Device, IommuGroup, PciDevice } from '../engine/types';
 import { slotOf } from '../pci/address';
 import type { PciBus } from '../pci/enumerate';
 
@@ -43,6 +43,8 @@ export interface GroupDiff {
   regrouped: DeviceChange[];
   /** Same members (as matched), another number. */
   renumbered: { before: number; after: number; devices: string[] }[];
+  /** Same members (as matched), another default domain type (the group's `type` file). */
+  retyped: { group: number; before: string; after: string; devices: string[] }[];
   /** A group whose members (those on both machines) went to more than one group. */
   split: { group: number; into: GroupPart[] }[];
   /** A group whose members (those on both machines) came from more than one group. */
@@ -99,7 +101,7 @@ const byName = (a: { device: string }, b: { device: string }): number => (a.devi
 export function diffGroups(before: Machine, after: Machine, key: DeviceKey): GroupDiff {
   const b = byKey(before, key);
   const a = byKey(after, key);
-  const out: GroupDiff = { moved: [], added: [], removed: [], became_isolated: [], lost_isolation: [], regrouped: [], renumbered: [], split: [], merged: [] };
+  const out: GroupDiff = { moved: [], added: [], removed: [], became_isolated: [], lost_isolation: [], regrouped: [], renumbered: [], retyped: [], split: [], merged: [] };
   const others = (d: Device): string => (d.group ? d.group.devices.filter((o) => o !== d).map(key).sort().join(' ') : '-');
   for (const [k, db] of b) {
     const da = a.get(k);
@@ -115,14 +117,14 @@ export function diffGroups(before: Machine, after: Machine, key: DeviceKey): Gro
   }
   for (const [k, da] of a) if (!b.has(k)) out.added.push(da.name);
   // A group whose members all match one group of the other machine, under another number.
-  const afterGroupOf = new Map<string, number>();
-  for (const g of after.sortedGroups()) afterGroupOf.set(g.devices.map(key).sort().join(' '), g.id);
+  const afterGroupOf = new Map<string, IommuGroup>();
+  for (const g of after.sortedGroups()) afterGroupOf.set(g.devices.map(key).sort().join(' '), g);
   for (const g of before.sortedGroups()) {
-    const id = afterGroupOf.get(g.devices.map(key).sort().join(' '));
-    if (id !== undefined && id !== g.id) {
-      const names = g.devices.map((d) => a.get(key(d))!.name).sort();
-      out.renumbered.push({ before: g.id, after: id, devices: names });
-    }
+    const ga = afterGroupOf.get(g.devices.map(key).sort().join(' '));
+    if (!ga) continue;
+    const names = g.devices.map((d) => a.get(key(d))!.name).sort();
+    if (ga.id !== g.id) out.renumbered.push({ before: g.id, after: ga.id, devices: names });
+    if (ga.defaultType !== g.defaultType) out.retyped.push({ group: ga.id, before: g.defaultType, after: ga.defaultType, devices: names });
   }
   out.split = partsOf(before, a, key, true).map(([group, parts]) => ({ group, into: parts }));
   out.merged = partsOf(after, b, key, false).map(([group, parts]) => ({ group, from: parts }));
@@ -184,5 +186,6 @@ export function diffText(d: GroupDiff): string {
   for (const x of d.split) lines.push(`group ${x.group} splits into ${parts(x.into)}`);
   for (const x of d.merged) lines.push(`group ${x.group} merges ${parts(x.from)}`);
   for (const r of d.renumbered) lines.push(`group ${r.before} becomes group ${r.after}: ${r.devices.join(' ')}`);
+  for (const r of d.retyped) lines.push(`group ${r.group} type ${r.before} becomes ${r.after}: ${r.devices.join(' ')}`);
   return lines.length ? lines.join('\n') : 'no change in the groups';
 }

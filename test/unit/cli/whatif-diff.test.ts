@@ -140,6 +140,15 @@ describe('whatif edits', () => {
     assert.deepEqual(split, [['0000:00:03.0', '0000:04:00.0', '0000:04:00.1']]);
   });
 
+  it('--cmdline iommu=pt: same groups, identity default domains', () => {
+    const t = topology(BRIDGED);
+    const d = diffGroups(Machine.boot(t), Machine.boot(applyEdits(t, [{ kind: 'cmdline', text: 'iommu=pt' }])), pathKey);
+    assert.deepEqual(d.renumbered, []);
+    assert.equal(d.retyped.length, 6, 'every group: host bridge, three ports (one with the GPU), the PCI bridge, the NVMe');
+    assert.ok(d.retyped.every((r) => r.before === 'DMA-FQ' && r.after === 'identity'));
+    assert.match(diffText(d), /^group 3 type DMA-FQ becomes identity: 0000:00:03\.0 0000:04:00\.0 0000:04:00\.1$/m);
+  });
+
   it('nothing changed: no change in the groups', () => {
     const t = topology(BRIDGED);
     const d = diffGroups(Machine.boot(t), Machine.boot(applyEdits(t, [])), pathKey);
