@@ -12,6 +12,8 @@ import { exportCommand } from './export';
 import { mountCommand } from './mount';
 import { runCommand } from './run';
 import { ctlCommand, CTL_USAGE } from './ctl';
+import { whatifCommand, WHATIF_USAGE } from './whatif';
+import { diffCommand, DIFF_USAGE } from './diff';
 
 /** Each command's usage line, as `iommufs <command> --help` prints it. */
 const USAGES: Record<string, string> = {
@@ -21,6 +23,8 @@ const USAGES: Record<string, string> = {
   groups: 'iommufs groups <topology.yaml> [--json]',
   explain: 'iommufs explain <topology.yaml> <device>',
   validate: 'iommufs validate <topology.yaml>',
+  whatif: WHATIF_USAGE,
+  diff: DIFF_USAGE,
   ctl: 'iommufs ctl <mountpoint> <verb> [args...]   (status, claim, attach, ...; see README)',
 };
 
@@ -96,6 +100,11 @@ const commands: Record<string, Command> = {
     return exportCommand({ topology: pos[0]!, dir: pos[1]! }, io);
   },
   ctl: (args, io) => ctlCommand(args, io),
+  whatif: (args, io) => whatifCommand(args, io),
+  diff(args, io) {
+    const { pos, values } = positionals(args, { json: { type: 'boolean' } }, 2, 'diff');
+    return diffCommand(pos[0]!, pos[1]!, values.json === true, io);
+  },
   validate(args) {
     const { pos } = positionals(args, {}, 1, 'validate');
     loadOrFail(pos[0]!);

@@ -58,6 +58,11 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
   };
 }
 
+/** The cache key of an input (its bigint serial number as hex, which JSON cannot hold). */
+export function configInputKey(input: ConfigFunction): string {
+  return JSON.stringify(input, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v));
+}
+
 /** Command Bus Master: pci_enable_bridges enables every bridge and sets it bus master
  * (drivers/pci/setup-bus.c) [rec: 0x0107 on unbound bridges], and it stays when pcieport
  * unbinds (the bridge's enable count does not drop to 0); other devices while a driver that

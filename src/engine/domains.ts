@@ -156,6 +156,7 @@ export class DomainRegistry {
     this.unitOf(g);
     if (this.dma(g).owner !== null) throw new Errno('EBUSY', `group ${g.id} is already owned`);
     this.dma(g).leaving = true;
+    this.m.changes.note({ group: g.id });
   }
 
   /** The user gave up before claiming: host drivers may bind again (state host or idle). */
@@ -165,6 +166,7 @@ export class DomainRegistry {
     if (s.owner !== null) throw new Errno('EBUSY', `group ${g.id} is owned by ${s.owner}; release it instead`);
     if (!s.leaving) throw new Errno('EINVAL', `group ${g.id} is not leaving the host`);
     s.leaving = false;
+    this.m.changes.note({ group: g.id });
   }
 
   /** iommu_group_claim_dma_owner (6.1). */

@@ -10,6 +10,7 @@ import { CLASS_DEVICE_NAMING } from './driver-traits';
 import type { ClassDeviceKind, DriverTraits } from './driver-traits';
 import { IdAllocator } from './id-allocator';
 import type { Machine } from './machine';
+import type { SavedEffects } from './state-shape';
 import { pciRuntimeSuspended } from './power';
 import type { PciDevice } from './types';
 
@@ -51,7 +52,7 @@ function reserved(n: number): IdAllocator {
 }
 
 export class DriverEffectsRegistry {
-  private readonly state = new WeakMap<PciDevice, DeviceEffects>();
+  private state = new WeakMap<PciDevice, DeviceEffects>();
   private readonly names = new Map<ClassDeviceKind, IdAllocator>();
   private irqAllocator: IdAllocator | undefined;
 
@@ -111,7 +112,74 @@ export class DriverEffectsRegistry {
     }
     for (const kind of t.classDevices) s.classDevices.push(this.newClassDevice(kind));
     // device_wakeup_enable fails on a device that is not wakeup-capable.
-    if (t.wakeupSource && s.wakeupCapable && s.wakeup === null) s.wakeup = this.newClassDevice('wakeup');
+    if (t.wakeupSource && s.wakeupCapable && s.wakeup === null) {
+      s.wakeup = this.newClassDevice('wakeup');
+      this.wakeupChanged(d, s);
+    }
+  }
+
+  /** The PM state's device_may_wakeup follows the source (power.ts DevicePm.wakeupEnabled). */
+  private wakeupChanged(d: PciDevice, s: DeviceEffects): void {
+    const pm = this.m.power.peek(d, '');
+    if (pm) pm.wakeupEnabled = s.wakeup !== null;
+  }
+
+  /** A state file without saved effects: those of the drivers bound now, made again in add
+   * order. */
+  rebuild(): void {
+    this.state = new WeakMap();
+    this.names.clear();
+    this.irqAllocator = undefined;
+    for (const d of this.m.pciDevicesInOrder()) if (d.driver !== null) this.bound(d);
+  }
+
+  /** What --state keeps of a device (nothing while no driver ever touched it). */
+  snapshot(d: PciDevice): SavedEffects | undefined {
+    const s = this.state.get(d);
+    if (!s) return undefined;
+    return {
+      dmaMaskBits: s.dmaMaskBits,
+      powerKnown: s.powerKnown,
+      wakeupCapable: s.wakeupCapable,
+      wakeup: s.wakeup?.index ?? null,
+      vectors: s.vectors.map((v) => ({ ...v })),
+      classDevices: s.classDevices.map((c) => ({ kind: c.kind as Exclude<ClassDeviceKind, 'wakeup'>, index: c.index })),
+    };
+  }
+
+  /** Puts saved effects back as served; the allocators then hold exactly the numbers in use.
+   * Throws a message naming a number two devices claim. */
+  restore(saved: ReadonlyMap<PciDevice, SavedEffects>): void {
+    this.state = new WeakMap();
+    this.names.clear();
+    this.irqAllocator = undefined;
+    const irqs = new Set<number>();
+    const ids = new Map<ClassDeviceKind, Set<number>>();
+    const take = (set: Set<number>, n: number, what: string): void => {
+      if (set.has(n)) throw new Error(`${what} ${n} is used twice`);
+      set.add(n);
+    };
+    for (const [d, e] of saved) {
+      const cls = (kind: ClassDeviceKind, index: number): ClassDevice => {
+        const set = ids.get(kind) ?? new Set<number>();
+        ids.set(kind, set);
+        take(set, index, `${CLASS_DEVICE_NAMING[kind].prefix} number`);
+        const { dir, prefix } = CLASS_DEVICE_NAMING[kind];
+        return { kind, index, dir, name: `${prefix}${index}` };
+      };
+      for (const v of e.vectors) take(irqs, v.irq, 'IRQ');
+      this.state.set(d, {
+        dmaMaskBits: e.dmaMaskBits,
+        powerKnown: e.powerKnown,
+        wakeupCapable: e.wakeupCapable,
+        wakeup: e.wakeup === null ? null : cls('wakeup', e.wakeup),
+        vectors: e.vectors.map((v) => ({ ...v })),
+        classDevices: e.classDevices.map((c) => cls(c.kind, c.index)),
+      });
+    }
+    const first = FIRST_DYNAMIC_IRQ + this.m.units.filter((u) => u.active).length;
+    this.irqs().reset([...Array(first).keys(), ...irqs]);
+    for (const [kind, used] of ids) this.ids(kind).reset([...Array(CLASS_DEVICE_NAMING[kind].first).keys(), ...used]);
   }
 
   /** The driver's probe ran and failed (drivers.ts probeKeeps): what it did before giving
@@ -202,6 +270,7 @@ export class DriverEffectsRegistry {
       this.ids('wakeup').free(s.wakeup.index);
       s.wakeup = null;
     } else return;
+    this.wakeupChanged(d, s);
     this.m.changes.note({ device: d });
   }
 

@@ -32,6 +32,11 @@ function quirkLines(d: Device): string[] {
   return lines;
 }
 
+/** The reasons `explain` gives under "Why:" for a device: its quirks, then each grouping step. */
+export function groupReasons(d: Device): string[] {
+  return [...quirkLines(d), ...d.steps.map((s) => s.text)];
+}
+
 export function explainDevice(m: Machine, name: string): string | undefined {
   const d = m.devices.get(name);
   if (!d) return undefined;
@@ -49,8 +54,7 @@ export function explainDevice(m: Machine, name: string): string | undefined {
     out.push(`IOMMU group ${g.id} (type ${g.defaultType})${others.length ? ` shared with ${others.join(' ')}` : ', alone: the device can be assigned by itself'}.`);
   }
   out.push('Why:');
-  for (const line of quirkLines(d)) out.push(`  - ${line}`);
-  for (const s of d.steps) out.push(`  - ${s.text}`);
+  for (const line of groupReasons(d)) out.push(`  - ${line}`);
   if (g && g.devices.length > 1) {
     out.push('How the other members joined:');
     for (const other of g.devices) {

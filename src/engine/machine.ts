@@ -25,9 +25,10 @@ import { Errno } from './errno';
 import { enableVfs } from './sriov';
 import type { Driver } from './drivers';
 import { canProbe } from './driver-ops';
-import { configInputFor, configWriteBytes, DRIVER_OWNED_BITS } from './config';
+import { configInputFor, configInputKey, configWriteBytes, DRIVER_OWNED_BITS } from './config';
 import { buildConfigSpace } from '../pci/config-space';
 import { DriverEffectsRegistry } from './driver-effects';
+import type { DriverTraits } from './driver-traits';
 import { parentPath } from './paths';
 import { ChangeLog } from './change-log';
 import { ModuleRegistry } from './modules';
@@ -268,7 +269,8 @@ export class Machine {
   /** The driver in d.driver has probed: what it sets up, and the registers it wrote. */
   private driverProbed(d: PciDevice): void {
     this.driverEffects.bound(d);
-    this.driverWroteConfig(d);
+    const traits = this.driverEffects.traitsOf(d);
+    if (traits) this.driverWroteConfig(d, traits);
   }
 
   detachDriver(d: PciDevice): void {
@@ -279,16 +281,20 @@ export class Machine {
     if (traits) pciPmDriverChange(this.power.peek(d, ''), traits, false);
     d.driver = null;
     this.bindings.delete(d);
-    this.driverWroteConfig(d);
+    if (traits) this.driverWroteConfig(d, traits);
     this.changes.note({ device: d });
   }
 
   /** pci_set_master, pci_intx and pci_disable_device read, modify and write the command
-   * register: after a bind or unbind the bits the driver owns there take its values, over
-   * what a user wrote before (the other written bits stay). */
-  private driverWroteConfig(d: PciDevice): void {
+   * register: after a bind or unbind of a driver that enables the device or its MSI, the bits
+   * it owns there take its values, over what a user wrote before (the other written bits
+   * stay). A driver that touches neither (the stubs, vfio-pci until opened) leaves them. */
+  private driverWroteConfig(d: PciDevice, t: DriverTraits): void {
+    if (!t.enablesDevice && t.msiVectors === 0) return;
     const written = this.configWrites.get(d);
     if (!written) return;
+    // The cached image holds the old written bytes (its input may not have changed).
+    this.config.delete(d);
     const image = buildConfigSpace(configInputFor(this, d));
     for (const [at, mask] of DRIVER_OWNED_BITS) {
       const v = written.get(at);
@@ -344,7 +350,7 @@ export class Machine {
     const cached = this.config.get(d);
     if (cached && cached.generation === this.generation) return cached.bytes;
     const input = configInputFor(this, d);
-    const key = JSON.stringify(input);
+    const key = configInputKey(input);
     if (cached && cached.key === key) {
       cached.generation = this.generation;
       return cached.bytes;

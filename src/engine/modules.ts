@@ -126,6 +126,67 @@ export class ModuleRegistry {
     for (const mod of atBoot) if (this.known(mod)) this.loadTree(mod, new Map(), false);
   }
 
+  /** What --state keeps: the loaded modules in load order, with their parameters. */
+  saved(): { name: string; params: Record<string, string> }[] {
+    return [...this.loaded.values()].map((x) => ({ name: x.name, params: Object.fromEntries(x.params) }));
+  }
+
+  /**
+   * Puts back the modules a --state file lists, in its load order, and the PCI drivers
+   * registered in `order` (default: as now, those of newly loaded modules last), without
+   * probing: the restore sets every binding itself. Each module's dependencies come before
+   * it, and its parameters are every one it has, each as the kernel shows it. `fail` names
+   * the bad entry by index and key.
+   */
+  restore(mods: readonly { name: string; params: Record<string, string> }[], order: readonly string[] | undefined, fail: (at: (string | number)[], what: string) => never): void {
+    const want = new Map<string, Map<string, string>>();
+    mods.forEach((x, i) => {
+      if (!this.known(x.name)) fail([i, 'name'], `no module ${x.name} on this machine`);
+      if (want.has(x.name)) fail([i, 'name'], `${x.name} is listed twice`);
+      for (const dep of KNOWN[x.name]?.deps ?? []) if (!want.has(dep)) fail([i, 'name'], `${x.name} needs ${dep}, which is not loaded before it`);
+      const specs = this.paramSpecs(x.name);
+      for (const k of Object.keys(x.params)) if (!(k in specs)) fail([i, 'params', k], `${x.name} has no parameter ${k}`);
+      const params = new Map<string, string>();
+      for (const [k, spec] of Object.entries(specs)) {
+        const v = x.params[k];
+        if (v === undefined) fail([i, 'params'], `"${k}" is missing`);
+        let shown: string;
+        try {
+          shown = checkedValue(spec, v, k);
+        } catch (e) {
+          if (e instanceof Errno) fail([i, 'params', k], e.message);
+          throw e;
+        }
+        if (shown !== v) fail([i, 'params', k], `"${v}" is not what the kernel shows for it ("${shown}")`);
+        params.set(k, v);
+      }
+      want.set(x.name, params);
+    });
+    const all = new Map<string, Driver>([...this.m.drivers, ...this.parked]);
+    const registrable = (name: string): boolean => {
+      const mod = all.get(name)?.traits.module;
+      return mod === undefined || mod === null || want.has(mod);
+    };
+    const names = order ?? [...this.m.drivers.keys(), ...[...want.keys()].flatMap((mod) => this.drivers(mod))].filter((n, i, xs) => registrable(n) && xs.indexOf(n) === i);
+    names.forEach((name, i) => {
+      if (!all.has(name)) fail(['drivers', i], `no driver ${name} on this machine`);
+      if (!registrable(name)) fail(['drivers', i], `${name}'s module ${all.get(name)!.traits.module} is not loaded`);
+      if (names.indexOf(name) !== i) fail(['drivers', i], `${name} is listed twice`);
+    });
+    for (const name of all.keys()) if (registrable(name) && !names.includes(name)) fail(['drivers'], `${name} is registered by a loaded module but not listed`);
+    this.loaded.clear();
+    for (const [name, params] of want) this.loaded.set(name, { name, params });
+    this.m.drivers.clear();
+    this.parked.clear();
+    for (const name of names) this.m.drivers.set(name, all.get(name)!);
+    for (const [name, drv] of all) {
+      if (names.includes(name)) continue;
+      drv.dynIds = [];
+      this.parked.set(name, drv);
+    }
+    this.m.changes.note();
+  }
+
   /** After the boot probe: `ids=` of the modules loaded at boot add their dynamic IDs. */
   afterBoot(): void {
     for (const mod of this.loaded.values()) this.applyIds(mod);

@@ -1,12 +1,30 @@
 // The writable flags of a PCI device's directory (drivers/pci/pci-sysfs.c): what each
-// store takes, refuses and keeps, and what the show then reads. Each change is text only
-// (Machine.changes.note with nothing named).
+// store takes, refuses and keeps, and what the show then reads. Every store reports its
+// change to the machine (m.changes.note, the one gateway).
 
+import { hasFlr, hasPmReset } from '../pci/config-read';
 import { parseBool, parseUlong } from './driver-ops';
 import { Errno } from './errno';
-import { cString, sysfsWord } from './sysfs-text';
 import type { Machine } from './machine';
+import { cString, sysfsWord } from './sysfs-text';
 import type { PciDevice } from './types';
+
+/** The reset methods a user may choose, as saved-state restore checks them. */
+export const RESET_METHOD_NAMES: readonly string[] = ['flr', 'pm', 'bus'];
+
+/** drivers/pci/pci.c pci_init_reset_methods, in the kernel's order (flr, pm, bus). */
+export function supportedResetMethods(m: Machine, d: PciDevice): string[] {
+  const cfg = m.configBytes(d);
+  const out: string[] = [];
+  if (hasFlr(cfg)) out.push('flr');
+  if (hasPmReset(cfg)) out.push('pm');
+  // pci_parent_bus_reset, as evaluated when the device is added (pci_init_reset_methods in
+  // pci_device_add): not on a root bus nor a virtual bus, and no other device on its bus yet.
+  // A bridge's subordinate bus does not exist yet at that point, so bridges qualify too.
+  const f = d.fn;
+  if (f.bus.parent !== null && f.bus.bridge !== null && f.bus.devices[0] === f) out.push('bus');
+  return out;
+}
 
 /** kstrtoul(buf, 0) < 0 → EINVAL, as broken_parity_status_store, d3cold_allowed_store and
  * msi_bus_store answer; else whether the value is non-zero. */
@@ -19,20 +37,20 @@ function ulongFlag(raw: string, what: string): boolean {
 /** broken_parity_status_store: pdev->broken_parity_status = !!val. */
 export function storeBrokenParity(m: Machine, d: PciDevice, raw: string): void {
   d.brokenParity = ulongFlag(raw, 'broken_parity_status');
-  m.changes.note();
+  m.changes.note({ device: d });
 }
 
 /** d3cold_allowed_store: pdev->d3cold_allowed = !!val. */
 export function storeD3cold(m: Machine, d: PciDevice, raw: string): void {
   d.d3coldAllowed = ulongFlag(raw, 'd3cold_allowed');
-  m.changes.note();
+  m.changes.note({ device: d });
 }
 
 /** msi_bus_store: a bridge's subordinate bus gets PCI_BUS_FLAGS_NO_MSI, another device
  * no_msi; msi_bus_show reads the flag back inverted. */
 export function storeMsiBus(m: Machine, d: PciDevice, raw: string): void {
   d.noMsi = !ulongFlag(raw, 'msi_bus');
-  m.changes.note();
+  m.changes.note({ device: d });
 }
 
 /** enable_cnt, what `enable` shows: a bridge is enabled at boot (pci_enable_bridges), a
@@ -53,7 +71,7 @@ export function storeEnable(m: Machine, d: PciDevice, raw: string): void {
   if (on) d.userEnables++;
   else if (enableCount(m, d) > 0) d.userEnables--;
   else throw new Errno('EIO', `${d.name} is not enabled`);
-  m.changes.note();
+  m.changes.note({ device: d });
 }
 
 /** reset_method_show: the methods in use, space-separated, or nothing at all when the user
@@ -66,20 +84,19 @@ export function resetMethodText(d: PciDevice, supported: readonly string[]): str
 /** reset_method_store: "" disables every method, "default" brings back what the probe
  * found; otherwise a space-separated list of supported methods, none twice, in the order
  * given. Anything else is EINVAL and keeps the previous methods. */
-export function storeResetMethod(m: Machine, d: PciDevice, supported: readonly string[], raw: string): void {
+export function storeResetMethod(m: Machine, d: PciDevice, raw: string): void {
   const word = sysfsWord(raw);
   if (word === '') {
     d.resetMethods = [];
-  } else if (word === 'default') {
-    d.resetMethods = null;
-  } else {
-    d.resetMethods = chosenMethods(supported, raw);
+    m.changes.note({ device: d });
+    return;
   }
-  m.changes.note();
-}
-
-/** The methods a reset_method list names, or EINVAL. */
-function chosenMethods(supported: readonly string[], raw: string): string[] {
+  if (word === 'default') {
+    d.resetMethods = null;
+    m.changes.note({ device: d });
+    return;
+  }
+  const supported = supportedResetMethods(m, d);
   const chosen: string[] = [];
   // kstrndup stops at a NUL; strsep on spaces; empty pieces skipped; strim (C whitespace).
   for (const piece of cString(raw).split(' ')) {
@@ -89,5 +106,6 @@ function chosenMethods(supported: readonly string[], raw: string): string[] {
     if (chosen.includes(name)) throw new Errno('EINVAL', `duplicate reset method '${name}'`);
     chosen.push(name);
   }
-  return chosen;
+  d.resetMethods = chosen;
+  m.changes.note({ device: d });
 }

@@ -17,7 +17,7 @@ import { sysfsWord } from './sysfs-text';
 import { Errno } from './errno';
 import type { DriverTraits } from './driver-traits';
 import type { Machine } from './machine';
-import type { PciDevice } from './types';
+import type { Device, PciDevice } from './types';
 
 /** What a write to power/ can change. */
 export interface DevicePm {
@@ -25,6 +25,9 @@ export interface DevicePm {
   runtimeAuto: boolean;
   /** power.async_suspend: power/async. */
   asyncSuspend: boolean;
+  /** device_may_wakeup: power/wakeup. Of a PCI device, the wakeup source its driver effects
+   * hold (driver-effects.ts, kept in step there); here for what --state saves. */
+  wakeupEnabled: boolean;
 }
 
 /** What power/ derives from the state: the runtime PM core's view. */
@@ -49,8 +52,8 @@ export interface PowerSource {
   /** pm_runtime_no_callbacks after registration removed the runtime group (rpm_sysfs_remove:
    * control, autosuspend_delay_ms and the runtime times). */
   noCallbacks: boolean;
-  /** Reports a change of the settings to the machine's change log (text only). */
-  changed(): void;
+  /** The device whose directory holds this power/, if it is an engine device. */
+  device?: Device;
 }
 
 /** How a device other than a PCI function starts: device_enable_async_suspend and
@@ -60,53 +63,86 @@ export interface PlainPmOptions {
   noCallbacks?: boolean;
 }
 
+interface PmEntry {
+  pm: DevicePm;
+  /** What the device would have now had nobody written to power/ (pm_runtime_init, pci_pm_init
+   * and the drivers' effects); unknown for a state put back by a restore until the view that
+   * shows it asks for it. */
+  fresh?: () => DevicePm;
+}
+
 /** The PM state of every device, by the engine object the device is (a removed device's
  * state goes with it: a re-added device is a new `struct device`, with the defaults). A
  * device without an engine object of its own (a pci_bus, a port service) is keyed by its
  * owner's object and a name. */
 export class PowerStates {
-  private readonly states = new WeakMap<object, Map<string, DevicePm>>();
+  private readonly states = new WeakMap<object, Map<string, PmEntry>>();
 
-  of(owner: object, key: string, init: () => DevicePm): DevicePm {
+  private entry(owner: object, key: string): PmEntry | undefined {
+    return this.states.get(owner)?.get(key);
+  }
+
+  private put(owner: object, key: string, e: PmEntry): PmEntry {
     let byKey = this.states.get(owner);
     if (!byKey) {
       byKey = new Map();
       this.states.set(owner, byKey);
     }
-    let pm = byKey.get(key);
-    if (!pm) {
-      pm = init();
-      byKey.set(key, pm);
-    }
-    return pm;
+    byKey.set(key, e);
+    return e;
+  }
+
+  of(owner: object, key: string, init: () => DevicePm): DevicePm {
+    const e = this.entry(owner, key) ?? this.put(owner, key, { pm: init(), fresh: init });
+    e.fresh ??= init;
+    return e.pm;
   }
 
   /** The state if it was ever looked at; drivers' effects apply only to a state that exists
    * (one made later starts from the driver bound then). */
   peek(owner: object, key: string): DevicePm | undefined {
-    return this.states.get(owner)?.get(key);
+    return this.entry(owner, key)?.pm;
+  }
+
+  /** The owner's states that differ from what nobody's writes would give (what --state keeps). */
+  written(owner: object): [string, DevicePm][] {
+    const out: [string, DevicePm][] = [];
+    for (const [key, e] of this.states.get(owner) ?? []) {
+      const f = e.fresh?.();
+      if (!f || f.runtimeAuto !== e.pm.runtimeAuto || f.asyncSuspend !== e.pm.asyncSuspend || f.wakeupEnabled !== e.pm.wakeupEnabled) out.push([key, { ...e.pm }]);
+    }
+    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+
+  /** A state as a restore puts it back, before any view asked for it. */
+  preset(owner: object, key: string, pm: DevicePm): void {
+    this.put(owner, key, { pm: { ...pm } });
   }
 }
 
-/** A device the PCI core does not manage: pm_runtime_init's defaults, runtime PM disabled. */
-export function plainPower(m: Machine, owner: object, key: string, opts: PlainPmOptions = {}): PowerSource {
-  const pm = (): DevicePm => m.power.of(owner, key, () => ({ runtimeAuto: true, asyncSuspend: opts.asyncSuspend ?? false }));
+/** A device the PCI core does not manage: pm_runtime_init's defaults, runtime PM disabled.
+ * `device`: the engine device whose directory holds this power/ (changes are reported
+ * under it). */
+export function plainPower(m: Machine, owner: object, key: string, opts: PlainPmOptions = {}, device?: Device): PowerSource {
+  const pm = (): DevicePm => m.power.of(owner, key, () => ({ runtimeAuto: true, asyncSuspend: opts.asyncSuspend ?? false, wakeupEnabled: false }));
   return {
     pm,
     // pm_runtime_forbid takes a usage reference even while runtime PM is disabled.
     runtime: () => ({ enabled: false, usage: pm().runtimeAuto ? 0 : 1, activeKids: 0, status: 'unsupported' }),
     wakeupCapable: false,
-    wakeupEnabled: () => false,
-    setWakeup: () => undefined,
+    wakeupEnabled: () => pm().wakeupEnabled,
+    setWakeup: (on) => {
+      pm().wakeupEnabled = on;
+    },
     noCallbacks: opts.noCallbacks ?? false,
-    changed: () => m.changes.note(),
+    device,
   };
 }
 
 /** A PCI device's runtime PM state after pci_pm_init and the bound driver's probe (`bound`:
  * the traits of the driver bound then, if any). */
-export function pciPmInit(bound: DriverTraits | undefined): DevicePm {
-  return { runtimeAuto: bound?.idleD3hot === true, asyncSuspend: true };
+export function pciPmInit(bound: DriverTraits | undefined, wakeupCapable: boolean): DevicePm {
+  return { runtimeAuto: bound?.idleD3hot === true, asyncSuspend: true, wakeupEnabled: wakeupCapable && bound?.wakeupSource === true };
 }
 
 /** What binding or unbinding a driver does to an existing state: vfio-pci's register calls
@@ -133,24 +169,30 @@ export function runtimeEnabledText(pm: DevicePm, rt: RuntimePm): string {
   return pm.runtimeAuto ? 'enabled' : 'forbidden';
 }
 
+/** Reports a power/ write (the one gateway, m.changes), under the device's directory. */
+function noted(m: Machine, src: PowerSource): void {
+  m.changes.note(src.device ? { device: src.device } : {});
+}
+
 /** control_store: "auto" → pm_runtime_allow, "on" → pm_runtime_forbid, else EINVAL. */
-export function storeControl(src: PowerSource, raw: string): void {
+export function storeControl(m: Machine, src: PowerSource, raw: string): void {
   const w = sysfsWord(raw);
   if (w !== 'auto' && w !== 'on') throw new Errno('EINVAL', 'power/control takes auto or on');
   src.pm().runtimeAuto = w === 'auto';
-  src.changed();
+  noted(m, src);
 }
 
 /** async_store: "enabled" or "disabled", else EINVAL. */
-export function storeAsync(src: PowerSource, raw: string): void {
+export function storeAsync(m: Machine, src: PowerSource, raw: string): void {
   src.pm().asyncSuspend = parseEnabled(raw, 'power/async');
-  src.changed();
+  noted(m, src);
 }
 
 /** wakeup_store (the file exists only on wakeup-capable devices): "enabled" registers a
  * wakeup source (whose statistics then read 0), "disabled" drops it. */
-export function storeWakeup(src: PowerSource, raw: string): void {
+export function storeWakeup(m: Machine, src: PowerSource, raw: string): void {
   src.setWakeup(parseEnabled(raw, 'power/wakeup'));
+  noted(m, src);
 }
 
 /** autosuspend_delay_ms_show and _store answer EIO unless the driver called
@@ -171,9 +213,17 @@ function parseEnabled(raw: string, what: string): boolean {
  * the wake-up capability and source the driver effects keep. */
 export function pciPower(m: Machine, d: PciDevice): PowerSource {
   const bound = (): DriverTraits | undefined => m.driverEffects.traitsOf(d);
-  const pm = (): DevicePm => m.power.of(d, '', () => pciPmInit(bound()));
+  // What nobody's writes would give; the wakeup flag always reads the driver effects' source.
+  const fresh = (): DevicePm => pciPmInit(bound(), m.driverEffects.wakeupCapable(d));
+  const pm = (): DevicePm => {
+    const p = m.power.of(d, '', fresh);
+    p.wakeupEnabled = m.driverEffects.wakeupEnabled(d);
+    return p;
+  };
+  // Reading the runtime view makes no state (the config image reads it, also while a restore
+  // is still setting drivers directly): one made later starts from the driver bound then.
   const runtime = (): RuntimePm => {
-    const usage = pciRuntimeUsage(pm(), bound());
+    const usage = pciRuntimeUsage(m.power.peek(d, '') ?? fresh(), bound());
     let activeKids = 0;
     for (const child of m.childDevices(d.fn.sysfsPath)) if (pciPower(m, child).runtime().status === 'active') activeKids++;
     return { enabled: true, usage, activeKids, status: pciRuntimeStatus(usage, activeKids) };
@@ -185,7 +235,7 @@ export function pciPower(m: Machine, d: PciDevice): PowerSource {
     wakeupEnabled: () => m.driverEffects.wakeupEnabled(d),
     setWakeup: (on) => m.driverEffects.setWakeup(d, on),
     noCallbacks: false,
-    changed: () => m.changes.note(),
+    device: d,
   };
 }
 

@@ -2,8 +2,19 @@
 // serves exactly the tree that was served before it: the present PCI devices with their add
 // sequence, driver, override, NUMA node, SR-IOV count and autoprobe switch and the config
 // bytes that differ from a fresh image; every group with its number, members (in join order)
-// and type; dynamic IDs; drivers_autoprobe; mdevs. The engine turns a machine into this plain
-// value and back; reading and writing the file is the command line's job.
+// and type; dynamic IDs; drivers_autoprobe; mdevs; the PCI flags users write
+// (broken_parity_status, d3cold_allowed, msi_bus, enable, reset_method), platform devices'
+// driver_override, resource_alignment, the mdev bus's drivers_autoprobe, power/ settings (control, async, wakeup) of every
+// device that has them, and the loaded modules with their parameters and the PCI drivers'
+// registration order, and what drivers left on each device (driver-effects.ts: masks, vectors,
+// class devices, wake-up sources), which depends on the history of binds. The engine turns a machine into this plain value and back; reading and
+// writing the file is the command line's job.
+//
+// Module loads are kept although a reboot of a real machine would forget them: the saved
+// bindings and dynamic IDs name drivers, and a driver whose module is not loaded is not
+// registered, so restoring bindings without the modules would serve a tree Linux cannot
+// have (or refuse the state). The restart of the daemon is a restart of the server, not of
+// the simulated machine: what `modprobe`/`rmmod` and parameters/ writes did stays.
 //
 // Left out on purpose: DMA ownership, user domains, PASIDs and leave-host requests
 // (kernel/debug/iommufs). Linux ties them to the user's open file (a VFIO group or iommufd
@@ -18,17 +29,21 @@
 
 import { createHash } from 'node:crypto';
 import { hex4 } from '../pci/address';
+import type { HostBridge } from '../pci/enumerate';
 import { WRITABLE_CONFIG } from './config';
 import { defaultTypeFor } from './domain-type';
 import type { DomainType } from './domain-type';
 import { probeKeeps } from './drivers';
+import { enableCount, supportedResetMethods } from './pci-attrs';
+import type { DevicePm } from './power';
 import { isErrno } from './errno';
 import { removeSubtree } from './hotplug';
+import { busName } from './paths';
 import type { Machine } from './machine';
 import { enableVfs } from './sriov';
 import { jsonPath, StateError, STATE_VERSION } from './state-shape';
-import type { SavedDevice, SavedGroup, SavedState } from './state-shape';
-import type { Device, IommuGroup, PciDevice } from './types';
+import type { SavedDevice, SavedEffects, SavedGroup, SavedState } from './state-shape';
+import type { Device, IommuGroup, IommuUnit, PciDevice } from './types';
 
 export { checkStateShape, StateError, STATE_VERSION } from './state-shape';
 export type { SavedState } from './state-shape';
@@ -58,7 +73,39 @@ function saveDevice(m: Machine, d: PciDevice, bootSeq: number): SavedDevice {
   const config = writtenConfig(m, d);
   if (config) s.config = config;
   if (d.seq >= bootSeq) s.steps = d.steps.map((x) => ({ ...x }));
+  if (d.brokenParity) s.brokenParity = true;
+  if (d.d3coldAllowed !== null) s.d3coldAllowed = d.d3coldAllowed;
+  if (d.noMsi) s.noMsi = true;
+  if (d.userEnables !== 0) s.enables = d.userEnables;
+  if (d.resetMethods !== null) s.resetMethods = [...d.resetMethods];
+  const effects = m.driverEffects.snapshot(d);
+  if (effects) s.effects = effects;
   return s;
+}
+
+/** The power/ key of the bus behind a bridge or host bridge. */
+function busKey(segment: number, bus: number): string {
+  return `pci_bus/${busName(segment, bus)}`;
+}
+
+/** Everything with a power/ directory, by its kernel name: devices, IOMMU units, host bridges.
+ * A PCI device's port services are kept under the device, by their own names. */
+function powerOwners(m: Machine): Map<string, Device | IommuUnit | HostBridge> {
+  const out = new Map<string, Device | IommuUnit | HostBridge>();
+  for (const d of m.devices.values()) out.set(d.name, d);
+  for (const u of m.units) out.set(u.name, u);
+  for (const h of m.pci.hostBridges) out.set(h.dirName, h);
+  return out;
+}
+
+function capturePower(m: Machine): Record<string, Record<string, DevicePm>> {
+  const out: Record<string, Record<string, DevicePm>> = {};
+  for (const [name, owner] of powerOwners(m)) {
+    const written = m.power.written(owner);
+    if ('kind' in owner && owner.kind === 'pci') written.push(...m.power.written(m.binding(owner)));
+    if (written.length > 0) out[name] = Object.fromEntries(written);
+  }
+  return out;
 }
 
 export function captureState(m: Machine, fingerprint: string): SavedState {
@@ -75,6 +122,12 @@ export function captureState(m: Machine, fingerprint: string): SavedState {
     groups: m.sortedGroups().map((g) => ({ id: g.id, type: g.defaultType, devices: g.devices.map((d) => d.name) })),
     dynIds,
     mdevs: m.mdev.all().map((x) => ({ uuid: x.name, parent: x.parent.name, type: x.type, seq: x.seq })),
+    ...(m.mdev.autoprobe ? {} : { mdevAutoprobe: false }),
+    ...(m.resourceAlignment !== null ? { resourceAlignment: m.resourceAlignment } : {}),
+    platformOverrides: Object.fromEntries([...m.devices.values()].flatMap((d) => (d.kind === 'platform' && d.driverOverride !== null ? [[d.name, d.driverOverride]] : []))),
+    power: capturePower(m),
+    modules: m.modules.saved(),
+    drivers: [...m.drivers.keys()],
   };
 }
 
@@ -138,9 +191,11 @@ function possibleNodes(m: Machine): Set<number> {
 }
 
 function restoreDevices(m: Machine, s: SavedState, bootSeqs: ReadonlyMap<string, number>): void {
+  // The saved lists are whole (boot's ids= entries included).
+  for (const drv of m.drivers.values()) drv.dynIds = [];
   for (const [name, dyn] of Object.entries(s.dynIds)) {
     const drv = m.drivers.get(name);
-    if (!drv) fail(jsonPath(jsonPath($, 'dynIds'), name), `no driver ${name} on this machine`);
+    if (!drv) fail(jsonPath(jsonPath($, 'dynIds'), name), `no driver ${name} registered on this machine (is its module loaded?)`);
     drv.dynIds.push(...dyn.map((x) => ({ ...x })));
   }
   const nodes = possibleNodes(m);
@@ -148,7 +203,7 @@ function restoreDevices(m: Machine, s: SavedState, bootSeqs: ReadonlyMap<string,
     const d = pciNamed(m, name)!;
     if (sd.driver !== null) {
       const drv = m.drivers.get(sd.driver);
-      if (!drv) fail(deviceAt(name, 'driver'), `no driver ${sd.driver} on this machine`);
+      if (!drv) fail(deviceAt(name, 'driver'), `no driver ${sd.driver} registered on this machine (is its module loaded?)`);
       // The drivers whose probe keeps this device (drivers.ts probeKeeps): any other one fails.
       if (!probeKeeps(drv, d.fn)) fail(deviceAt(name, 'driver'), `${sd.driver} cannot bind ${name} [${hex4(d.fn.id.vendor)}:${hex4(d.fn.id.device)}]`);
     }
@@ -164,8 +219,90 @@ function restoreDevices(m: Machine, s: SavedState, bootSeqs: ReadonlyMap<string,
     d.numaNode = sd.numaNode ?? d.fn.spec.numaNode;
     if (isSriovPf(d)) d.sriovAutoprobe = sd.sriovAutoprobe ?? true;
     d.seq = sd.seq;
+    d.brokenParity = sd.brokenParity ?? false;
+    d.d3coldAllowed = sd.d3coldAllowed ?? null;
+    d.noMsi = sd.noMsi ?? false;
+    d.userEnables = sd.enables ?? 0;
+    // enable_cnt never goes below 0 (enable_store answers EIO instead).
+    if (enableCount(m, d) < 0) fail(deviceAt(name, 'enables'), `${sd.enables} would make enable_cnt of ${name} negative`);
+    d.resetMethods = sd.resetMethods ? [...sd.resetMethods] : null;
   }
   m.driversAutoprobe = s.driversAutoprobe;
+  for (const [name, text] of Object.entries(s.platformOverrides ?? {})) {
+    const d = m.devices.get(name);
+    if (!d || d.kind !== 'platform') fail(jsonPath(jsonPath($, 'platformOverrides'), name), `no platform device ${name} on this machine`);
+    d.driverOverride = text;
+  }
+  m.resourceAlignment = s.resourceAlignment ?? null;
+  m.mdev.autoprobe = s.mdevAutoprobe ?? true;
+}
+
+/** Module loads and driver registration as saved (a file without them keeps boot's). */
+function restoreModules(m: Machine, s: SavedState): void {
+  if (s.modules === undefined) {
+    if (s.drivers !== undefined) fail(jsonPath($, 'drivers'), 'only with "modules"');
+    return;
+  }
+  m.modules.restore(s.modules, s.drivers, (at, what) => {
+    const base = at[0] === 'drivers' ? jsonPath($, 'drivers') : jsonPath(jsonPath($, 'modules'), at[0]!);
+    fail(at.slice(1).reduce<string>((p, k) => jsonPath(p, k), base), what);
+  });
+}
+
+/** The owner of a saved power/ key: the device, unit or host bridge itself, the bus behind
+ * it, or one of a pcieport-bound port's services. */
+function powerOwner(m: Machine, owner: Device | IommuUnit | HostBridge, key: string): object | string {
+  if (key === '') return owner;
+  if (key.startsWith('pci_bus/')) {
+    const bus = 'dirName' in owner ? busKey(owner.segment, owner.busNumber) : 'kind' in owner && owner.kind === 'pci' && owner.fn.secondary ? busKey(owner.fn.segment, owner.fn.secondary.number) : undefined;
+    return key === bus ? owner : `not the bus behind it (${bus ?? 'none'})`;
+  }
+  if (!('kind' in owner) || owner.kind !== 'pci' || owner.driver !== 'pcieport' || !key.startsWith(`${owner.name}:`)) return 'not a port service of it (a port bound to pcieport)';
+  return m.binding(owner);
+}
+
+/** Driver effects as served; a file that has none (written before they were kept) gets those
+ * of the drivers bound now. */
+function restoreEffects(m: Machine, s: SavedState): void {
+  const saved = new Map<PciDevice, SavedEffects>();
+  for (const [name, sd] of Object.entries(s.devices)) if (sd.effects) saved.set(pciNamed(m, name)!, sd.effects);
+  if (saved.size === 0) {
+    m.driverEffects.rebuild();
+    return;
+  }
+  try {
+    m.driverEffects.restore(saved);
+  } catch (e) {
+    fail(jsonPath($, 'devices'), e instanceof Error ? e.message : String(e));
+  }
+}
+
+/** power/ settings as written, put back before any view asks for them. */
+function restorePower(m: Machine, s: SavedState): void {
+  const owners = powerOwners(m);
+  for (const [name, keys] of Object.entries(s.power ?? {})) {
+    const at = jsonPath(jsonPath($, 'power'), name);
+    const owner = owners.get(name);
+    if (!owner) fail(at, `no device, IOMMU unit or host bridge ${name} present`);
+    for (const [key, pm] of Object.entries(keys)) {
+      const o = powerOwner(m, owner, key);
+      if (typeof o === 'string') fail(jsonPath(at, key), o);
+      m.power.preset(o, key, pm);
+      // A PCI device's power/wakeup is its wakeup source (driver-effects.ts).
+      if (key === '' && 'kind' in owner && owner.kind === 'pci' && m.driverEffects.wakeupCapable(owner)) m.driverEffects.setWakeup(owner, pm.wakeupEnabled);
+    }
+  }
+}
+
+/** reset_method: only methods the device supports (reset_method_store). */
+function checkResetMethods(m: Machine, s: SavedState): void {
+  for (const [name, sd] of Object.entries(s.devices)) {
+    if (!sd.resetMethods) continue;
+    const supported = supportedResetMethods(m, pciNamed(m, name)!);
+    sd.resetMethods.forEach((x, i) => {
+      if (!supported.includes(x)) fail(jsonPath(deviceAt(name, 'resetMethods'), i), `${name} does not support ${x} (only ${supported.join(', ') || 'none'})`);
+    });
+  }
 }
 
 /** mdevs in creation order, each checked as its `create` write was (mdev_device_create). */
@@ -281,11 +418,18 @@ export function restoreState(m: Machine, s: SavedState): void {
   const bootSeqs = new Map(m.pciDevicesInOrder().map((d) => [d.name, d.seq]));
   restoreVfCounts(m, s);
   restoreDeviceSet(m, s);
+  restoreModules(m, s);
   restoreDevices(m, s, bootSeqs);
   m.regroupInAddOrder();
   restoreMdevs(m, s);
   checkSeqs(m, s);
   restoreGroups(m, s);
   reorderDevices(m);
+  // Drivers were set directly above: what they leave (masks, vectors, class devices, wake-up
+  // sources) is made again for the drivers bound now, before the config image and power/.
+  restoreEffects(m, s);
+  m.changes.note();
   restoreConfig(m, s);
+  checkResetMethods(m, s);
+  restorePower(m, s);
 }

@@ -6,6 +6,10 @@
 import type { DomainType } from './domain-type';
 import type { DynId } from './drivers';
 import type { GroupStep } from './types';
+import type { DevicePm } from './power';
+import { CLASS_DEVICE_NAMING } from './driver-traits';
+import type { ClassDeviceKind } from './driver-traits';
+import { RESET_METHOD_NAMES } from './pci-attrs';
 
 export const STATE_VERSION = 2;
 
@@ -29,6 +33,30 @@ export interface SavedDevice {
    * were worked out over the devices present then, some maybe removed since.
    */
   steps?: GroupStep[];
+  /** broken_parity_status, when written to 1. */
+  brokenParity?: boolean;
+  /** d3cold_allowed, once written. */
+  d3coldAllowed?: boolean;
+  /** msi_bus written to 0 (no_msi, or PCI_BUS_FLAGS_NO_MSI of a bridge's bus). */
+  noMsi?: boolean;
+  /** What `enable` writes added to enable_cnt (-1 for a bridge disabled once). */
+  enables?: number;
+  /** reset_method as written (null, the default, is left out). */
+  resetMethods?: string[];
+  /** What drivers left on the device (driver-effects.ts): it depends on the history of binds,
+   * so it is kept as served. */
+  effects?: SavedEffects;
+}
+
+/** A device's driver effects as served (DriverEffectsRegistry.snapshot). */
+export interface SavedEffects {
+  dmaMaskBits: number;
+  powerKnown: boolean;
+  wakeupCapable: boolean;
+  /** The wakeup source's number (wakeup/wakeup<N>), if one is registered. */
+  wakeup: number | null;
+  vectors: Array<{ irq: number; kind: 'msi' | 'msix' }>;
+  classDevices: Array<{ kind: Exclude<ClassDeviceKind, 'wakeup'>; index: number }>;
 }
 
 export interface SavedGroup {
@@ -45,6 +73,11 @@ export interface SavedMdev {
   seq: number;
 }
 
+export interface SavedModule {
+  name: string;
+  params: Record<string, string>;
+}
+
 export interface SavedState {
   version: number;
   /** sha256 of the topology file's text: a state file only fits the machine it came from. */
@@ -58,6 +91,20 @@ export interface SavedState {
   dynIds: Record<string, DynId[]>;
   /** In creation order. */
   mdevs: SavedMdev[];
+  /** /sys/bus/mdev/drivers_autoprobe, when written to 0. */
+  mdevAutoprobe?: boolean;
+  /** /sys/bus/pci/resource_alignment, when set. */
+  resourceAlignment?: string;
+  /** driver_override of platform devices, when set. */
+  platformOverrides?: Record<string, string>;
+  /** power/ settings that differ from what nobody's writes would give: by the kernel name of
+   * the device (a PCI or platform device, an mdev, an IOMMU unit, a host bridge), then by
+   * "" for its own power/, "pci_bus/SSSS:BB" for its bus, a port service's name. */
+  power?: Record<string, Record<string, DevicePm>>;
+  /** Loaded kernel modules in load order, with their parameters. */
+  modules?: SavedModule[];
+  /** Registered PCI drivers in registration order (the order probing tries them). */
+  drivers?: string[];
 }
 
 export class StateError extends Error {}
@@ -77,6 +124,14 @@ const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 const U32 = 0xffffffff;
 /** driver_set_override: at most PAGE_SIZE - 2 characters are kept. */
 const MAX_OVERRIDE = 4094;
+/** enable_cnt is an atomic_t. */
+const MAX_INT = 0x7fffffff;
+/** A module or parameter name (kmod normalizes '-' to '_'). */
+const MODULE_NAME = /^[A-Za-z0-9_]{1,64}$/;
+/** A power/ key: the device's own, its pci_bus's, or a port service's. */
+const POWER_KEY = /^(|pci_bus\/[0-9a-f]{4}:[0-9a-f]{2}|[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]:pcie[0-9a-f]{3})$/;
+/** A kernel device name the power map may name. */
+const DEVICE_NAME = /^[^\0/]{1,64}$/;
 
 /** `$` followed by `.key` or `["key"]` and `[3]`: the JSON path of a place in the file. */
 export function jsonPath(base: string, key: string | number): string {
@@ -132,17 +187,18 @@ function string(v: unknown, path: string, pattern: RegExp, what: string): string
   return v;
 }
 
+/** driver_override as driver_set_override keeps it: no NUL, no trailing newline, not empty. */
+function checkOverride(v: unknown, at: string): void {
+  const s = string(v, at, /^[^\0]+$/, 'a driver_override (no NUL, not empty)');
+  if (s.endsWith('\n')) fail(at, 'ends with a newline, which driver_override drops');
+  if (s.length > MAX_OVERRIDE) fail(at, `longer than ${MAX_OVERRIDE} characters`);
+}
+
 function checkDevice(v: unknown, path: string): void {
-  const o = object(v, path, ['seq', 'driver'], ['override', 'numaNode', 'numvfs', 'sriovAutoprobe', 'config', 'steps']);
+  const o = object(v, path, ['seq', 'driver'], ['override', 'numaNode', 'numvfs', 'sriovAutoprobe', 'config', 'steps', 'brokenParity', 'd3coldAllowed', 'noMsi', 'enables', 'resetMethods', 'effects']);
   integer(o.seq, jsonPath(path, 'seq'), 0, MAX_SEQ);
   if (o.driver !== null) string(o.driver, jsonPath(path, 'driver'), NAME, 'a driver name');
-  if ('override' in o) {
-    const at = jsonPath(path, 'override');
-    // What driver_override keeps: no NUL, no trailing newline, not empty (empty clears it).
-    const s = string(o.override, at, /^[^\0]+$/, 'a driver_override (no NUL, not empty)');
-    if (s.endsWith('\n')) fail(at, 'ends with a newline, which driver_override drops');
-    if (s.length > MAX_OVERRIDE) fail(at, `longer than ${MAX_OVERRIDE} characters`);
-  }
+  if ('override' in o) checkOverride(o.override, jsonPath(path, 'override'));
   if ('numaNode' in o) integer(o.numaNode, jsonPath(path, 'numaNode'), -1, MAX_GROUP);
   if ('numvfs' in o) integer(o.numvfs, jsonPath(path, 'numvfs'), 0, 0xffff);
   if ('sriovAutoprobe' in o) boolean(o.sriovAutoprobe, jsonPath(path, 'sriovAutoprobe'));
@@ -152,6 +208,59 @@ function checkDevice(v: unknown, path: string): void {
     for (const [k, b] of Object.entries(c)) integer(b, jsonPath(at, k), 0, 255);
   }
   if ('steps' in o) list(o.steps, jsonPath(path, 'steps')).forEach((step, i) => checkStep(step, jsonPath(jsonPath(path, 'steps'), i)));
+  for (const k of ['brokenParity', 'd3coldAllowed', 'noMsi']) if (k in o) boolean(o[k], jsonPath(path, k));
+  if ('enables' in o) integer(o.enables, jsonPath(path, 'enables'), -1, MAX_INT);
+  if ('resetMethods' in o) {
+    const at = jsonPath(path, 'resetMethods');
+    const seen = new Set<string>();
+    list(o.resetMethods, at).forEach((x, i) => {
+      // reset_method_store refuses a name twice.
+      const name = string(x, jsonPath(at, i), new RegExp(`^(${RESET_METHOD_NAMES.join('|')})$`), `a reset method (${RESET_METHOD_NAMES.join(', ')})`);
+      if (seen.has(name)) fail(jsonPath(at, i), `${name} is listed twice`);
+      seen.add(name);
+    });
+  }
+  if ('effects' in o) checkEffects(o.effects, jsonPath(path, 'effects'));
+}
+
+function checkEffects(v: unknown, path: string): void {
+  const o = object(v, path, ['dmaMaskBits', 'powerKnown', 'wakeupCapable', 'wakeup', 'vectors', 'classDevices']);
+  integer(o.dmaMaskBits, jsonPath(path, 'dmaMaskBits'), 24, 64);
+  boolean(o.powerKnown, jsonPath(path, 'powerKnown'));
+  boolean(o.wakeupCapable, jsonPath(path, 'wakeupCapable'));
+  if (o.wakeup !== null) integer(o.wakeup, jsonPath(path, 'wakeup'), 0, MAX_GROUP);
+  list(o.vectors, jsonPath(path, 'vectors')).forEach((x, i) => {
+    const at = jsonPath(jsonPath(path, 'vectors'), i);
+    const vec = object(x, at, ['irq', 'kind']);
+    integer(vec.irq, jsonPath(at, 'irq'), 0, MAX_GROUP);
+    string(vec.kind, jsonPath(at, 'kind'), /^msix?$/, 'msi or msix');
+  });
+  const kinds = Object.keys(CLASS_DEVICE_NAMING).filter((k) => k !== 'wakeup');
+  list(o.classDevices, jsonPath(path, 'classDevices')).forEach((x, i) => {
+    const at = jsonPath(jsonPath(path, 'classDevices'), i);
+    const c = object(x, at, ['kind', 'index']);
+    string(c.kind, jsonPath(at, 'kind'), new RegExp(`^(${kinds.join('|')})$`), `a class device kind (${kinds.join(', ')})`);
+    integer(c.index, jsonPath(at, 'index'), 0, MAX_GROUP);
+  });
+}
+
+function checkPower(v: unknown, path: string): void {
+  const byDevice = record(v, path, DEVICE_NAME, 'a device name');
+  for (const [name, keys] of Object.entries(byDevice)) {
+    const at = jsonPath(path, name);
+    for (const [key, pm] of Object.entries(record(keys, at, POWER_KEY, 'a power/ key ("", "pci_bus/SSSS:BB" or a port service name)'))) {
+      const o = object(pm, jsonPath(at, key), ['runtimeAuto', 'asyncSuspend', 'wakeupEnabled']);
+      for (const k of Object.keys(o)) boolean(o[k], jsonPath(jsonPath(at, key), k));
+    }
+  }
+}
+
+function checkModule(v: unknown, path: string): void {
+  const o = object(v, path, ['name', 'params']);
+  string(o.name, jsonPath(path, 'name'), MODULE_NAME, 'a module name (with _, not -)');
+  const params = record(o.params, jsonPath(path, 'params'), MODULE_NAME, 'a parameter name');
+  // param_attr_store takes at most a page.
+  for (const [k, p] of Object.entries(params)) string(p, jsonPath(jsonPath(path, 'params'), k), /^[^\0\n]{0,4095}$/, 'a parameter value (one line, no NUL)');
 }
 
 function checkStep(v: unknown, path: string): void {
@@ -192,7 +301,7 @@ export function checkStateShape(v: unknown, fingerprint: string): SavedState {
   if (isRecord(v) && v.version !== STATE_VERSION) {
     fail(jsonPath($, 'version'), `${shown(v.version)} is not ${STATE_VERSION}${v.version === 1 ? ' (written by an older iommufs, which did not keep group numbers: remove the file)' : ''}`);
   }
-  const o = object(v, $, ['version', 'topology', 'driversAutoprobe', 'nextSeq', 'devices', 'groups', 'dynIds', 'mdevs']);
+  const o = object(v, $, ['version', 'topology', 'driversAutoprobe', 'nextSeq', 'devices', 'groups', 'dynIds', 'mdevs'], ['mdevAutoprobe', 'resourceAlignment', 'platformOverrides', 'power', 'modules', 'drivers']);
   string(o.topology, jsonPath($, 'topology'), SHA256, 'a sha256 in hex');
   if (o.topology !== fingerprint) fail(jsonPath($, 'topology'), 'it was written for a different topology file');
   boolean(o.driversAutoprobe, jsonPath($, 'driversAutoprobe'));
@@ -206,5 +315,17 @@ export function checkStateShape(v: unknown, fingerprint: string): SavedState {
     list(ids, at).forEach((id, i) => checkDynId(id, jsonPath(at, i)));
   }
   list(o.mdevs, jsonPath($, 'mdevs')).forEach((x, i) => checkMdev(x, jsonPath(jsonPath($, 'mdevs'), i)));
+  if ('mdevAutoprobe' in o) boolean(o.mdevAutoprobe, jsonPath($, 'mdevAutoprobe'));
+  if ('resourceAlignment' in o) {
+    // resource_alignment_store keeps up to the first newline, less than PAGE_SIZE - 1 bytes.
+    string(o.resourceAlignment, jsonPath($, 'resourceAlignment'), /^[^\0\n]{1,4094}$/, 'a resource_alignment (one line, no NUL, not empty)');
+  }
+  if ('platformOverrides' in o) {
+    const at = jsonPath($, 'platformOverrides');
+    for (const [name, x] of Object.entries(record(o.platformOverrides, at, DEVICE_NAME, 'a device name'))) checkOverride(x, jsonPath(at, name));
+  }
+  if ('power' in o) checkPower(o.power, jsonPath($, 'power'));
+  if ('modules' in o) list(o.modules, jsonPath($, 'modules')).forEach((x, i) => checkModule(x, jsonPath(jsonPath($, 'modules'), i)));
+  if ('drivers' in o) list(o.drivers, jsonPath($, 'drivers')).forEach((x, i) => string(x, jsonPath(jsonPath($, 'drivers'), i), NAME, 'a driver name'));
   return o as unknown as SavedState;
 }

@@ -53,7 +53,7 @@ function classDeviceDir(m: Machine, d: PciDevice, c: ClassDevice): DirNode {
       for (const s of WAKEUP_STATS) e.push([s, ro(() => '0')]);
       e.push(['name', ro(() => d.name)]);
     }
-    e.push(['power', powerDir(plainPower(m, c, ''))]);
+    e.push(['power', powerDir(m, plainPower(m, c, '', {}, d))]);
     e.push(['subsystem', relLink(here, `class/${c.dir}`)]);
     e.push(['uevent', uevent(() => ueventOf(c))]);
     return e.sort((a, b) => (a[0] < b[0] ? -1 : 1));

@@ -54,7 +54,7 @@ function mdevDeviceDir(m: Machine, x: MdevDevice): DirNode {
     if (x.driver) e.push(['driver', relLink(here, driverDirPath('mdev', x.driver))]);
     if (x.group) e.push(['iommu_group', relLink(here, groupPath(x.group.id))]);
     e.push(['mdev_type', relLink(here, typeDirPath(x.parent, x.type))]);
-    e.push(['power', powerDir(plainPower(m, x, ''))]);
+    e.push(['power', powerDir(m, plainPower(m, x, '', {}, x))]);
     e.push(['remove', wo((raw) => m.mdev.removeStore(x, raw))]);
     e.push(['subsystem', relLink(here, BUS_MDEV)]);
     // mdev_uevent adds MDEV_TYPE to the driver core's DRIVER line.

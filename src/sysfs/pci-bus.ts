@@ -4,16 +4,15 @@
 import { dir, relLink, ro, uevent, wo } from './build';
 import type { DirNode } from './node';
 import type { Machine } from '../engine/machine';
+import type { Device } from '../engine/types';
 import { plainPower } from '../engine/power';
 import { powerDir } from './power';
 
-export function busName(segment: number, bus: number): string {
-  return `${segment.toString(16).padStart(4, '0')}:${bus.toString(16).padStart(2, '0')}`;
-}
+export { busName } from '../engine/paths';
 
 /** `ownerDir` is the directory holding pci_bus/ (the bridge or host bridge), `owner` its
  * engine object (the pci_bus device's PM state goes with it). */
-export function pciBusDir(m: Machine, owner: object, ownerDir: string, name: string, rescan: (text: string) => void): DirNode {
+export function pciBusDir(m: Machine, owner: object, ownerDir: string, name: string, rescan: (text: string) => void, device?: Device): DirNode {
   const here = `${ownerDir}/pci_bus/${name}`;
   return dir(() => [
     [
@@ -22,7 +21,7 @@ export function pciBusDir(m: Machine, owner: object, ownerDir: string, name: str
         ['cpuaffinity', ro(() => '1')],
         ['cpulistaffinity', ro(() => '0')],
         ['device', relLink(here, ownerDir)],
-        ['power', powerDir(plainPower(m, owner, `pci_bus/${name}`))],
+        ['power', powerDir(m, plainPower(m, owner, `pci_bus/${name}`, {}, device))],
         ['rescan', wo(rescan)],
         ['subsystem', relLink(here, 'class/pci_bus')],
         ['uevent', uevent(() => [])],

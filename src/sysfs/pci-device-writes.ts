@@ -7,7 +7,6 @@ import { removeStore, rescanBridge, rescanDevice } from '../engine/hotplug';
 import { setNumaNode } from '../engine/device-settings';
 import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
-import { resetMethods } from './pci-device';
 
 type Store = (text: string) => void;
 
@@ -37,6 +36,6 @@ export function pciWrites(m: Machine, d: PciDevice): Record<string, Store> {
       if (d.resetMethods?.length === 0) throw new Errno('ENOTTY', 'every reset method is disabled');
     }),
     resetSubordinate: numberStore(),
-    resetMethod: (t) => storeResetMethod(m, d, resetMethods(m, d), t),
+    resetMethod: (t) => storeResetMethod(m, d, t),
   };
 }

@@ -6,7 +6,7 @@
 
 import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
-import { ariForwardingEnabled, CAP_ID, findCap, hasFlr, hasPmReset, linkInfo, EXT_CAP_ID, findExtCap } from '../pci/config-read';
+import { ariForwardingEnabled, CAP_ID, findCap, linkInfo, EXT_CAP_ID, findExtCap } from '../pci/config-read';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
 import { dir, emptyDir, owned, relLink, ro, rw, rwRaw, uevent, wo } from './build';
 import type { Entries } from './build';
@@ -15,7 +15,7 @@ import { deviceDirPath, driverDirPath, iommuUnitPath } from './paths';
 import { groupPath } from './iommu-groups';
 import { pciWrites } from './pci-device-writes';
 import { pciPower } from '../engine/power';
-import { enableCount, resetMethodText } from '../engine/pci-attrs';
+import { enableCount, resetMethodText, supportedResetMethods } from '../engine/pci-attrs';
 import { powerDir } from './power';
 import { busName, pciBusDir } from './pci-bus';
 import { portServiceEntries } from './port-services';
@@ -59,20 +59,6 @@ function ueventVars(d: PciDevice): string[] {
 function resourceText(d: PciDevice): string {
   const zero = '0x0000000000000000 0x0000000000000000 0x0000000000000000';
   return Array.from({ length: d.fn.headerType === 1 ? 17 : 13 }, () => zero).join('\n');
-}
-
-/** drivers/pci/pci.c pci_init_reset_methods, in the kernel's order (flr, pm, bus). */
-export function resetMethods(m: Machine, d: PciDevice): string[] {
-  const cfg = m.configBytes(d);
-  const out: string[] = [];
-  if (hasFlr(cfg)) out.push('flr');
-  if (hasPmReset(cfg)) out.push('pm');
-  // pci_parent_bus_reset, as evaluated when the device is added (pci_init_reset_methods in
-  // pci_device_add): not on a root bus nor a virtual bus, and no other device on its bus yet.
-  // A bridge's subordinate bus does not exist yet at that point, so bridges qualify too.
-  const f = d.fn;
-  if (f.bus.parent !== null && f.bus.bridge !== null && f.bus.devices[0] === f) out.push('bus');
-  return out;
 }
 
 function configAttr(m: Machine, d: PciDevice): AttrNode {
@@ -168,12 +154,12 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     const vectors = fx.vectors(d);
     if (vectors.length > 0) e.push(['msi_irqs', dir(() => vectors.map((v) => [String(v.irq), ro(() => v.kind)]))]);
     e.push(['numa_node', rw(() => String(d.numaNode), w.numaNode)]);
-    if (isBridge && f.secondary) e.push(['pci_bus', pciBusDir(m, d, here, busName(f.segment, f.secondary.number), w.rescanBridge)]);
-    e.push(['power', powerDir(pciPower(m, d))]);
+    if (isBridge && f.secondary) e.push(['pci_bus', pciBusDir(m, d, here, busName(f.segment, f.secondary.number), w.rescanBridge, d)]);
+    e.push(['power', powerDir(m, pciPower(m, d))]);
     e.push(['power_state', ro(() => fx.powerState(d))]);
     e.push(['remove', wo(w.remove, 0o220)]);
     e.push(['rescan', wo(w.rescan)]);
-    const resets = resetMethods(m, d);
+    const resets = supportedResetMethods(m, d);
     if (resets.length > 0) {
       e.push(['reset', wo(w.reset)]);
       e.push(['reset_method', rwRaw(() => resetMethodText(d, resets), w.resetMethod)]);

@@ -22,7 +22,7 @@ export function platformDeviceDir(m: Machine, d: PlatformDevice): DirNode {
       e.push(['iommu_group', relLink(here, groupPath(d.group.id))]);
     }
     e.push(['modalias', ro(() => `of:N${d.name.replace(/^[0-9a-f]+\./, '')}T(null)`)]);
-    e.push(['power', powerDir(plainPower(m, d, ''))]);
+    e.push(['power', powerDir(m, plainPower(m, d, '', {}, d))]);
     e.push(['subsystem', relLink(here, 'bus/platform')]);
     e.push(['uevent', uevent(() => [`OF_NAME=${d.name}`])]);
     return e;

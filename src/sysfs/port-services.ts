@@ -43,7 +43,7 @@ export function portServiceEntries(m: Machine, d: PciDevice, cfg: Uint8Array): E
       name,
       owned(m.binding(d), dir(() => [
         // pcie_device_init: device_enable_async_suspend, and pm_runtime_no_callbacks once registered.
-        ['power', powerDir(plainPower(m, m.binding(d), name, { asyncSuspend: true, noCallbacks: true }))],
+        ['power', powerDir(m, plainPower(m, m.binding(d), name, { asyncSuspend: true, noCallbacks: true }, d))],
         ['subsystem', relLink(here, 'bus/pci_express')],
         ['uevent', uevent(() => [])],
       ])),

@@ -4,6 +4,7 @@
 
 import { autosuspendDelay, runtimeEnabledText, storeAsync, storeControl, storeWakeup } from '../engine/power';
 import type { PowerSource } from '../engine/power';
+import type { Machine } from '../engine/machine';
 import { dir, ro, rw } from './build';
 import type { Entries } from './build';
 import type { DirNode } from './node';
@@ -15,13 +16,13 @@ const WAKEUP_STATS = ['wakeup_abort_count', 'wakeup_active', 'wakeup_active_coun
  * runtime callbacks, pm_wakeup_attr_group on a wakeup-capable device. */
 const RUNTIME_GROUP = new Set(['autosuspend_delay_ms', 'control', 'runtime_active_time', 'runtime_suspended_time']);
 
-export function powerDir(src: PowerSource): DirNode {
-  // The listing never changes (the attributes read their values when shown): built once.
+export function powerDir(m: Machine, src: PowerSource): DirNode {
+  // The listing is fixed by `src` (the attributes read their values when shown): built once.
   return dir(() => {
     const all: Entries = [
-      ['async', rw(() => (src.pm().asyncSuspend ? 'enabled' : 'disabled'), (t) => storeAsync(src, t))],
+      ['async', rw(() => (src.pm().asyncSuspend ? 'enabled' : 'disabled'), (t) => storeAsync(m, src, t))],
       ['autosuspend_delay_ms', rw(autosuspendDelay, autosuspendDelay)],
-      ['control', rw(() => (src.pm().runtimeAuto ? 'auto' : 'on'), (t) => storeControl(src, t))],
+      ['control', rw(() => (src.pm().runtimeAuto ? 'auto' : 'on'), (t) => storeControl(m, src, t))],
       ['runtime_active_kids', ro(() => String(src.runtime().activeKids))],
       ['runtime_active_time', ro(() => '0')],
       ['runtime_enabled', ro(() => runtimeEnabledText(src.pm(), src.runtime()))],
@@ -31,7 +32,7 @@ export function powerDir(src: PowerSource): DirNode {
     ];
     const e = src.noCallbacks ? all.filter(([name]) => !RUNTIME_GROUP.has(name)) : all;
     if (src.wakeupCapable) {
-      e.push(['wakeup', rw(() => (src.wakeupEnabled() ? 'enabled' : 'disabled'), (t) => storeWakeup(src, t))]);
+      e.push(['wakeup', rw(() => (src.wakeupEnabled() ? 'enabled' : 'disabled'), (t) => storeWakeup(m, src, t))]);
       // wakeup_*_show: the wakeup source's figures once one is registered, else an empty line.
       for (const name of WAKEUP_STATS) e.push([name, ro(() => (src.wakeupEnabled() ? '0' : ''))]);
     }

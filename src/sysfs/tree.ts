@@ -58,7 +58,7 @@ function unitDir(m: Machine, unit: IommuUnit): DirNode {
     if (unit.spec.type === 'amd-vi') {
       e.push(['amd-iommu', dir(() => [['cap', ro(() => '0x00190063')], ['features', ro(() => '0x0000000000000000')]])]);
     }
-    e.push(['power', powerDir(plainPower(m, unit, ''))]);
+    e.push(['power', powerDir(m, plainPower(m, unit, ''))]);
     e.push(['subsystem', relLink(here, 'class/iommu')]);
     e.push(['uevent', uevent(() => [])]);
     return e;
@@ -76,7 +76,7 @@ function hostBridgeDir(m: Machine, index: number): DirNode {
     const e: Entries = m.childDevices(here).map((d: PciDevice) => [d.name, pciDeviceDir(m, d)]);
     e.push(['pci_bus', pciBusDir(m, host, here, busName(host.segment, host.busNumber), (t) => rescanRoot(m, index, t))]);
     // pci_register_host_bridge: device_enable_async_suspend(bus->bridge).
-    e.push(['power', powerDir(plainPower(m, host, '', { asyncSuspend: true }))]);
+    e.push(['power', powerDir(m, plainPower(m, host, '', { asyncSuspend: true }))]);
     e.push(['uevent', uevent(() => [])]);
     return e;
   });

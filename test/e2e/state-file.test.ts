@@ -93,6 +93,21 @@ const SRIOV_WRITES = [
   'echo 1 > bus/pci/devices/0000:00:1f.3/remove',
   'echo -1 > bus/pci/devices/0000:03:00.0/numa_node',
   'echo 0 > bus/pci/drivers_autoprobe',
+  // The attributes that keep what is written: PCI flags, reset_method, power/ of a device,
+  // of a port service and of a bus, resource_alignment, modules and their parameters.
+  'echo 1 > bus/pci/devices/0000:03:00.0/broken_parity_status',
+  'echo 0 > bus/pci/devices/0000:03:00.0/d3cold_allowed',
+  'echo 0 > bus/pci/devices/0000:03:00.0/msi_bus',
+  'echo 1 > bus/pci/devices/0000:03:00.0/enable',
+  'echo pm > bus/pci/devices/0000:03:00.0/reset_method',
+  'echo auto > bus/pci/devices/0000:00:02.1/power/control',
+  'echo disabled > devices/pci0000:00/0000:00:02.1/0000:00:02.1:pcie002/power/async',
+  'echo enabled > devices/pci0000:00/0000:00:02.1/pci_bus/0000:02/power/async',
+  'echo on > devices/pci0000:00/power/control',
+  'echo 20@0000:02:00.0 > bus/pci/resource_alignment',
+  'echo Y > module/vfio_iommu_type1/parameters/allow_unsafe_interrupts',
+  'echo vfio_pci > kernel/debug/iommufs/unload_module',
+  'echo vfio_pci > kernel/debug/iommufs/load_module',
 ];
 
 async function killHard(d: Daemon): Promise<void> {
@@ -224,6 +239,10 @@ describe('mount --state', () => {
       ['nvme bound to the SATA controller', edit((s) => (dev(s, '0000:00:1f.2').driver = 'nvme')), '$.devices["0000:00:1f.2"].driver: nvme cannot bind'],
       ['numvfs 2.5', edit((s) => (dev(s, '0000:01:00.0').numvfs = 2.5)), '$.devices["0000:01:00.0"].numvfs: must be an integer'],
       ['an unknown device', edit((s) => (s.devices['0000:09:00.0'] = { seq: 3, driver: null })), '$.devices["0000:09:00.0"]: no such PCI device'],
+      ['enables -2', edit((s) => (dev(s, '0000:03:00.0').enables = -2)), '$.devices["0000:03:00.0"].enables: -2 is outside -1..2147483647'],
+      ['a reset method the device lacks', edit((s) => (dev(s, '0000:00:1f.2').resetMethods = ['bus'])), '$.devices["0000:00:1f.2"].resetMethods[0]: 0000:00:1f.2 does not support bus'],
+      ['vfio_iommu_type1 loaded before vfio', edit((s) => (s.modules = s.modules!.filter((x) => x.name !== 'vfio'))), '$.modules[0].name: vfio_iommu_type1 needs vfio'],
+      ['power/ of a device that is not there', edit((s) => (s.power = { '0000:09:00.0': { '': { runtimeAuto: true, asyncSuspend: true, wakeupEnabled: false } } })), '$.power["0000:09:00.0"]: no device'],
     ] as const) {
       it(what, async () => {
         const dir = await mkdtemp(join(tmpdir(), 'iommufs-state-'));

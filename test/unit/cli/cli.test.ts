@@ -1,24 +1,11 @@
 // The command line as scripts see it: output formats, exit codes, and the malformed corpus
 // (every file refused with its exact lines and exit 2, never a stack trace).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
-import { CLI, FIXTURES, ROOT, TOPOLOGIES } from '../../helpers/paths';
-
-const exec = promisify(execFile);
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await exec(process.execPath, [CLI, ...args], { cwd: ROOT });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+import { cli } from '../../helpers/cli';
+import { FIXTURES, TOPOLOGIES } from '../../helpers/paths';
 
 describe('iommufs command line', () => {
   it('groups prints "group N: devices" lines in number order', async () => {

@@ -10,7 +10,7 @@ import { bind, parseBool, unbind } from '../../../src/engine/driver-ops';
 import { Errno } from '../../../src/engine/errno';
 import { removeStore, rescanAll } from '../../../src/engine/hotplug';
 import { Machine } from '../../../src/engine/machine';
-import { enableCount, resetMethodText, storeEnable, storeResetMethod } from '../../../src/engine/pci-attrs';
+import { enableCount, resetMethodText, storeEnable, storeResetMethod, supportedResetMethods } from '../../../src/engine/pci-attrs';
 import { pciPower, storeControl } from '../../../src/engine/power';
 import { showResourceAlignment, storeResourceAlignment } from '../../../src/engine/resource-alignment';
 import type { PciDevice } from '../../../src/engine/types';
@@ -64,14 +64,14 @@ describe('runtime PM of a PCI device (pci_pm_init, local_pci_probe, vfio_pci_cor
     const nic = pci(m, '0000:02:00.0');
     const power = pciPower(m, nic);
     assert.deepEqual(power.runtime(), { enabled: true, usage: 1, activeKids: 0, status: 'active' });
-    storeControl(power, 'auto\n');
+    storeControl(m, power, 'auto\n');
     assert.deepEqual(power.runtime(), { enabled: true, usage: 0, activeKids: 0, status: 'suspended' });
     const port = pciPower(m, pci(m, '0000:00:02.1'));
     assert.equal(port.runtime().activeKids, 0);
     bind(m, 'e1000e', '0000:02:00.0');
     assert.deepEqual(power.runtime(), { enabled: true, usage: 1, activeKids: 0, status: 'active' });
     assert.equal(port.runtime().activeKids, 1);
-    refuses(() => storeControl(power, 'automatic'), 'EINVAL');
+    refuses(() => storeControl(m, power, 'automatic'), 'EINVAL');
     assert.equal(power.pm().runtimeAuto, true);
   });
 
@@ -89,7 +89,7 @@ describe('runtime PM of a PCI device (pci_pm_init, local_pci_probe, vfio_pci_cor
 
   it('a removed and rescanned device starts again from the defaults (a new struct device)', () => {
     const m = boot('qemu-sriov');
-    storeControl(pciPower(m, pci(m, '0000:02:00.0')), 'auto');
+    storeControl(m, pciPower(m, pci(m, '0000:02:00.0')), 'auto');
     removeStore(m, pci(m, '0000:02:00.0'), '1');
     rescanAll(m, '1');
     assert.equal(pciPower(m, pci(m, '0000:02:00.0')).pm().runtimeAuto, false);
@@ -112,16 +112,17 @@ describe('enable, reset_method and resource_alignment', () => {
   it('reset_method (reset_method_store): subsets in order, "" none, "default" back; bad lists keep the old methods', () => {
     const m = boot('qemu-sriov');
     const d = pci(m, '0000:03:00.0');
-    const supported = ['flr', 'pm', 'bus'];
-    storeResetMethod(m, d, supported, 'bus flr\n');
+    const supported = supportedResetMethods(m, d);
+    assert.deepEqual(supported, ['flr', 'pm', 'bus']);
+    storeResetMethod(m, d, 'bus flr\n');
     assert.equal(resetMethodText(d, supported), 'bus flr\n');
-    for (const bad of ['flr flr', 'flr acpi', 'flr default', 'FLR', 'flr\tpm']) refuses(() => storeResetMethod(m, d, supported, bad), 'EINVAL');
+    for (const bad of ['flr flr', 'flr acpi', 'flr default', 'FLR', 'flr\tpm']) refuses(() => storeResetMethod(m, d, bad), 'EINVAL');
     assert.equal(resetMethodText(d, supported), 'bus flr\n');
-    storeResetMethod(m, d, supported, '  pm \n');
+    storeResetMethod(m, d, '  pm \n');
     assert.equal(resetMethodText(d, supported), 'pm\n');
-    storeResetMethod(m, d, supported, '\n');
+    storeResetMethod(m, d, '\n');
     assert.equal(resetMethodText(d, supported), '');
-    storeResetMethod(m, d, supported, 'default');
+    storeResetMethod(m, d, 'default');
     assert.equal(resetMethodText(d, supported), 'flr pm bus\n');
   });
 

@@ -13,10 +13,11 @@ import { captureState, checkStateShape, restoreState, topologyFingerprint } from
 import { TOPOLOGIES } from '../../helpers/paths';
 import { DOMAINS_TOPOLOGY, GPU } from './domains-fixture';
 import { firstDifference, walkTree } from './state-tree-walk';
-import { applyRandom, bootText, randomWrite, read, rng, write } from './state-writes';
+import { applyRandom, armPlatformTopology, bootText, randomWrite, read, rng, write } from './state-writes';
 
 const SRIOV = readFileSync(join(TOPOLOGIES, 'qemu-sriov.yaml'), 'utf8');
 const SRIOV_NIC = readFileSync(join(TOPOLOGIES, 'sriov-nic.yaml'), 'utf8');
+const ARM_PLATFORM = armPlatformTopology();
 
 /** What a restart does: the state through JSON, checked, put on a freshly booted machine. */
 function restart(m: Machine, text: string): Machine {
@@ -74,8 +75,11 @@ describe('saved state: directed round trips', () => {
     write(m, 'bus/pci/drivers/pci-stub/new_id', '8086 10d3\n'); // binds 02:00.0
     write(m, 'bus/pci/devices/0000:03:00.0/config', Buffer.from([0x07]), 0x04);
     write(m, 'bus/pci/devices/0000:03:00.0/config', Buffer.from([0x0b]), 0x3c);
-    // Bound now: the image follows (bus master on), whenever it was first read.
-    assert.equal(read(m, 'bus/pci/devices/0000:02:00.0/config').charCodeAt(0x04) & 0x04, 0x04);
+    // Bound now to pci-stub, whose probe enables nothing (pci_stub_probe): the image follows
+    // the state (bus master still off, the driver bits as pci-stub left them), whenever it was
+    // first read.
+    assert.equal(read(m, 'bus/pci/devices/0000:02:00.0/config').charCodeAt(0x04) & 0x04, 0);
+    assert.equal(m.devices.get('0000:02:00.0')?.driver, 'pci-stub');
     const r = restart(m, SRIOV);
     assert.equal(read(r, 'bus/pci/devices/0000:02:00.0/config'), read(m, 'bus/pci/devices/0000:02:00.0/config'));
     assert.equal(read(r, 'bus/pci/devices/0000:03:00.0/config').charCodeAt(0x3c), 0x0b);
@@ -103,6 +107,53 @@ describe('saved state: directed round trips', () => {
     assertSameTree(m, r, 'mdevs');
   });
 
+  it('the PCI flags, reset_method, power/ of every kind of device, resource_alignment and platform driver_override come back', () => {
+    const m = bootText(ARM_PLATFORM);
+    const port = m.pciDevicesInOrder().find((d) => d.driver === 'pcieport' && d.fn.secondary)!;
+    const dev = 'bus/pci/devices/0000:01:00.0';
+    write(m, 'bus/pci/drivers/nvme/unbind', '0000:01:00.0\n'); // enable takes no bound device
+    write(m, `${dev}/broken_parity_status`, '1\n');
+    write(m, `${dev}/d3cold_allowed`, '0\n');
+    write(m, `${dev}/msi_bus`, '0\n');
+    write(m, `${dev}/enable`, '1\n');
+    write(m, `${dev}/reset_method`, '\n');
+    write(m, `${dev}/power/control`, 'auto\n');
+    const bus = `pci_bus/${port.fn.segment.toString(16).padStart(4, '0')}:${port.fn.secondary!.number.toString(16).padStart(2, '0')}`;
+    write(m, `${port.fn.sysfsPath}/${bus}/power/async`, 'enabled\n');
+    const host = m.pci.hostBridges[0]!;
+    write(m, `devices/${host.dirName}/power/control`, 'on\n');
+    write(m, 'devices/platform/1c00000.gpu/power/async', 'enabled\n');
+    write(m, 'devices/platform/1c00000.gpu/driver_override', 'vfio-platform\n');
+    write(m, 'bus/pci/resource_alignment', '20@0000:02:00.0\n');
+    const r = restart(m, ARM_PLATFORM);
+    assert.equal(read(r, `${dev}/broken_parity_status`), '1\n');
+    assert.equal(read(r, `${dev}/d3cold_allowed`), '0\n');
+    assert.equal(read(r, `${dev}/msi_bus`), '0\n');
+    assert.equal(read(r, `${dev}/enable`), '1\n');
+    assert.equal(read(r, `${dev}/reset_method`), '');
+    assert.equal(read(r, `${dev}/power/control`), 'auto\n');
+    assert.equal(read(r, `${port.fn.sysfsPath}/${bus}/power/async`), 'enabled\n');
+    assert.equal(read(r, `devices/${host.dirName}/power/control`), 'on\n');
+    assert.equal(read(r, 'devices/platform/1c00000.gpu/power/async'), 'enabled\n');
+    assert.equal(read(r, 'devices/platform/1c00000.gpu/driver_override'), 'vfio-platform\n');
+    assert.equal(read(r, 'bus/pci/resource_alignment'), '20@0000:02:00.0\n');
+    assertSameTree(m, r, 'attribute writes');
+  });
+
+  it('module loads, unloads and parameters come back, and drivers keep their registration order', () => {
+    const m = bootText(SRIOV_NIC);
+    write(m, 'kernel/debug/iommufs/unload_module', 'vfio_pci\n');
+    write(m, 'kernel/debug/iommufs/load_module', 'vfio_pci\n'); // vfio-pci is now registered last
+    write(m, 'module/vfio_iommu_type1/parameters/dma_entry_limit', '100\n');
+    write(m, 'kernel/debug/iommufs/unload_module', 'pci_stub\n');
+    const r = restart(m, SRIOV_NIC);
+    assert.deepEqual(r.modules.list().map((x) => x.name), m.modules.list().map((x) => x.name));
+    assert.equal(r.modules.isLoaded('pci_stub'), false);
+    assert.equal(read(r, 'module/vfio_iommu_type1/parameters/dma_entry_limit'), '100\n');
+    assert.deepEqual([...r.drivers.keys()], [...m.drivers.keys()]);
+    assertSameTree(m, r, 'modules');
+  });
+
   it('a state saved twice in a row is the same (capture of a restored machine gives the file back)', () => {
     const m = bootText(SRIOV_NIC);
     const r0 = rng(7);
@@ -123,6 +174,7 @@ describe('saved state: seeded random writes', () => {
     ['domains-lab', DOMAINS_TOPOLOGY],
     ['qemu-sriov', SRIOV],
     ['sriov-nic', SRIOV_NIC],
+    ['arm-platform', ARM_PLATFORM],
   ] as const) {
     it(`${label}: restore(capture(m)) serves m's tree after random sequences (seeds ${SEED ?? `${BASE}..${BASE + RUNS - 1}`}), and both go on alike`, () => {
       const seeds = SEED === undefined ? Array.from({ length: RUNS }, (_, i) => BASE + i) : [SEED];

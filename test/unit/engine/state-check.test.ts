@@ -39,13 +39,21 @@ function set(s: State, path: readonly Key[], ...value: unknown[]): State {
   return s;
 }
 
-/** A good state of qemu-sriov: nvme bound with 2 VFs, 02:00.0 removed, a config write. */
+/** A good state of qemu-sriov: nvme bound with 2 VFs, 02:00.0 removed, a config write, a
+ * port's power/ and one of its services', enable and reset_method of 03:00.0, a module
+ * parameter and pci_stub unloaded. */
 function baseline(): State {
   const m = bootText(SRIOV);
   write(m, 'bus/pci/drivers/nvme/bind', '0000:01:00.0\n');
   write(m, 'bus/pci/devices/0000:01:00.0/sriov_numvfs', '2\n');
   write(m, 'bus/pci/devices/0000:02:00.0/remove', '1\n');
   write(m, 'bus/pci/devices/0000:03:00.0/config', Buffer.from([0x07]), 4);
+  write(m, 'bus/pci/devices/0000:00:02.1/power/control', 'auto\n');
+  write(m, 'devices/pci0000:00/0000:00:02.1/0000:00:02.1:pcie002/power/async', 'disabled\n');
+  write(m, 'bus/pci/devices/0000:03:00.0/enable', '1\n');
+  write(m, 'bus/pci/devices/0000:03:00.0/reset_method', 'pm\n');
+  write(m, 'module/vfio_iommu_type1/parameters/allow_unsafe_interrupts', 'Y\n');
+  write(m, 'kernel/debug/iommufs/unload_module', 'pci_stub\n');
   return JSON.parse(JSON.stringify(captureState(m, FP))) as State;
 }
 
@@ -74,6 +82,17 @@ const CASES: [string, (s: State) => unknown, string, boolean][] = [
   ['a config byte of 300', (s) => set(s, ['devices', '0000:03:00.0', 'config'], { 4: 300 }), '$.devices["0000:03:00.0"].config["4"]: 300 is outside 0..255', false],
   ['an mdev uuid in upper case', (s) => set(s, ['mdevs'], [{ uuid: 'AAAAAAAA-2222-4333-8444-555555555555', parent: '0000:01:00.0', type: 'x', seq: 1 }]), '$.mdevs[0].uuid', false],
   ['a group without devices', (s) => set(s, ['groups', 0, 'devices'], []), '$.groups[0].devices: a group has at least one device', false],
+  ['enables below -1', (s) => set(s, ['devices', '0000:03:00.0', 'enables'], -2), '$.devices["0000:03:00.0"].enables: -2 is outside -1..2147483647', false],
+  ['a reset method twice', (s) => set(s, ['devices', '0000:03:00.0', 'resetMethods'], ['pm', 'pm']), '$.devices["0000:03:00.0"].resetMethods[1]: pm is listed twice', false],
+  ['a reset method Linux does not have', (s) => set(s, ['devices', '0000:03:00.0', 'resetMethods'], ['reboot']), '$.devices["0000:03:00.0"].resetMethods[0]: "reboot" is not a reset method', false],
+  ['d3coldAllowed a number', (s) => set(s, ['devices', '0000:03:00.0', 'd3coldAllowed'], 1), '$.devices["0000:03:00.0"].d3coldAllowed: must be true or false', false],
+  ['power/control a string', (s) => set(s, ['power', '0000:00:02.1', '', 'runtimeAuto'], 'auto'), '$.power["0000:00:02.1"][""].runtimeAuto: must be true or false', false],
+  ['a power/ key that is no device\'s', (s) => set(s, ['power', '0000:00:02.1', 'pci_bus/1'], { runtimeAuto: true, asyncSuspend: true, wakeupEnabled: false }), '$.power["0000:00:02.1"]["pci_bus/1"]: not a power/ key', false],
+  ['a module name with a dash', (s) => set(s, ['modules', 0, 'name'], 'vfio-pci'), '$.modules[0].name: "vfio-pci" is not a module name', false],
+  ['a module parameter over two lines', (s) => set(s, ['modules', 1, 'params', 'dma_entry_limit'], '1\n2'), '$.modules[1].params.dma_entry_limit: ', false],
+  ['mdev drivers_autoprobe a number', (s) => ({ ...s, mdevAutoprobe: 0 }), '$.mdevAutoprobe: must be true or false', false],
+  ['resource_alignment over two lines', (s) => ({ ...s, resourceAlignment: 'a\nb' }), '$.resourceAlignment: ', false],
+  ['a platform override with a NUL', (s) => ({ ...s, platformOverrides: { x: 'a\u0000' } }), '$.platformOverrides.x: ', false],
   // Only the machine can tell these.
   ['nvme bound to the SATA controller', (s) => set(s, ['devices', '0000:00:1f.2', 'driver'], 'nvme'), '$.devices["0000:00:1f.2"].driver: nvme cannot bind 0000:00:1f.2', true],
   ['a driver the machine does not have', (s) => set(s, ['devices', '0000:03:00.0', 'driver'], 'nosuch'), '$.devices["0000:03:00.0"].driver: no driver nosuch', true],
@@ -106,6 +125,20 @@ const CASES: [string, (s: State) => unknown, string, boolean][] = [
     true,
   ],
   ['a group with no default domain type', (s) => set(s, ['groups', 0, 'type'], 'unknown'), '$.groups[0].type: must be identity, DMA or DMA-FQ', true],
+  ['a reset method the device does not support', (s) => set(s, ['devices', '0000:00:1f.2', 'resetMethods'], ['bus']), '$.devices["0000:00:1f.2"].resetMethods[0]: 0000:00:1f.2 does not support bus', true],
+  ['enable_cnt below 0', (s) => set(s, ['devices', '0000:00:1f.2', 'enables'], -1), '$.devices["0000:00:1f.2"].enables: -1 would make enable_cnt of 0000:00:1f.2 negative', true],
+  ['power/ of a removed device', (s) => set(s, ['power', '0000:02:00.0'], { '': { runtimeAuto: true, asyncSuspend: true, wakeupEnabled: false } }), '$.power["0000:02:00.0"]: no device, IOMMU unit or host bridge 0000:02:00.0 present', true],
+  ['power/ of a bus not behind the device', (s) => set(s, ['power', '0000:00:02.1', 'pci_bus/0000:07'], { runtimeAuto: true, asyncSuspend: true, wakeupEnabled: false }), '$.power["0000:00:02.1"]["pci_bus/0000:07"]: not the bus behind it (pci_bus/0000:02)', true],
+  ['a port service of an unbound device', (s) => set(s, ['power', '0000:00:1f.2'], { '0000:00:1f.2:pcie002': { runtimeAuto: true, asyncSuspend: true, wakeupEnabled: false } }), '$.power["0000:00:1f.2"]["0000:00:1f.2:pcie002"]: not a port service of it', true],
+  ['a module the machine does not have', (s) => set(s, ['modules', 0, 'name'], 'nosuch'), '$.modules[0].name: no module nosuch', true],
+  ['a module loaded before what it needs', (s) => set(s, ['modules'], s.modules!.filter((x) => x.name !== 'vfio')), '$.modules[0].name: vfio_iommu_type1 needs vfio', true],
+  ['a bool parameter as Linux never shows it', (s) => set(s, ['modules', 1, 'params', 'allow_unsafe_interrupts'], 'yes'), '$.modules[1].params.allow_unsafe_interrupts: ', true],
+  ['a parameter the module does not have', (s) => set(s, ['modules', 1, 'params', 'nosuch'], 'Y'), '$.modules[1].params.nosuch: vfio_iommu_type1 has no parameter nosuch', true],
+  ['nvme bound while its module is not loaded', (s) => ({ ...s, modules: s.modules!.filter((x) => x.name !== 'nvme'), drivers: s.drivers!.filter((x) => x !== 'nvme') }), '$.devices["0000:01:00.0"].driver: no driver nvme registered', true],
+  ['a driver whose module is not loaded', (s) => set(s, ['drivers'], [...s.drivers!, 'pci-stub']), '$.drivers[', true],
+  ['a loaded module\'s driver not registered', (s) => set(s, ['drivers'], s.drivers!.filter((x) => x !== 'vfio-pci')), '$.drivers: vfio-pci is registered by a loaded module but not listed', true],
+  ['drivers without modules', (s) => set(s, ['modules']), '$.drivers: only with "modules"', true],
+  ['a platform override of a PCI device', (s) => ({ ...s, platformOverrides: { '0000:03:00.0': 'vfio-platform' } }), '$.platformOverrides["0000:03:00.0"]: no platform device', true],
   ['an mdev on a device that is no mdev parent', (s) => set(s, ['mdevs'], [{ uuid: '11111111-2222-4333-8444-555555555555', parent: '0000:01:00.0', type: 'x', seq: s.nextSeq - 1 }]), '$.mdevs[0]: ENODEV', true],
 ];
 
@@ -113,6 +146,16 @@ describe('damaged state files', () => {
   it('the baseline itself restores', () => {
     restore(baseline());
     assert.equal(schemaValid(baseline()), true, ajv.errorsText(schemaValid.errors));
+  });
+
+  it('a version 2 file from before the PCI flags, power/, modules and drivers were kept restores (boot\'s modules stay)', () => {
+    const old = baseline();
+    for (const k of ['mdevAutoprobe', 'resourceAlignment', 'platformOverrides', 'power', 'modules', 'drivers'] as const) delete old[k];
+    for (const d of Object.values(old.devices)) for (const k of ['brokenParity', 'd3coldAllowed', 'noMsi', 'enables', 'resetMethods'] as const) delete d[k];
+    assert.equal(schemaValid(old), true, ajv.errorsText(schemaValid.errors));
+    const m = bootText(SRIOV);
+    restoreState(m, checkStateShape(old, FP));
+    assert.equal(m.modules.isLoaded('pci_stub'), true);
   });
 
   for (const [what, damage, where, machineOnly] of CASES) {

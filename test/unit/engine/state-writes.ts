@@ -3,11 +3,24 @@
 // seeded random writer over every attribute a write can change state through.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { isErrno } from '../../../src/engine/errno';
 import { Machine } from '../../../src/engine/machine';
 import type { Node } from '../../../src/sysfs/node';
 import { sysfsTree } from '../../../src/sysfs/tree';
 import { loadTopology } from '../../../src/topology/load';
+import { TOPOLOGIES } from '../../helpers/paths';
+
+/** An arm64 server (topologies/arm-smmuv3-server.yaml) with two platform devices behind its
+ * first SMMU, for their driver_override and power/. */
+export function armPlatformTopology(): string {
+  return `${readFileSync(join(TOPOLOGIES, 'arm-smmuv3-server.yaml'), 'utf8')}
+platform:
+  - { name: 1c00000.gpu, iommu: smmu3.0x0000000148000000, stream-ids: [0x70000] }
+  - { name: 1d00000.dma, iommu: smmu3.0x0000000148000000, stream-ids: [0x70010] }
+`;
+}
 
 export function bootText(text: string, file = 'machine.yaml'): Machine {
   const r = loadTopology(text, file);
@@ -83,11 +96,51 @@ export interface RandomWrite {
 
 const UUIDS = ['11111111-2222-4333-8444-555555555555', '11111111-2222-4333-8444-666666666666', 'a0a0a0a0-b1b1-4c2c-8d3d-e4e4e4e4e4e4'];
 
+/** Names in a directory of the tree ([] when it is not one). */
+function listing(m: Machine, path: string): string[] {
+  const node = nodeAt(m, path);
+  return node && node.kind === 'dir' ? node.list() : [];
+}
+
+/** Every power/ directory of the machine's devices: PCI devices, the buses behind bridges and
+ * host bridges, port services, host bridges, IOMMU units, platform devices, mdevs. */
+function powerDirs(m: Machine): string[] {
+  const out: string[] = [];
+  for (const d of m.pciDevicesInOrder()) {
+    // The device's real directory: a path ending in a link names the link itself.
+    const dev = d.fn.sysfsPath;
+    out.push(dev);
+    for (const name of listing(m, dev)) if (name.startsWith(`${d.name}:pcie`)) out.push(`${dev}/${name}`);
+    for (const bus of listing(m, `${dev}/pci_bus`)) out.push(`${dev}/pci_bus/${bus}`);
+  }
+  for (const host of m.pci.hostBridges) {
+    out.push(`devices/${host.dirName}`);
+    for (const bus of listing(m, `devices/${host.dirName}/pci_bus`)) out.push(`devices/${host.dirName}/pci_bus/${bus}`);
+  }
+  for (const unit of listing(m, 'devices/virtual/iommu')) out.push(`devices/virtual/iommu/${unit}`);
+  for (const p of listing(m, 'devices/platform')) out.push(`devices/platform/${p}`);
+  for (const x of m.mdev.all()) out.push(`bus/mdev/devices/${x.name}`);
+  return out.map((x) => `${x}/power`);
+}
+
+/** Modules a load or unload may name: VFIO's, the stubs', and those of the topology's drivers. */
+function moduleNames(m: Machine): string[] {
+  const mods = new Set(['vfio_pci', 'pci_stub', 'vfio_iommu_type1', 'vfio', 'vfio_pci_core']);
+  for (const drv of m.drivers.values()) if (drv.traits.module) mods.add(drv.traits.module);
+  for (const spec of m.topology.pci.flatMap((r) => r.devices)) if (spec.driver) mods.add(spec.driver.replace(/-/g, '_'));
+  mods.add('ixgbevf');
+  mods.add('iavf');
+  return [...mods];
+}
+
 /**
  * One random write the machine can take now (or refuse): remove/rescan, SR-IOV count and
  * autoprobe, bind/unbind/driver_override/drivers_probe, new_id/remove_id, drivers_autoprobe,
- * group type, numa_node, config, mdev create/remove. `read` entries read a device's config,
- * as lspci does between writes (the image is made at the first read).
+ * group type, numa_node, config, mdev create/remove, the PCI flags (broken_parity_status,
+ * d3cold_allowed, msi_bus, enable, reset_method), power/ control, async and wakeup of every
+ * device, resource_alignment, platform driver_override, module loads, unloads and
+ * parameters. `read` entries read a device's config, as lspci does between writes (the
+ * image is made at the first read).
  */
 export function randomWrite(m: Machine, r: () => number): RandomWrite | { read: string } {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
@@ -100,7 +153,7 @@ export function randomWrite(m: Machine, r: () => number): RandomWrite | { read: 
   const pfs = pcis.filter((x) => x.fn.spec.sriov && !x.fn.physfn);
   const parents = pcis.filter((x) => x.fn.spec.mdev.length > 0);
   const groups = m.sortedGroups();
-  switch (Math.floor(r() * 17)) {
+  switch (Math.floor(r() * 23)) {
     case 0:
       return d.fn.bus.parent === null && r() < 0.7 ? { read: d.name } : { path: `${dev}/remove`, text: '1\n' };
     case 1:
@@ -138,6 +191,28 @@ export function randomWrite(m: Machine, r: () => number): RandomWrite | { read: 
     case 15: {
       const x = m.mdev.all();
       return x.length > 0 ? { path: `bus/mdev/devices/${pick(x).name}/remove`, text: '1\n' } : { read: d.name };
+    }
+    case 17: {
+      const flag = pick(['broken_parity_status', 'd3cold_allowed', 'msi_bus', 'enable']);
+      return { path: `${dev}/${flag}`, text: `${pick([0, 1])}\n` };
+    }
+    case 18:
+      return { path: `${dev}/reset_method`, text: `${pick(['', 'default', 'flr', 'pm', 'bus', 'bus flr', 'flr pm', 'pm bus flr'])}\n` };
+    case 19: {
+      const attr = pick([['control', 'auto', 'on'], ['async', 'enabled', 'disabled'], ['wakeup', 'enabled', 'disabled']] as const);
+      return { path: `${pick(powerDirs(m))}/${attr[0]}`, text: `${r() < 0.5 ? attr[1] : attr[2]}\n` };
+    }
+    case 20: {
+      if (r() < 0.2) return { path: 'bus/mdev/drivers_autoprobe', text: r() < 0.5 ? '0\n' : '1\n' };
+      const platform = listing(m, 'devices/platform');
+      if (r() < 0.5 || platform.length === 0) return { path: 'bus/pci/resource_alignment', text: pick(['\n', '20@0000:02:00.0\n', '16@pci:8086:10d3\nrest']) };
+      return { path: `devices/platform/${pick(platform)}/driver_override`, text: r() < 0.3 ? '\n' : `${pick(['vfio-platform', 'arm-smmu'])}\n` };
+    }
+    case 21:
+      return { path: `kernel/debug/iommufs/${r() < 0.5 ? 'load_module' : 'unload_module'}`, text: `${pick(moduleNames(m))}\n` };
+    case 22: {
+      const p = pick(['allow_unsafe_interrupts', 'disable_hugepages', 'dma_entry_limit']);
+      return { path: `module/vfio_iommu_type1/parameters/${p}`, text: p === 'dma_entry_limit' ? `${pick([100, 65535])}\n` : `${pick(['Y', 'N', '1'])}\n` };
     }
     default:
       return { read: d.name };
