@@ -269,6 +269,9 @@ export class Machine {
   /** The driver in d.driver has probed: what it sets up, and the registers it wrote. */
   private driverProbed(d: PciDevice): void {
     this.driverEffects.bound(d);
+    // bound() read the image to find the MSI capabilities; at boot no change is noted between
+    // then and the next read, so the image made before the vectors existed must go.
+    this.config.delete(d);
     const traits = this.driverEffects.traitsOf(d);
     if (traits) this.driverWroteConfig(d, traits);
   }
