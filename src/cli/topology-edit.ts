@@ -6,9 +6,11 @@
 import { parseCmdline } from '../topology/cmdline';
 import { PCI_TYPES } from '../topology/device-fields';
 import { article } from '../topology/read-devices';
+import { formatDiagnostic } from '../topology/model';
 import type { DeviceSpec, RootBusSpec, Topology } from '../topology/model';
 import { ACS_ALL, acsBit, hex2, parseDeviceAddress } from '../topology/values';
 import { devfnOf, fnOf, slotOf } from '../pci/address';
+import { checkTopology } from '../pci/check';
 import { enumerate } from '../pci/enumerate';
 import type { PciBus, PciFunction } from '../pci/enumerate';
 import { CliError } from './errors';
@@ -54,9 +56,12 @@ export function parseAcsFlags(text: string, what: string): number | null {
   return mask;
 }
 
+/** Each device of the copy by its YAML path, with the list that holds it. */
+type ByPath = Map<string, { spec: DeviceSpec; siblings: DeviceSpec[] }>;
+
 /** A deep copy of the device tree, with every device indexed by its YAML path. */
-function copyTree(t: Topology): { pci: RootBusSpec[]; byPath: Map<string, { spec: DeviceSpec; siblings: DeviceSpec[] }> } {
-  const byPath = new Map<string, { spec: DeviceSpec; siblings: DeviceSpec[] }>();
+function copyTree(t: Topology): { pci: RootBusSpec[]; byPath: ByPath } {
+  const byPath: ByPath = new Map();
   const copyList = (list: readonly DeviceSpec[]): DeviceSpec[] => {
     const out: DeviceSpec[] = [];
     for (const d of list) {
@@ -107,10 +112,11 @@ export function applyEdits(t: Topology, edits: readonly Edit[]): Topology {
   }
   const out: Topology = { ...t, cmdline: parseCmdline(cmdline), pci };
   checkBuses(out);
+  // What boot would trip on (VFs that no longer fit their new bus range, and so on).
+  const problems = checkTopology(out);
+  if (problems.length > 0) throw bad(`after the edits the machine would not boot:\n${problems.map(formatDiagnostic).join('\n')}`);
   return out;
 }
-
-type ByPath = Map<string, { spec: DeviceSpec; siblings: DeviceSpec[] }>;
 
 /** Whether a bus takes only conventional PCI functions: behind a PCI bridge or a conventional function. */
 function conventionalBelow(bridge: PciFunction | null): boolean {

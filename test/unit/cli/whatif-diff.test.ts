@@ -116,6 +116,17 @@ describe('whatif edits', () => {
     refused(() => parseSet('0000:00:02.0.driver=vfio-pci'), /only "acs" can be set/);
   });
 
+  it('refuses a move whose bridge takes a bus number the topology fixes', () => {
+    // Depth first: 01.0 → bus 1, 02.0 → bus 2 (fixed), 03.0 → 3, the bridge card → 4. Moved
+    // behind 01.0 the bridge card's secondary bus would be numbered 2, which 02.0 holds.
+    const t = topology(`      "01.0": { ${RP_ACS} }
+      "02.0": { ${RP_ACS}, slot: { bus: 2 } }
+      "03.0": { ${RP_ACS}, devices: { "00.0": { id: 12d8:e111, type: pcie-pci-bridge, devices: { "01.0": { id: 8086:100e, class: 0x020000 } } } } }
+`);
+    assert.match(groupsText(Machine.boot(t)), /0000:04:01\.0/);
+    refused(() => applyEdits(t, [parseMove('0000:03:00.0=0000:00:01.0')]), /bus 0x02 would be both/);
+  });
+
   it('--set acs=none on a port makes its card join the port; the group merges', () => {
     const t = topology(BRIDGED);
     const { before, after } = whatif(t, [parseSet('0000:00:02.0.acs=none')]);
