@@ -7,6 +7,7 @@ import { physicalSlot } from './slots';
 import type { PciFunction } from '../pci/enumerate';
 import type { Machine } from './machine';
 import type { PciDevice } from './types';
+import { positionAmong } from '../pci/add-order-index';
 
 export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
   const f = d.fn;
@@ -92,8 +93,10 @@ function functionZeroHasAri(f: PciFunction): boolean {
 /** QEMU's default MACs, 52:54:00:12:34:56 on, one per network function in creation (here:
  * boot add) order (net/net.c qemu_macaddr_default_if_unset), as the serial number
  * 52-54-00-ff-ff-12-34-xx. */
+const isNic = (x: PciFunction): boolean => x.classCode >> 16 === 0x02;
+
 function nicSerial(m: Machine, f: PciFunction): bigint {
-  const index = m.pci.addOrder.filter((x) => x.classCode >> 16 === 0x02).indexOf(f);
+  const index = positionAmong(m.pci.addOrder, isNic, f);
   return 0x525400ffff123400n | BigInt((0x56 + Math.max(0, index)) & 0xff);
 }
 

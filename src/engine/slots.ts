@@ -6,6 +6,7 @@ import type { PciFunction } from '../pci/enumerate';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
 import type { Machine } from './machine';
 import type { PciDevice } from './types';
+import { positionAmong } from '../pci/add-order-index';
 
 function isSlotPort(f: PciFunction): boolean {
   return f.pcieType === PCI_EXP_TYPE.ROOT_PORT || f.pcieType === PCI_EXP_TYPE.DOWNSTREAM;
@@ -19,7 +20,7 @@ function isSlotPort(f: PciFunction): boolean {
  */
 export function physicalSlot(m: Machine, f: PciFunction): number | undefined {
   if (!isSlotPort(f)) return undefined;
-  const i = m.pci.addOrder.filter(isSlotPort).indexOf(f);
+  const i = positionAmong(m.pci.addOrder, isSlotPort, f);
   return i < 0 ? undefined : i + 1;
 }
 

@@ -68,11 +68,15 @@ function driversDir(m: Machine): DirNode {
 function slotsDir(m: Machine): DirNode {
   // drivers/pci/slot.c: one directory per hot-plug slot, with the address of the bus behind
   // it (engine/slots.ts names them).
-  return dir(() =>
-    [...slotNames(m)].map(([d, name]): [string, DirNode] => [
-      name,
-      dir(() => [['address', ro(() => `${d.fn.segment.toString(16).padStart(4, '0')}:${d.fn.secondary!.number.toString(16).padStart(2, '0')}:00`)]]),
-    ]),
+  return dir(
+    () =>
+      [...slotNames(m)].map(([d, name]): [string, DirNode] => [
+        name,
+        dir(() => [['address', ro(() => `${d.fn.segment.toString(16).padStart(4, '0')}:${d.fn.secondary!.number.toString(16).padStart(2, '0')}:00`)]]),
+      ]),
+    0o755,
+    // Listed once per change: each lookup below it would otherwise name every slot again.
+    () => m.generation,
   );
 }
 
