@@ -11,6 +11,7 @@ import { numVfsStore } from '../../../src/engine/sriov';
 import type { PciDevice } from '../../../src/engine/types';
 import { loadTopology } from '../../../src/topology/load';
 import { TOPOLOGIES } from '../../helpers/paths';
+import { pciDevice } from '../../helpers/machines';
 
 /** A topology file of the repository, with its `cmdline:` line replaced when given. */
 function boot(name: string, cmdline?: string): Machine {
@@ -21,11 +22,7 @@ function boot(name: string, cmdline?: string): Machine {
   return Machine.boot(r.topology);
 }
 
-function dev(m: Machine, name: string): PciDevice {
-  const d = m.devices.get(name);
-  assert.ok(d && d.kind === 'pci', `no PCI device ${name}`);
-  return d;
-}
+const dev = pciDevice;
 
 function refused(code: ErrnoCode, fn: () => void): void {
   assert.throws(fn, (e: unknown) => isErrno(e) && e.code === code);

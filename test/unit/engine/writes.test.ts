@@ -3,7 +3,6 @@
 // overrides and SR-IOV state compared before and after), and every accepted write changes
 // what Linux 6.1 changes.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { bind, driversProbe, newId, removeId, setDriverOverride, unbind } from '../../../src/engine/driver-ops';
 import { isErrno } from '../../../src/engine/errno';
@@ -13,20 +12,11 @@ import { removeStore, rescanAll, rescanBridge, rescanDevice } from '../../../src
 import { Machine, memberNames } from '../../../src/engine/machine';
 import { autoprobeStore, numVfsStore } from '../../../src/engine/sriov';
 import type { IommuGroup, PciDevice } from '../../../src/engine/types';
-import { loadTopologyFile } from '../../../src/topology/load';
-import { TOPOLOGIES } from '../../helpers/paths';
+import { bootShipped, pciDevice } from '../../helpers/machines';
 
-function boot(name: string): Machine {
-  const r = loadTopologyFile(join(TOPOLOGIES, `${name}.yaml`));
-  if (!r.ok) assert.fail(r.errors.map((e) => `${e.line}:${e.col} ${e.message}`).join('\n'));
-  return Machine.boot(r.topology);
-}
+const boot = bootShipped;
 
-function dev(m: Machine, name: string): PciDevice {
-  const d = m.devices.get(name);
-  assert.ok(d && d.kind === 'pci', `no PCI device ${name}`);
-  return d;
-}
+const dev = pciDevice;
 
 function group(m: Machine, id: number): IommuGroup {
   const g = m.groups.get(id);

@@ -1,25 +1,13 @@
 // devices/system and the PCI devices' local CPUs (sysfs/system.ts): the kernel's bitmap
 // formats, and one package per NUMA node with devices local to their root bus's node.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Machine } from '../../../src/engine/machine';
-import type { PciDevice } from '../../../src/engine/types';
 import { cpuLayout, cpuList, cpuMask, localCpus } from '../../../src/sysfs/system';
-import { loadTopologyFile } from '../../../src/topology/load';
-import { TOPOLOGIES } from '../../helpers/paths';
+import { bootShipped, pciDevice } from '../../helpers/machines';
 
-function boot(name: string): Machine {
-  const r = loadTopologyFile(join(TOPOLOGIES, `${name}.yaml`));
-  if (!r.ok) assert.fail(r.errors.map((e) => `${e.line}:${e.col} ${e.message}`).join('\n'));
-  return Machine.boot(r.topology);
-}
+const boot = bootShipped;
 
-function dev(m: Machine, name: string): PciDevice {
-  const d = m.devices.get(name);
-  assert.ok(d && d.kind === 'pci', `no PCI device ${name}`);
-  return d;
-}
+const dev = pciDevice;
 
 describe('devices/system', () => {
   it('bitmaps print as %*pb and %*pbl do', () => {
