@@ -14,10 +14,9 @@
 // modname_normalize, kernel/params.c parameq).
 
 import type { PciFunction } from '../pci/enumerate';
-import { splitArgs } from '../topology/cmdline';
-import { kstrtobool } from '../topology/cmdline';
+import { kstrtobool, splitArgs } from '../topology/cmdline';
 import type { Driver } from './drivers';
-import { driverMatches, PCI_ANY_ID, type DynId } from './drivers';
+import { driverMatches, dynIdFrom, type DynId } from './drivers';
 import { attachToNewDriver } from './driver-ops';
 import { Errno } from './errno';
 import type { Machine } from './machine';
@@ -414,15 +413,7 @@ function checkedValue(spec: ParamSpec, raw: string, name: string): string {
 export function parseIdsEntry(entry: string): DynId | undefined {
   const f = entry.trim().split(':');
   if (f.length < 2 || f.length > 6 || f.some((x) => !/^[0-9a-fA-F]+$/.test(x))) return undefined;
-  const n = f.map((x) => parseInt(x, 16) >>> 0);
-  return {
-    vendor: n[0]!,
-    device: n[1]!,
-    subvendor: n[2] ?? PCI_ANY_ID,
-    subdevice: n[3] ?? PCI_ANY_ID,
-    classCode: n[4] ?? 0,
-    classMask: n[5] ?? 0,
-  };
+  return dynIdFrom(f.map((x) => parseInt(x, 16) >>> 0));
 }
 
 /** A module alias matches the device's modalias: the static ID table, never an

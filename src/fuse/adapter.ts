@@ -5,6 +5,7 @@
 
 import { constants } from 'node:fs';
 import { Errno } from '../engine/errno';
+import { PAGE_SIZE } from '../sysfs/build';
 import type { SysfsTree } from '../sysfs/node';
 import type { FsDirListing, FsOps, FsStat, FsStatfs, StaleNames } from './fs-ops';
 import { KernelNames } from './kernel-names';
@@ -16,7 +17,6 @@ import { StatTable } from './stat';
 const O_ACCMODE = 0o3;
 const S_IRUGO = 0o444;
 const S_IWUGO = 0o222;
-const PAGE_SIZE = 4096;
 
 export interface SysfsFsOptions {
   /** What every node's atime/mtime/ctime shows; the mount's start time by default. */
@@ -29,7 +29,7 @@ export class SysfsFs implements FsOps {
   readonly time: Date;
   readonly openFiles = new OpenFiles();
   /** What the kernel caches of the tree, so that a change can tell it what to forget. */
-  readonly kernelNames = new KernelNames();
+  private readonly kernelNames = new KernelNames();
 
   private readonly afterWrite: (() => void) | undefined;
   private readonly paths: PathCache;
@@ -93,7 +93,6 @@ export class SysfsFs implements FsOps {
     this.listings.set(dir, { version, listing });
     return listing;
   }
-
 
   readlink(path: string): string {
     return this.paths.resolveLink(path).target;

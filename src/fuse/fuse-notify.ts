@@ -70,7 +70,7 @@ function writeAll(fd: number, message: Buffer): Promise<NodeJS.ErrnoException | 
 
 export class FuseNotifier {
   private closed = false;
-  private inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly fd: number,

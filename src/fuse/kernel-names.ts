@@ -113,12 +113,6 @@ export class KernelNames {
     return out;
   }
 
-  get size(): number {
-    let n = 0;
-    for (const d of this.dirs.values()) n += d.names.size;
-    return n;
-  }
-
   private dir(path: string): CachedDir {
     let d = this.dirs.get(path);
     if (d === undefined) {

@@ -58,10 +58,11 @@ export class PathCache {
    * (DirNode.owner: the device or group the node belongs to), undefined outside any. */
   resolveOwned(path: string): { node: Node; owner: object | undefined } {
     const node = this.resolve(path);
+    const full = trim(path);
     // Every directory on the way is in the cache now that the path resolved.
     let owner: object | undefined;
-    for (let rel = trim(path); owner === undefined && rel !== ''; rel = rel.slice(0, Math.max(0, rel.lastIndexOf('/')))) {
-      const at = rel === trim(path) ? node : this.nodes.get(rel);
+    for (let rel = full; owner === undefined && rel !== ''; rel = rel.slice(0, Math.max(0, rel.lastIndexOf('/')))) {
+      const at = rel === full ? node : this.nodes.get(rel);
       if (at !== undefined && at.kind === 'dir') owner = at.owner;
     }
     return { node, owner };

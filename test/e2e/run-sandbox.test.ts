@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CLI, TOPOLOGIES } from '../helpers/paths';
 import { assertNothingMounted, run, sh, type RunResult } from './harness';
+import { section, splitSections } from '../helpers/sections';
 
 const WRITES = join(TOPOLOGIES, 'qemu-writes.yaml');
 const BDF = '0000:01:00.0';
@@ -21,22 +22,7 @@ const HAVE_PCI_IDS = existsSync('/usr/share/misc/pci.ids');
 /** Runs a bash script under `iommufs run`; lines `@@ name` start sections, returned by name. */
 async function underRun(topology: string, script: string): Promise<{ r: RunResult; sections: Map<string, string> }> {
   const r = await run(process.execPath, [CLI, 'run', topology, '--', 'bash', '-c', `set -u\n${script}`], { timeoutMs: 90_000 });
-  const sections = new Map<string, string>();
-  let name = '';
-  for (const line of r.stdout.replace(/\n$/, '').split('\n')) {
-    const m = /^@@ (.*)$/.exec(line);
-    if (m) {
-      name = m[1]!;
-      sections.set(name, '');
-    } else if (name !== '') sections.set(name, `${sections.get(name)!}${line}\n`);
-  }
-  return { r, sections };
-}
-
-function section(sections: Map<string, string>, name: string): string {
-  const s = sections.get(name);
-  assert.ok(s !== undefined, `no section ${name}`);
-  return s;
+  return { r, sections: splitSections(r.stdout) };
 }
 
 /** What the host has where the command writes: listings with sizes and contents' sums. */

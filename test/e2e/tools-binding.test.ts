@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CLI, TOPOLOGIES } from '../helpers/paths';
 import { assertNothingMounted, run, type RunResult } from './harness';
+import { section, splitSections } from '../helpers/sections';
 
 const WRITES = join(TOPOLOGIES, 'qemu-writes.yaml');
 const BDF = '0000:01:00.0';
@@ -26,22 +27,7 @@ const ROOT = process.getuid?.() === 0;
 async function underRun(script: string): Promise<{ r: RunResult; sections: Map<string, string> }> {
   const prelude = ['set -u', `echo ${BDF} > /sys/bus/pci/drivers_probe || exit 122`].join('\n');
   const r = await run(process.execPath, [CLI, 'run', WRITES, '--', 'bash', '-c', `${prelude}\n${script}`], { timeoutMs: 60_000 });
-  const sections = new Map<string, string>();
-  let name = '';
-  for (const line of r.stdout.replace(/\n$/, '').split('\n')) {
-    const m = /^@@ (.*)$/.exec(line);
-    if (m) {
-      name = m[1]!;
-      sections.set(name, '');
-    } else if (name !== '') sections.set(name, `${sections.get(name)!}${line}\n`);
-  }
-  return { r, sections };
-}
-
-function section(sections: Map<string, string>, name: string): string {
-  const s = sections.get(name);
-  assert.ok(s !== undefined, `no section ${name}`);
-  return s;
+  return { r, sections: splitSections(r.stdout) };
 }
 
 /** The device's line in driverctl's listing, or undefined. */
