@@ -14,6 +14,7 @@ import { runCommand } from './run';
 import { ctlCommand, CTL_USAGE } from './ctl';
 import { whatifCommand, WHATIF_USAGE } from './whatif';
 import { diffCommand, DIFF_USAGE } from './diff';
+import { importCommand, IMPORT_USAGE } from './import';
 
 /** Each command's usage line, as `iommufs <command> --help` prints it. */
 const USAGES: Record<string, string> = {
@@ -25,6 +26,7 @@ const USAGES: Record<string, string> = {
   validate: 'iommufs validate <topology.yaml>',
   whatif: WHATIF_USAGE,
   diff: DIFF_USAGE,
+  import: IMPORT_USAGE,
   ctl: 'iommufs ctl <mountpoint> <verb> [args...]   (status, claim, attach, ...; see README)',
 };
 
@@ -104,6 +106,10 @@ const commands: Record<string, Command> = {
   diff(args, io) {
     const { pos, values } = positionals(args, { json: { type: 'boolean' } }, 2, 'diff');
     return diffCommand(pos[0]!, pos[1]!, values.json === true, io);
+  },
+  import(args, io) {
+    const { values } = positionals(args, { sysfs: { type: 'string' }, cmdline: { type: 'string' } }, 0, 'import');
+    return importCommand({ ...(typeof values.sysfs === 'string' ? { sysfs: values.sysfs } : {}), ...(typeof values.cmdline === 'string' ? { cmdline: values.cmdline } : {}) }, io);
   },
   validate(args) {
     const { pos } = positionals(args, {}, 1, 'validate');

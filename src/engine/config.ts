@@ -56,12 +56,15 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
     ...(busMaster(m, d) ? { busMaster: true } : {}),
     ...(m.driverEffects.vectors(d).length > 0 ? { msiEnabled: true } : {}),
     ...(m.driverEffects.idleSuspended(d) ? { dState: 3 as const } : {}),
+    // The topology's `config:` bytes belong to the function itself, not to its VFs.
+    ...(f.spec.config && !f.physfn ? { raw: f.spec.config } : {}),
   };
 }
 
-/** The cache key of an input (its bigint serial number as hex, which JSON cannot hold). */
+/** The cache key of an input (its bigint serial number as hex, which JSON cannot hold; the
+ * `config:` bytes left out: they never change for a device). */
 export function configInputKey(input: ConfigFunction): string {
-  return JSON.stringify(input, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v));
+  return JSON.stringify(input, (k, v: unknown) => (k === 'raw' ? undefined : typeof v === 'bigint' ? `0x${v.toString(16)}` : v));
 }
 
 /** Command Bus Master: pci_enable_bridges enables every bridge and sets it bus master

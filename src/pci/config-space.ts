@@ -12,6 +12,7 @@ import type { ExtWant } from './capabilities/layout';
 import { MSIX_TABLE_SIZE_BY_ID } from './capabilities/qemu-models';
 import { CAP, writeStdCap } from './capabilities/standard';
 import type { ExpParams, PlacedStdCap } from './capabilities/standard';
+import { overlayRawConfig } from './config-raw';
 
 export { CAP } from './capabilities/standard';
 export { EXT_CAP } from './capabilities/extended';
@@ -76,6 +77,8 @@ export interface ConfigFunction {
   flr?: boolean;
   /** PMCSR D-state (0 = D0, 3 = D3hot: vfio-pci suspends idle devices); default 0. */
   dState?: 0 | 1 | 2 | 3;
+  /** The topology's `config:` bytes: the image is these, with what the engine owns laid over (config-raw.ts). */
+  raw?: Uint8Array;
 }
 
 export interface CapabilityRef {
@@ -138,7 +141,7 @@ export function buildConfigSpace(f: ConfigFunction): Uint8Array {
   const pm = std.find((c) => c.kind === 'pm');
   if (pm && f.dState) img.u16(pm.at + 4, img.get16(pm.at + 4) | f.dState);
   if (f.pcie) writeExtended(img, f, shape, isVf);
-  return img.bytes;
+  return f.raw ? overlayRawConfig(img.bytes, f.raw) : img.bytes;
 }
 
 function stdCapsFor(f: ConfigFunction, base: PlacedStdCap[]): PlacedStdCap[] {

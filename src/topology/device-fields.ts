@@ -4,6 +4,7 @@
 import type { MdevTypeSpec, PciType, SriovSpec } from './model';
 import { ACS_ALL, ACS_FLAGS, acsBit, parseDeviceKey, parsePciId } from './values';
 import type { At, YamlReader } from './yaml-reader';
+import { parseConfigRows } from '../pci/config-raw';
 
 export const SRIOV_KEYS = ['total', 'offset', 'stride', 'vf-id', 'vf-driver', 'num'] as const;
 export const MDEV_KEYS = ['type', 'name', 'available', 'device-api'] as const;
@@ -166,4 +167,22 @@ export function readSlot(r: YamlReader, at: At): { bus: number; offset: number }
   // A secondary bus is always above its primary, so never 0.
   const bus = r.int(busAt, 1, 0xff);
   return bus === undefined ? undefined : { bus, offset: busAt.offset };
+}
+
+/** `config`: rows of config space as `lspci -x` prints them ("OFF: 16 bytes"), all-zero rows
+ * left out, in an image of the function's size (256 bytes, 4096 for PCI Express). */
+export function readConfig(r: YamlReader, at: At, size: number): Uint8Array | undefined {
+  const items = r.list(at);
+  if (!items) return undefined;
+  const rows: string[] = [];
+  for (const item of items) {
+    const text = r.string(item);
+    if (text === undefined) return undefined;
+    rows.push(text);
+  }
+  const parsed = parseConfigRows(rows, size);
+  if (parsed.ok) return parsed.bytes;
+  const bad = items[parsed.index]!;
+  r.error(bad.offset, bad.path, parsed.message);
+  return undefined;
 }

@@ -109,6 +109,8 @@ export interface DeviceSpec {
   mdev: MdevTypeSpec[];
   numaNode: number;
   label?: string;
+  /** `config`: the function's config space as the machine showed it (pci/config-raw.ts). */
+  config?: Uint8Array;
   pos: SourcePos;
   /** The YAML path for messages, e.g. `pci[0].devices."01.0"`. */
   path: string;

@@ -7,6 +7,7 @@ import {
   PCI_TYPES,
   PCI_TYPE_NAMES,
   readAcs,
+  readConfig,
   readDmaAlias,
   readDriverName,
   readMdev,
@@ -36,6 +37,7 @@ export const DEVICE_KEYS = [
   'mdev',
   'numa-node',
   'label',
+  'config',
 ] as const;
 
 /** What a bus is, as far as the devices on it are concerned. */
@@ -186,6 +188,9 @@ function readDevice(r: YamlReader, key: string, keyOffset: number, at: At, devfn
   if (mdevAt) dev.mdev = readMdev(r, mdevAt);
   const numaAt = m.get('numa-node');
   if (numaAt) dev.numaNode = r.int(numaAt, -1, 1023) ?? -1;
+  const configAt = m.get('config');
+  const config = configAt && readConfig(r, configAt, dev.pcie ? 4096 : 256);
+  if (config) dev.config = config;
   const labelAt = m.get('label');
   const label = labelAt && r.string(labelAt);
   if (label !== undefined) dev.label = label;

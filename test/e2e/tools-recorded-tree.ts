@@ -42,6 +42,7 @@ export async function writeRecordedTree(rec: RecordedPhase, root: string): Promi
     const devDir = join(sys, 'kernel', 'iommu_groups', id, 'devices');
     await mkdir(devDir, { recursive: true });
     await writeFile(join(sys, 'kernel', 'iommu_groups', id, 'type'), g.attrs.type + '\n');
+    await writeFile(join(sys, 'kernel', 'iommu_groups', id, 'reserved_regions'), g.reserved_regions.map((l) => l + '\n').join(''));
     for (const bdf of g.devices) {
       const real = rec.devices[bdf]!.realpath.replace(/^\/sys\//, '');
       await symlink(posix.relative(`kernel/iommu_groups/${id}/devices`, real), join(devDir, bdf));
@@ -50,6 +51,31 @@ export async function writeRecordedTree(rec: RecordedPhase, root: string): Promi
   await mkdir(join(sys, 'kernel', 'iommu_groups'), { recursive: true });
   // Link targets outside the device directories (drivers, IOMMU units) as empty directories.
   for (const t of targets) await mkdir(join(sys, t), { recursive: true });
+  await writeClassIommu(rec, sys);
+}
+
+/**
+ * class/iommu from the recording's `classiommu` section: each unit's link into
+ * devices/virtual/iommu, and its driver's attribute directory (intel-iommu/) with the
+ * recorded values (`/sys/class/iommu/<unit>/<dir>/<attr>: <value>` lines).
+ */
+async function writeClassIommu(rec: RecordedPhase, sys: string): Promise<void> {
+  const lines = rec.sections.classiommu ?? [];
+  await mkdir(join(sys, 'class', 'iommu'), { recursive: true });
+  for (const line of lines) {
+    const link = /^l\S+\s.*\s(\S+) -> (\.\.\/\.\.\/devices\/virtual\/iommu\/\S+)$/.exec(line);
+    if (link) {
+      await mkdir(join(sys, 'class', 'iommu', link[2]!), { recursive: true });
+      await symlink(link[2]!, join(sys, 'class', 'iommu', link[1]!));
+      continue;
+    }
+    const attr = /^\/sys\/class\/iommu\/([^/]+)\/([^/]+)\/([^/:]+): (.*)$/.exec(line);
+    if (attr) {
+      const dir = join(sys, 'devices', 'virtual', 'iommu', attr[1]!, attr[2]!);
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, attr[3]!), attr[4]! + '\n');
+    }
+  }
 }
 
 /** Runs `fn` with the recorded tree of `rec` at `<root>/sys`, removing it afterwards. */

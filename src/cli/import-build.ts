@@ -1,0 +1,248 @@
+// Turning what import-read.ts found into a topology (docs/topology-format.md): one entry per
+// PCI function in the shape the loader reads, keys left out where their default gives the
+// same, and a reason for every function that cannot be described (written as a comment).
+
+import { decodeConfig, topologyType } from '../pci/config-decode';
+import type { DecodedConfig } from '../pci/config-decode';
+import type { PciType } from '../topology/model';
+import { PCI_TYPES } from '../topology/device-fields';
+import { ACS_FLAGS, acsBit, hex2, hex4 } from '../topology/values';
+import { X86_BUILTIN_DRIVERS } from '../engine/drivers';
+import { ALWAYS_REGISTERED } from '../engine/driver-traits';
+import type { SysFunction, SysMachine, SysUnit } from './import-read';
+
+/** A number written in hexadecimal with `width` digits (import-yaml.ts). */
+export class Hex {
+  constructor(
+    readonly value: number,
+    readonly width: number,
+  ) {}
+}
+
+export type Out = { [key: string]: unknown };
+
+export interface BuiltDevice {
+  fn: SysFunction;
+  out: Out;
+  type: PciType;
+}
+
+export interface Built {
+  topo: Out;
+  /** Comments written after a `devices` map: functions it cannot describe. */
+  notes: Map<Out, string[]>;
+  /** Every described function by name. */
+  devices: Map<string, BuiltDevice>;
+  /** Facts the header states (partial config space, guesses). */
+  caveats: string[];
+}
+
+const pciId = (vendor: number, device: number): string => `${hex4(vendor)}:${hex4(device)}`;
+
+/** The unit type from the attribute group its driver adds, else from the name the driver gives it. */
+function unitType(u: SysUnit): string | undefined {
+  if (u.groups.includes('intel-iommu')) return 'intel-vtd';
+  if (u.groups.includes('amd-iommu')) return 'amd-vi';
+  if (/^smmu3\./.test(u.name)) return 'arm-smmu-v3';
+  if (/^smmu\./.test(u.name)) return 'arm-smmu';
+  if (/virtio/.test(u.name)) return 'virtio-iommu';
+  return undefined;
+}
+
+/** VT-d ECAP (intel-iommu/ecap): IR is bit 3; PASID bit 40 with PSS (bits 39:35) = width - 1. */
+function intelUnitFacts(u: SysUnit): { interruptRemapping: boolean; pasid: number } {
+  const ecap = BigInt(`0x${u.attrs.get('intel-iommu/ecap') ?? '0'}`);
+  const pasid = (ecap >> 40n) & 1n ? Number((ecap >> 35n) & 0x1fn) + 1 : 0;
+  return { interruptRemapping: ((ecap >> 3n) & 1n) === 1n, pasid };
+}
+
+function acsList(cap: number): string[] {
+  return ACS_FLAGS.filter((f) => (cap & (acsBit(f) ?? 0)) !== 0);
+}
+
+interface Ctx {
+  rootBus: boolean;
+  conventional: boolean;
+  parentType?: PciType;
+}
+
+/** Without capabilities (a non-root reader sees 64 bytes), the type follows the position. */
+function guessType(f: SysFunction, ctx: Ctx): PciType {
+  const bridge = f.config.length > 0x0e && (f.config[0x0e]! & 0x7f) === 1;
+  if (f.classCode >> 8 === 0x0600 && !bridge) return 'host-bridge';
+  if (!f.pcieAttrs) return bridge ? 'pci-bridge' : 'endpoint';
+  if (!bridge) return ctx.rootBus ? 'rc-endpoint' : 'endpoint';
+  if (ctx.rootBus) return 'root-port';
+  if (ctx.parentType === 'upstream-port') return 'downstream-port';
+  return 'upstream-port';
+}
+
+export function buildTopology(sys: SysMachine): Built {
+  const notes = new Map<Out, string[]>();
+  const devices = new Map<string, BuiltDevice>();
+  const caveats: string[] = [];
+  const byParent = new Map<string, SysFunction[]>();
+  const vfsOf = new Map<string, SysFunction[]>();
+  for (const f of sys.functions) {
+    if (f.physfn !== undefined) {
+      vfsOf.set(f.physfn, [...(vfsOf.get(f.physfn) ?? []), f]);
+      continue;
+    }
+    const key = f.parent ?? f.host;
+    byParent.set(key, [...(byParent.get(key) ?? []), f]);
+  }
+  if (sys.functions.some((f) => f.config.length > 0 && f.config.length < 256)) {
+    caveats.push(
+      'config space was readable only in part (64 bytes: Linux shows the rest to root only), so PCIe types are guessed from',
+      'where each function sits, and ACS, ARI, PASID and SR-IOV capabilities are unknown (none written); run as root for all of it.',
+    );
+  }
+
+  const note = (map: Out, text: string): void => {
+    notes.set(map, [...(notes.get(map) ?? []), text]);
+  };
+
+  const describe = (f: SysFunction, ctx: Ctx, map: Out, slotCount: number, ari: boolean): void => {
+    const d: DecodedConfig = decodeConfig(f.config);
+    let type: PciType;
+    if (d.complete) {
+      const t = topologyType(d, f.classCode);
+      if ('reason' in t) {
+        note(map, `${f.name} [${pciId(f.vendor, f.device)}] left out: ${t.reason}${byParent.has(f.name) ? ' (with everything below it)' : ''}`);
+        return;
+      }
+      type = t.type;
+    } else type = guessType(f, ctx);
+    const info = PCI_TYPES[type];
+    const pcie = d.complete ? d.pcieType !== null : f.pcieAttrs && type !== 'host-bridge' && type !== 'pci-bridge';
+    if (ctx.conventional && pcie) {
+      note(map, `${f.name} [${pciId(f.vendor, f.device)}] left out: a PCI Express function below a conventional bus`);
+      return;
+    }
+    const out: Out = { id: pciId(f.vendor, f.device) };
+    const defaultType: PciType = pcie && ctx.rootBus ? 'rc-endpoint' : 'endpoint';
+    if (type !== defaultType) out.type = type;
+    const defaultPcie = type === 'host-bridge' || type === 'pci-bridge' ? false : !ctx.conventional;
+    if (pcie !== defaultPcie) out.pcie = pcie;
+    if (info.defaultClass !== f.classCode) out.class = new Hex(f.classCode, 6);
+    if (f.revision !== 0) out.revision = new Hex(f.revision, 2);
+    if (f.subsystem) {
+      const bridge = info.bridge;
+      const dflt = bridge ? { vendor: 0, device: 0 } : { vendor: f.vendor, device: f.device };
+      if (f.subsystem.vendor !== dflt.vendor || f.subsystem.device !== dflt.device) out.subsystem = pciId(f.subsystem.vendor, f.subsystem.device);
+    }
+    // read-devices.ts: function 0 of a slot with others defaults to the bit, the rest to none.
+    const mfDefault = (ari ? f.devfn === 0 : (f.devfn & 7) === 0) && slotCount > 1;
+    if (f.config.length > 0x0e && d.multifunctionBit !== mfDefault) out.multifunction = d.multifunctionBit;
+    if (d.acsCap !== null) out.acs = acsList(d.acsCap);
+    if (info.bridge ? d.ariForwarding : d.ari) out.ari = true;
+    if (d.pasidBits > 0) out.pasid = d.pasidBits;
+    const sriov = f.sriov ?? (d.sriov ? { ...d.sriov } : undefined);
+    if (sriov && !info.bridge && pcie) {
+      const vfDriver = (vfsOf.get(f.name) ?? []).find((v) => v.driver !== undefined)?.driver;
+      out.sriov = {
+        total: sriov.total,
+        offset: sriov.offset,
+        stride: sriov.stride,
+        'vf-id': pciId(f.vendor, sriov.vfDevice),
+        ...(vfDriver !== undefined ? { 'vf-driver': vfDriver } : {}),
+        ...(sriov.num > 0 ? { num: sriov.num } : {}),
+      };
+    }
+    if (f.driver !== undefined) out.driver = f.driver;
+    if (f.numaNode !== -1) out['numa-node'] = f.numaNode;
+    devices.set(f.name, { fn: f, out, type });
+    if (info.bridge) {
+      const below: Out = {};
+      const conventional = info.conventionalBelow || !pcie;
+      fill(f.name, { rootBus: false, conventional, parentType: type }, below, out.ari === true);
+      if (Object.keys(below).length > 0 || notes.has(below)) out.devices = below;
+    } else if (byParent.has(f.name)) {
+      note(map, `${f.name}: functions below a function that is not a bridge left out`);
+    }
+    map[keyOf(f, ari)] = out;
+  };
+
+  const keyOf = (f: SysFunction, ari: boolean): string => (ari && f.devfn > 7 ? `00.${hex2(f.devfn)}` : `${hex2(f.devfn >> 3)}.${f.devfn & 7}`);
+
+  const fill = (parentKey: string, ctx: Ctx, map: Out, ari: boolean): void => {
+    const fns = byParent.get(parentKey) ?? [];
+    const slotOf = (f: SysFunction): number => (ari ? 0 : f.devfn >> 3);
+    for (const f of fns) {
+      const slotFns = fns.filter((g) => slotOf(g) === slotOf(f));
+      if (!slotFns.some((g) => (g.devfn & (ari ? 0xff : 7)) === 0)) {
+        note(map, `${f.name} [${pciId(f.vendor, f.device)}] left out: its slot has no function 0 listed, which Linux would not scan`);
+        continue;
+      }
+      const oneChild = ctx.parentType === 'root-port' || ctx.parentType === 'downstream-port';
+      if (oneChild && !ari && f.devfn >> 3 !== 0) {
+        note(map, `${f.name} [${pciId(f.vendor, f.device)}] left out: Linux scans only device 00 below a PCIe port (only_one_child)`);
+        continue;
+      }
+      describe(f, ctx, map, slotFns.length, ari);
+    }
+  };
+
+  const pci = sys.hostBridges.map((h) => {
+    const map: Out = {};
+    fill(h.dirName, { rootBus: true, conventional: false }, map, false);
+    return { segment: new Hex(h.segment, 4), bus: new Hex(h.bus, 2), devices: map } as Out;
+  });
+
+  const units = unitsOut(sys, devices, pci);
+  const arch = units.some((u) => String(u.type).startsWith('arm-smmu')) ? 'arm64' : 'x86';
+  const topo: Out = { version: 1, name: 'imported', ...(arch !== 'x86' ? { arch } : {}) };
+  if (units.length > 0) topo.iommus = units;
+  topo.pci = pci;
+  const drivers = extraDrivers(sys, devices, arch);
+  if (drivers.length > 0) topo.drivers = drivers.map((name) => ({ name, ids: [] }));
+  for (const p of sys.platformWithGroups) caveats.push(`platform device ${p} has an IOMMU group but is not described (its stream IDs are not in sysfs)`);
+  return { topo, notes, devices, caveats };
+}
+
+/** class/iommu units, each with a scope: `all` when it covers every function, else the
+ * topmost functions it covers (a listed bridge brings everything below it); a root bus none
+ * of whose functions has an `iommu` link gets `iommu: none`. */
+function unitsOut(sys: SysMachine, devices: Map<string, BuiltDevice>, pci: Out[]): Out[] {
+  const out: Out[] = [];
+  const covered = [...devices.values()].map((d) => d.fn);
+  sys.hostBridges.forEach((h, i) => {
+    const onBus = covered.filter((f) => f.host === h.dirName);
+    if (sys.units.length > 0 && onBus.length > 0 && onBus.every((f) => f.iommu === undefined) && sys.groups.length > 0) pci[i]!.iommu = 'none';
+  });
+  const linked = covered.filter((f) => f.iommu !== undefined);
+  const unlinked = covered.some((f) => f.iommu === undefined && pci[sys.hostBridges.findIndex((h) => h.dirName === f.host)]?.iommu !== 'none');
+  const known = sys.units.filter((u) => unitType(u) !== undefined);
+  const count = (u: SysUnit): number => linked.filter((f) => f.iommu === u.name).length;
+  // The unit covering most functions takes `all` (listed last), unless some function outside
+  // an `iommu: none` bus has no unit; a unit nothing links to (no groups) takes `all` too.
+  const widest = unlinked && linked.length > 0 ? undefined : [...known].sort((a, b) => count(b) - count(a))[0];
+  for (const u of known) {
+    const type = unitType(u)!;
+    const mine = linked.filter((f) => f.iommu === u.name);
+    const names = new Set(mine.map((f) => f.name));
+    const scope = u === widest || linked.length === 0 ? 'all' : mine.filter((f) => f.parent === null || !names.has(f.parent)).map((f) => f.name);
+    const intel = type === 'intel-vtd' ? intelUnitFacts(u) : undefined;
+    out.push({
+      name: u.name,
+      type,
+      scope,
+      'interrupt-remapping': intel ? intel.interruptRemapping : true,
+      ...(intel && intel.pasid > 0 ? { pasid: intel.pasid } : {}),
+    });
+  }
+  // Units with a list first: the first unit whose scope holds a device covers it.
+  return [...out.filter((u) => u.scope !== 'all'), ...out.filter((u) => u.scope === 'all')];
+}
+
+/** Drivers registered on the machine that no `driver` key names and the engine does not
+ * register by itself: `drivers:` entries, so their modules are loaded as on the machine. */
+function extraDrivers(sys: SysMachine, devices: Map<string, BuiltDevice>, arch: string): string[] {
+  const named = new Set<string>([...ALWAYS_REGISTERED, ...(arch === 'x86' ? X86_BUILTIN_DRIVERS : [])]);
+  for (const d of devices.values()) {
+    if (d.fn.driver) named.add(d.fn.driver);
+    const s = d.out.sriov as Out | undefined;
+    if (s && typeof s['vf-driver'] === 'string') named.add(s['vf-driver']);
+  }
+  return sys.drivers.filter((n) => !named.has(n));
+}
