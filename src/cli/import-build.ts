@@ -200,28 +200,33 @@ export function buildTopology(sys: SysMachine): Built {
   return { topo, notes, devices, caveats };
 }
 
-/** class/iommu units, each with a scope: `all` when it covers every function, else the
- * topmost functions it covers (a listed bridge brings everything below it); a root bus none
- * of whose functions has an `iommu` link gets `iommu: none`. */
+/** class/iommu units. A root bus all of whose functions link to one unit names it
+ * (`iommu: <unit>`, when there are several units), or `none` when none of them has a unit;
+ * on the other buses the unit covering most functions takes `scope: all` and the others
+ * list the topmost functions they cover (a listed bridge brings everything below it). */
 function unitsOut(sys: SysMachine, devices: Map<string, BuiltDevice>, pci: Out[]): Out[] {
-  const out: Out[] = [];
-  const covered = [...devices.values()].map((d) => d.fn);
-  sys.hostBridges.forEach((h, i) => {
-    const onBus = covered.filter((f) => f.host === h.dirName);
-    if (sys.units.length > 0 && onBus.length > 0 && onBus.every((f) => f.iommu === undefined) && sys.groups.length > 0) pci[i]!.iommu = 'none';
-  });
-  const linked = covered.filter((f) => f.iommu !== undefined);
-  const unlinked = covered.some((f) => f.iommu === undefined && pci[sys.hostBridges.findIndex((h) => h.dirName === f.host)]?.iommu !== 'none');
   const known = sys.units.filter((u) => unitType(u) !== undefined);
+  const described = [...devices.values()].map((d) => d.fn);
+  const rest: SysFunction[] = [];
+  sys.hostBridges.forEach((h, i) => {
+    const onBus = described.filter((f) => f.host === h.dirName);
+    const units = new Set(onBus.map((f) => f.iommu));
+    const only = units.size === 1 ? [...units][0] : null;
+    if (known.length > 0 && onBus.length > 0 && only === undefined && sys.groups.length > 0) pci[i]!.iommu = 'none';
+    else if (known.length > 1 && typeof only === 'string' && known.some((u) => u.name === only)) pci[i]!.iommu = only;
+    else rest.push(...onBus);
+  });
+  const linked = rest.filter((f) => f.iommu !== undefined);
+  const unlinked = rest.length > linked.length;
   const count = (u: SysUnit): number => linked.filter((f) => f.iommu === u.name).length;
-  // The unit covering most functions takes `all` (listed last), unless some function outside
-  // an `iommu: none` bus has no unit; a unit nothing links to (no groups) takes `all` too.
-  const widest = unlinked && linked.length > 0 ? undefined : [...known].sort((a, b) => count(b) - count(a))[0];
+  // Nothing links to any unit (no groups): every unit as `all`, as the format's default reads.
+  const widest = linked.length === 0 ? undefined : unlinked ? null : [...known].sort((a, b) => count(b) - count(a))[0];
+  const out: Out[] = [];
   for (const u of known) {
     const type = unitType(u)!;
     const mine = linked.filter((f) => f.iommu === u.name);
     const names = new Set(mine.map((f) => f.name));
-    const scope = u === widest || linked.length === 0 ? 'all' : mine.filter((f) => f.parent === null || !names.has(f.parent)).map((f) => f.name);
+    const scope = widest === undefined || u === widest ? 'all' : mine.filter((f) => f.parent === null || !names.has(f.parent)).map((f) => f.name);
     const intel = type === 'intel-vtd' ? intelUnitFacts(u) : undefined;
     out.push({
       name: u.name,
@@ -231,8 +236,11 @@ function unitsOut(sys: SysMachine, devices: Map<string, BuiltDevice>, pci: Out[]
       ...(intel && intel.pasid > 0 ? { pasid: intel.pasid } : {}),
     });
   }
-  // Units with a list first: the first unit whose scope holds a device covers it.
-  return [...out.filter((u) => u.scope !== 'all'), ...out.filter((u) => u.scope === 'all')];
+  // The first unit whose scope holds a device covers it: `all` goes after any list.
+  const allAt = out.findIndex((u) => u.scope === 'all');
+  const listAfter = out.findIndex((u, i) => i > allAt && u.scope !== 'all');
+  if (widest && allAt >= 0 && listAfter >= 0) out.push(...out.splice(allAt, 1));
+  return out;
 }
 
 /** Drivers registered on the machine that no `driver` key names and the engine does not

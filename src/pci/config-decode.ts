@@ -69,6 +69,8 @@ export function topologyType(d: DecodedConfig, classCode: number): { type: PciTy
     }
   }
   if (d.layout !== 0) return { reason: `header type ${d.layout} is not a PCI function` };
+  // By class: a host bridge's own function, and the functions that carry its class (AMD's
+  // dummy host bridges and data fabric), which Linux treats alike.
   if (classCode >> 8 === 0x0600) return { type: 'host-bridge' };
   switch (d.pcieType) {
     case null:
