@@ -68,7 +68,7 @@ interface Ctx {
 
 /** Without capabilities (a non-root reader sees 64 bytes), the type follows the position. */
 function guessType(f: SysFunction, ctx: Ctx): PciType {
-  const bridge = f.config.length > 0x0e && (f.config[0x0e]! & 0x7f) === 1;
+  const bridge = f.config.length > 0x0e ? (f.config[0x0e]! & 0x7f) === 1 : f.secondaryBus !== undefined;
   if (f.classCode >> 8 === 0x0600 && !bridge) return 'host-bridge';
   if (!f.pcieAttrs) return bridge ? 'pci-bridge' : 'endpoint';
   if (!bridge) return ctx.rootBus ? 'rc-endpoint' : 'endpoint';
@@ -196,6 +196,10 @@ export function buildTopology(sys: SysMachine): Built {
   topo.pci = pci;
   const drivers = extraDrivers(sys, devices, arch);
   if (drivers.length > 0) topo.drivers = drivers.map((name) => ({ name, ids: [] }));
+  for (const dir of sys.unplaced) caveats.push(`${dir} left out: no host bridge directory pciSSSS:BB above it (a segment beyond 16 bits, such as a VMD domain)`);
+  for (const f of sys.functions) {
+    if (f.physfn !== undefined && !devices.has(f.physfn)) caveats.push(`VF ${f.name} left out: its PF ${f.physfn} is not described`);
+  }
   for (const p of sys.platformWithGroups) caveats.push(`platform device ${p} has an IOMMU group but is not described (its stream IDs are not in sysfs)`);
   return { topo, notes, devices, caveats };
 }

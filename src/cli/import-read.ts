@@ -48,7 +48,8 @@ export interface SysGroup {
   id: number;
   type?: string;
   devices: string[];
-  reservedRegions: string[];
+  /** Lines of reserved_regions; undefined when the tree has no such file. */
+  reservedRegions?: string[];
 }
 
 export interface SysMachine {
@@ -62,6 +63,9 @@ export interface SysMachine {
   drivers: string[];
   /** Platform devices that have an IOMMU group (not described; listed as comments). */
   platformWithGroups: string[];
+  /** Function directories found where no PCI function or host bridge directory is above
+   * them (a VMD domain `pci10000:00`, say): not described. */
+  unplaced: string[];
 }
 
 const BDF = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/;
@@ -220,7 +224,7 @@ function readGroups(sys: string): SysGroup[] {
         id: Number(n),
         ...(type !== undefined ? { type } : {}),
         devices: listDir(join(dir, 'devices')),
-        reservedRegions: regions ? regions.split('\n') : [],
+        ...(regions !== undefined ? { reservedRegions: regions === '' ? [] : regions.split('\n') } : {}),
       };
     })
     .sort((a, b) => a.id - b.id);
@@ -233,8 +237,13 @@ export function readSysfs(sys: string): SysMachine {
   if (!existsSync(join(sys, 'bus', 'pci', 'devices')) && hostDirs.length === 0) {
     throw new CliError(`import: ${sys} is not a sysfs: it has neither bus/pci/devices nor devices/pci<segment>:<bus> (give the directory that holds devices/ and bus/, like /sys)`, 2);
   }
+  const unplaced: string[] = [];
   const functions = functionDirs(sys)
-    .map(readFunction)
+    .map((dir) => {
+      const f = readFunction(dir);
+      if (f === undefined) unplaced.push(dir);
+      return f;
+    })
     .filter((f): f is SysFunction => f !== undefined)
     .sort((a, b) => a.segment - b.segment || a.bus - b.bus || a.devfn - b.devfn);
   const hosts = new Set([...hostDirs, ...functions.map((f) => f.host)]);
@@ -253,5 +262,6 @@ export function readSysfs(sys: string): SysMachine {
     groups: readGroups(sys),
     drivers: listDir(join(sys, 'bus', 'pci', 'drivers')),
     platformWithGroups: listDir(platform).filter((n) => existsSync(join(platform, n, 'iommu_group'))),
+    unplaced,
   };
 }

@@ -97,16 +97,20 @@ function keepConfig(built: Built, m: Machine): number {
   return kept;
 }
 
-/** How the engine's groups differ from the tree's kernel/iommu_groups, one line each. */
+/** How the engine's groups differ from the tree's kernel/iommu_groups (members, default
+ * domain type, reserved regions where the tree has them), one line each. */
 function groupDifferences(sys: SysMachine, m: Machine): string[] {
-  const mine = new Map(m.sortedGroups().map((g) => [g.id, `${g.defaultType}: ${memberNames(g).join(' ')}`]));
-  const theirs = new Map(sys.groups.map((g) => [g.id, `${g.type ?? '?'}: ${[...g.devices].sort().join(' ')}`]));
+  const show = (type: string, devices: string[], regions: string[] | undefined): string =>
+    `${type}: ${[...devices].sort().join(' ')}${regions ? ` [${regions.join(', ')}]` : ''}`;
+  const theirs = new Map(sys.groups.map((g) => [g.id, g]));
+  const mine = new Map(m.sortedGroups().map((g) => [g.id, g]));
   const out: string[] = [];
   for (const id of [...new Set([...mine.keys(), ...theirs.keys()])].sort((a, b) => a - b)) {
-    const a = theirs.get(id);
-    const b = mine.get(id);
-    const norm = (s: string | undefined): string | undefined => s?.split(': ').map((p, i) => (i === 1 ? p.split(' ').sort().join(' ') : p)).join(': ');
-    if (norm(a) !== norm(b)) out.push(`group ${id}: machine ${a ?? '(none)'}; iommufs ${b ?? '(none)'}`);
+    const t = theirs.get(id);
+    const g = mine.get(id);
+    const a = t && show(t.type ?? '?', t.devices, t.reservedRegions);
+    const b = g && show(g.defaultType, memberNames(g), t?.reservedRegions && m.reservedRegionLines(g));
+    if (a !== b) out.push(`group ${id}: machine ${a ?? '(none)'}; iommufs ${b ?? '(none)'}`);
   }
   return out;
 }

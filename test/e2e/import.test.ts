@@ -14,7 +14,8 @@ import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { groupsJson } from '../../src/cli/groups';
 import { exportTree } from '../../src/cli/export';
 import { bootOrFail } from '../../src/cli/load';
@@ -164,6 +165,40 @@ describe('iommufs import of an export of every shipped topology', () => {
       }
     });
   }
+});
+
+describe('iommufs import: the running system, and a tree whose groups the engine does not reproduce', () => {
+  it('the real /sys: header with this host, cmdline from /proc/cmdline, and the result validates', { skip: !existsSync('/sys/bus/pci/devices') && 'no PCI in this /sys' }, async () => {
+    const root = await mkdtemp(join(tmpdir(), 'iommufs-import-'));
+    try {
+      const r = await cli('import');
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^# iommufs import of /sys on ${hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(kernel `));
+      assert.match(r.stdout, /^# cmdline: from \/proc\/cmdline$/m);
+      const topo = join(root, 'machine.yaml');
+      await writeFile(topo, r.stdout);
+      assert.equal((await cli('validate', topo)).code, 0);
+      const functions = readdirSync('/sys/bus/pci/devices').filter((n) => !existsSync(join('/sys/bus/pci/devices', n, 'physfn')));
+      assert.equal((r.stdout.match(/^\s+"[0-9a-f]{2}\.[0-9a-f]{1,2}":/gm) ?? []).length, functions.length);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('an export imported without its cmdline (pci=disable_acs_redir lost): the groups that differ are a warning', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'iommufs-import-'));
+    try {
+      exported(join(TOPOLOGIES, 'gpu-server-p2p.yaml'), join(root, 'e1'));
+      const r = await cli('import', '--sysfs', join(root, 'e1'));
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /^import: warning: these groups differ from the machine's kernel\/iommu_groups:$/m);
+      assert.match(r.stderr, /^import: group 6: machine DMA-FQ: 0000:02:08\.0 0000:03:00\.0 \[.*\]; iommufs DMA-FQ: 0000:02:08\.0 \[/m);
+      assert.match(r.stdout, /^# warning: these groups differ/m);
+      assert.match(r.stdout, /^cmdline: intel_iommu=on$/m);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('iommufs import: bad input and partial trees', () => {
