@@ -42,7 +42,9 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
             offset: sriov.offset,
             stride: sriov.stride,
             vfDevice: sriov.vfId.device,
-            ariHierarchy: false,
+            // iov.c sriov_init: ARI Capable Hierarchy when the bus above forwards ARI
+            // (pci_ari_enabled) [rec: sriov.json 01:00.0 IOVCtl ARIHierarchy+].
+            ariHierarchy: f.bus.bridge !== null && functionZeroHasAri(f.bus.bridge),
             vfEnable: m.vfCount(d) > 0,
           },
         }
