@@ -102,22 +102,33 @@ export function buildTopology(sys: SysMachine): Built {
     notes.set(map, [...(notes.get(map) ?? []), text]);
   };
 
-  const describe = (f: SysFunction, ctx: Ctx, map: Out, slotCount: number, ari: boolean): void => {
+  const describe = (f: SysFunction, ctx: Ctx, map: Out, slotCount: number, ari: boolean): boolean => {
     const d: DecodedConfig = decodeConfig(f.config);
     let type: PciType;
     if (d.complete) {
       const t = topologyType(d, f.classCode);
       if ('reason' in t) {
         note(map, `${f.name} [${pciId(f.vendor, f.device)}] left out: ${t.reason}${byParent.has(f.name) ? ' (with everything below it)' : ''}`);
-        return;
+        return false;
       }
       type = t.type;
     } else type = guessType(f, ctx);
+    if (PCI_TYPES[type].onRootBus && !ctx.rootBus) {
+      // A root-complex type below a bridge: what Linux does with it follows the header and
+      // position (a bridge is still walked, an endpoint still grouped), so say it as that.
+      const as: PciType | undefined = type === 'root-port' ? 'downstream-port' : type === 'rc-endpoint' ? 'endpoint' : undefined;
+      if (as === undefined) {
+        note(map, `${f.name} [${pciId(f.vendor, f.device)}] left out: a ${type} below a bridge`);
+        return false;
+      }
+      note(map, `${f.name}: its PCIe type says ${type}, which sits on a root bus; written as ${as}`);
+      type = as;
+    }
     const info = PCI_TYPES[type];
     const pcie = d.complete ? d.pcieType !== null : f.pcieAttrs && type !== 'host-bridge' && type !== 'pci-bridge';
     if (ctx.conventional && pcie) {
       note(map, `${f.name} [${pciId(f.vendor, f.device)}] left out: a PCI Express function below a conventional bus`);
-      return;
+      return false;
     }
     const out: Out = { id: pciId(f.vendor, f.device) };
     const defaultType: PciType = pcie && ctx.rootBus ? 'rc-endpoint' : 'endpoint';
@@ -133,12 +144,18 @@ export function buildTopology(sys: SysMachine): Built {
     }
     // read-devices.ts: function 0 of a slot with others defaults to the bit, the rest to none.
     const mfDefault = (ari ? f.devfn === 0 : (f.devfn & 7) === 0) && slotCount > 1;
-    if (f.config.length > 0x0e && d.multifunctionBit !== mfDefault) out.multifunction = d.multifunctionBit;
+    // Function 0 without the bit while its slot has others cannot be (Linux would not have
+    // scanned them, probe.c next_fn): the bit was cleared after the scan; the default stands.
+    if (f.config.length > 0x0e && d.multifunctionBit !== mfDefault && !(mfDefault && !d.multifunctionBit)) out.multifunction = d.multifunctionBit;
     if (d.acsCap !== null) out.acs = acsList(d.acsCap);
     if (info.bridge ? d.ariForwarding : d.ari) out.ari = true;
     if (d.pasidBits > 0) out.pasid = d.pasidBits;
     const sriov = f.sriov ?? (d.sriov ? { ...d.sriov } : undefined);
-    if (sriov && !info.bridge && pcie) {
+    // TotalVFs, First VF Offset and VF Stride as the format takes them (iov.c sriov_init
+    // refuses a PF whose offset or stride places no VF).
+    const sriovUsable = sriov !== undefined && sriov.offset >= 1 && (sriov.stride >= 1 || sriov.total === 1) && sriov.num <= sriov.total;
+    if (sriov && !sriovUsable) note(map, `${f.name}: SR-IOV capability left out (total ${sriov.total}, offset ${sriov.offset}, stride ${sriov.stride}, num ${sriov.num} place no VF)`);
+    if (sriov && sriovUsable && !info.bridge && pcie) {
       const vfDriver = (vfsOf.get(f.name) ?? []).find((v) => v.driver !== undefined)?.driver;
       out.sriov = {
         total: sriov.total,
@@ -161,6 +178,7 @@ export function buildTopology(sys: SysMachine): Built {
       note(map, `${f.name}: functions below a function that is not a bridge left out`);
     }
     map[keyOf(f, ari)] = out;
+    return true;
   };
 
   const keyOf = (f: SysFunction, ari: boolean): string => (ari && f.devfn > 7 ? `00.${hex2(f.devfn)}` : `${hex2(f.devfn >> 3)}.${f.devfn & 7}`);
@@ -168,10 +186,13 @@ export function buildTopology(sys: SysMachine): Built {
   const fill = (parentKey: string, ctx: Ctx, map: Out, ari: boolean): void => {
     const fns = byParent.get(parentKey) ?? [];
     const slotOf = (f: SysFunction): number => (ari ? 0 : f.devfn >> 3);
+    /** Slots whose function 0 is described: the others' functions cannot be. */
+    const slotsWithFn0 = new Set<number>();
     for (const f of fns) {
       const slotFns = fns.filter((g) => slotOf(g) === slotOf(f));
-      if (!slotFns.some((g) => (g.devfn & (ari ? 0xff : 7)) === 0)) {
-        note(map, `${f.name} [${pciId(f.vendor, f.device)}] left out: its slot has no function 0 listed, which Linux would not scan`);
+      const isFn0 = (f.devfn & (ari ? 0xff : 7)) === 0;
+      if (!isFn0 && !slotsWithFn0.has(slotOf(f))) {
+        note(map, `${f.name} [${pciId(f.vendor, f.device)}] left out: function 0 of its slot is not described, and Linux scans a slot from function 0`);
         continue;
       }
       const oneChild = ctx.parentType === 'root-port' || ctx.parentType === 'downstream-port';
@@ -179,7 +200,7 @@ export function buildTopology(sys: SysMachine): Built {
         note(map, `${f.name} [${pciId(f.vendor, f.device)}] left out: Linux scans only device 00 below a PCIe port (only_one_child)`);
         continue;
       }
-      describe(f, ctx, map, slotFns.length, ari);
+      if (describe(f, ctx, map, slotFns.length, ari) && isFn0) slotsWithFn0.add(slotOf(f));
     }
   };
 

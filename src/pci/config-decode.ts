@@ -33,15 +33,18 @@ export interface DecodedConfig {
 export function decodeConfig(bytes: Uint8Array): DecodedConfig {
   const complete = bytes.length >= 256;
   const f = readConfigFacts(complete ? bytes : bytes.subarray(0, Math.min(bytes.length, 0x34)));
+  // Extended capabilities exist only in a PCI Express function's 4 KiB space (probe.c
+  // pci_cfg_space_size: 256 bytes without a PCIe capability).
+  const ext = complete && f.pcieType !== null;
   return {
     layout: f.headerType & 0x7f,
     multifunctionBit: (f.headerType & 0x80) !== 0,
     pcieType: complete ? f.pcieType : null,
-    acsCap: complete && f.acs ? f.acs.cap & ACS_FLAG_BITS : null,
-    ari: complete && f.ariNextFunction !== null,
-    ariForwarding: complete && ariForwardingEnabled(bytes),
-    pasidBits: (complete && f.pasidBits) || 0,
-    sriov: complete && f.sriov ? { total: f.sriov.total, offset: f.sriov.offset, stride: f.sriov.stride, vfDevice: f.sriov.vfDevice, num: f.sriov.num } : null,
+    acsCap: ext && f.acs ? f.acs.cap & ACS_FLAG_BITS : null,
+    ari: ext && f.ariNextFunction !== null,
+    ariForwarding: ext && ariForwardingEnabled(bytes),
+    pasidBits: (ext && f.pasidBits) || 0,
+    sriov: ext && f.sriov ? { total: f.sriov.total, offset: f.sriov.offset, stride: f.sriov.stride, vfDevice: f.sriov.vfDevice, num: f.sriov.num } : null,
     complete,
   };
 }
