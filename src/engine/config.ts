@@ -8,6 +8,7 @@ import type { PciFunction } from '../pci/enumerate';
 import type { Machine } from './machine';
 import type { PciDevice } from './types';
 import { positionAmong } from '../pci/add-order-index';
+import { linkCapOf, linkStatusOf, portNumberOf } from '../pci/link';
 
 export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
   const f = d.fn;
@@ -23,8 +24,9 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
     pcie: f.pcie,
     pcieType: f.pcieType,
     ...(f.secondary ? { primaryBus: f.bus.number, secondaryBus: f.secondary.number, subordinateBus: f.secondary.subordinate } : {}),
-    ...(isPciePort(f) ? { slotImplemented: f.pcieType !== 5, portNumber: 0 } : {}),
+    ...(isPciePort(f) ? { slotImplemented: f.pcieType !== 5 } : {}),
     ...(physicalSlot(m, f) !== undefined ? { physicalSlot: physicalSlot(m, f)! } : {}),
+    ...modelInput(f),
     // A topology port with `ari: true` supports ARI forwarding; otherwise its model says.
     ...(f.headerType === 1 && f.ari ? { ariForwardingSupported: true } : {}),
     ...(f.headerType === 1 ? { ariForwardingEnabled: functionZeroHasAri(f) } : {}),
@@ -56,6 +58,25 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
     ...(busMaster(m, d) ? { busMaster: true } : {}),
     ...(m.driverEffects.vectors(d).length > 0 ? { msiEnabled: true } : {}),
     ...(m.driverEffects.idleSuspended(d) ? { dState: 3 as const } : {}),
+  };
+}
+
+/** The topology's device model (pci/link.ts for the link): link capability and the trained
+ * link, port number, slot hot-plug and chassis, and the MSI, MSI-X and PM capabilities. */
+function modelInput(f: PciFunction): Partial<ConfigFunction> {
+  const cap = linkCapOf(f);
+  const status = linkStatusOf(f);
+  const s = f.spec;
+  const own = !f.physfn;
+  return {
+    ...(cap ? { linkCap: cap } : {}),
+    ...(status ? { linkStatus: status } : {}),
+    ...(f.pcie ? { portNumber: portNumberOf(f) } : {}),
+    ...(own && s.hotplug !== undefined ? { hotplug: s.hotplug } : {}),
+    ...(own && s.chassis !== undefined ? { chassis: s.chassis } : {}),
+    ...(own && s.msi ? { msi: s.msi } : {}),
+    ...(own && s.msix !== undefined ? { msixVectors: s.msix } : {}),
+    ...(own && s.pm !== undefined ? { pm: s.pm } : {}),
   };
 }
 
