@@ -121,18 +121,33 @@ function nicSerial(m: Machine, f: PciFunction): bigint {
   return 0x525400ffff123400n | BigInt((0x56 + Math.max(0, index)) & 0xff);
 }
 
-/** Registers a user may write (pci_write_config_* through the config file): the command
- * register, cache line size, latency timer and interrupt line. Other bytes are read-only in
- * the simulated hardware, as IDs and capability structures are on real devices. */
-export const WRITABLE_CONFIG: ReadonlySet<number> = new Set([0x04, 0x05, 0x0c, 0x0d, 0x3c]);
+/**
+ * Registers a user may write (pci_write_config_* through the config file), each with the bits
+ * the hardware lets software change; other bytes are read-only in the simulated hardware, as
+ * IDs and capability structures are on real devices. Command: I/O, memory, bus master, parity
+ * error response, SERR# and INTx disable (0x0547, QEMU's pci_init_wmask and what PCIe keeps
+ * writable: special cycles, MWI, VGA snoop and fast back-to-back are hardwired 0 there, b11-15
+ * reserved); cache line size, latency timer and interrupt line are whole read-write bytes.
+ */
+const WRITE_MASK: ReadonlyMap<number, number> = new Map([
+  [0x04, 0x47],
+  [0x05, 0x05],
+  [0x0c, 0xff],
+  [0x0d, 0xff],
+  [0x3c, 0xff],
+]);
 
-/** The bytes a write at `offset` sets, as offset → value: writable registers within `size`. */
+export const WRITABLE_CONFIG: ReadonlySet<number> = new Set(WRITE_MASK.keys());
+
+/** The bytes a write at `offset` sets, as offset → value: writable registers within `size`,
+ * with their read-only bits 0 (they read 0 in every image). */
 export function configWriteBytes(size: number, offset: number, data: Buffer): Map<number, number> {
   const out = new Map<number, number>();
   for (let i = 0; i < data.length; i++) {
     const at = offset + i;
     if (at >= size) break;
-    if (WRITABLE_CONFIG.has(at)) out.set(at, data[i]!);
+    const mask = WRITE_MASK.get(at);
+    if (mask !== undefined) out.set(at, data[i]! & mask);
   }
   return out;
 }
