@@ -41,20 +41,15 @@ export function readLink(r: YamlReader, at: At, status: boolean): LinkSpec | und
     r.error(at.offset, at.path, 'give speed, width or both');
     return undefined;
   }
-  if (speedAt) {
-    const speed = readSpeed(r, speedAt);
-    if (speed === undefined) return undefined;
-    out.speed = speed;
+  const speed = speedAt && readSpeed(r, speedAt);
+  let width = widthAt && r.int(widthAt, 0, 32);
+  if (widthAt && width !== undefined && !WIDTHS.includes(width) && !(status && width === 0)) {
+    r.error(widthAt.offset, widthAt.path, `width ${width} is not a PCIe link width (${status ? '0 (down), ' : ''}${WIDTHS.join(', ')})`);
+    width = undefined;
   }
-  if (widthAt) {
-    const width = r.int(widthAt, 0, 32);
-    if (width === undefined) return undefined;
-    if (!WIDTHS.includes(width) && !(status && width === 0)) {
-      r.error(widthAt.offset, widthAt.path, `width ${width} is not a PCIe link width (${status ? '0 (down), ' : ''}${WIDTHS.join(', ')})`);
-      return undefined;
-    }
-    out.width = width;
-  }
+  if ((speedAt && speed === undefined) || (widthAt && width === undefined)) return undefined;
+  if (speed !== undefined) out.speed = speed;
+  if (width !== undefined) out.width = width;
   return out;
 }
 

@@ -239,7 +239,7 @@ function readModelFields(r: YamlReader, m: MapView, dev: DeviceSpec): void {
     const a = m.get(k);
     if (!a) continue;
     if (linkless) {
-      r.error(m.keyOffset(k), a.path, `${k}: ${dev.pcie ? `${article(dev.type)} has no link` : 'a conventional function has no PCIe link'}`);
+      r.error(m.keyOffset(k), a.path, dev.pcie ? `${article(dev.type)} has no link` : 'a conventional function has no PCIe link');
       continue;
     }
     if (k === 'port') {
