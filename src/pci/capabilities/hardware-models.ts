@@ -7,6 +7,7 @@
 // up to 256 vectors): the BAR helper sizes BAR 0 to hold them.
 
 import type { QemuModel } from './qemu-models';
+import type { PlacedStdCap } from './standard';
 
 /** PMC: version 3 (PCI PM 1.2), no D1/D2, PME from D0, D3hot and D3cold. */
 const PMC_PORT = 0xc803;
@@ -27,6 +28,14 @@ const msix = (at: number, tableSize: number) =>
 
 /** A VF of any hardware row: MSI-X (3 vectors, as Intel's igbvf/iavf functions) and the PCIe capability. */
 const VF_STD = [msix(0x70, 3), { kind: 'exp', at: 0xa0 } as const];
+
+/** PEX 8747 ports, upstream and downstream alike. */
+const PLX_STD: PlacedStdCap[] = [
+  { kind: 'pm', at: 0x40, pmc: PMC_PORT, noSoftReset: false },
+  { kind: 'msi', at: 0x48, is64: true, perVectorMask: true, vectors: 4 },
+  { kind: 'exp', at: 0x68 },
+  { kind: 'ssvid', at: 0xa4 },
+];
 
 const base = (code: number): number => code >>> 16;
 const sub = (code: number): number => code >>> 8;
@@ -63,12 +72,7 @@ export const HARDWARE_MODELS: QemuModel[] = [
     vendor: null,
     devices: null,
     pcie: {
-      std: [
-        { kind: 'pm', at: 0x40, pmc: PMC_PORT, noSoftReset: false },
-        { kind: 'msi', at: 0x48, is64: true, perVectorMask: true, vectors: 4 },
-        { kind: 'exp', at: 0x68 },
-        { kind: 'ssvid', at: 0xa4 },
-      ],
+      std: PLX_STD,
       ext: {},
       aer: true,
       flr: false,
@@ -84,12 +88,7 @@ export const HARDWARE_MODELS: QemuModel[] = [
     vendor: null,
     devices: null,
     pcie: {
-      std: [
-        { kind: 'pm', at: 0x40, pmc: PMC_PORT, noSoftReset: false },
-        { kind: 'msi', at: 0x48, is64: true, perVectorMask: true, vectors: 4 },
-        { kind: 'exp', at: 0x68 },
-        { kind: 'ssvid', at: 0xa4 },
-      ],
+      std: PLX_STD,
       ext: {},
       aer: true,
       flr: false,
