@@ -3,10 +3,11 @@
 //
 // What is simulated (bound from the FUSE mount, so reads and writes go to the daemon):
 // bus/pci, bus/pci_express, the simulation's host bridges devices/pci<seg>:<bus> (whole),
-// devices/virtual/iommu, kernel/iommu_groups, class/iommu, class/pci_bus, module (whole:
-// the simulated kernel's modules, as /proc/modules, lsmod and modprobe show them under
-// run), firmware/acpi/tables/DMAR or IVRS, and bus/mdev and class/mdev_bus when the
-// machine has mdev parents. Everything else is the host's.
+// devices/virtual/iommu, kernel/iommu_groups, kernel/debug/iommufs (the simulator's control
+// files, which the run's modprobe uses), class/iommu, class/pci_bus, module (whole: the
+// simulated kernel's modules, as /proc/modules, lsmod and modprobe show them under run),
+// firmware/acpi/tables/DMAR or IVRS, and bus/mdev and class/mdev_bus when the machine has
+// mdev parents. Everything else is the host's.
 //
 // Mechanism. sysfs refuses mkdir, so a simulated entry the host lacks (devices/pci0000:17,
 // devices/virtual/iommu on a host without an IOMMU) cannot get a mount point. Its parent is
@@ -51,6 +52,8 @@ const SIM_PARTS = [
   'devices/virtual/iommu',
   'firmware/acpi/tables/DMAR',
   'firmware/acpi/tables/IVRS',
+  // The simulator's control files: the run's modprobe and rmmod load modules through them.
+  'kernel/debug/iommufs',
   'kernel/iommu_groups',
   'module',
 ];
@@ -292,7 +295,7 @@ host_sys() {
     t="/sys/$rel"
     case $op in
     shadow)
-      mount -t tmpfs -o mode=755 iommufs-sys "$t" || fail "cannot cover $t"
+      mount -t tmpfs -o "mode=$(stat -c %a "$t")" iommufs-sys "$t" || fail "cannot cover $t"
       # The mount points first, all directories with one mkdir: a process per entry is
       # what this costs, so one mount each and nothing more.
       (cd "$hs/host/$rel" && for n in *; do

@@ -84,6 +84,8 @@ describe('iommufs run --host-sys', { skip: ROOT ? false : 'needs root (unshare -
         // Every link of the index directories resolves, and a host one never into a simulated part.
         'echo "@@ dangling"; find /sys/class /sys/block /sys/dev -mindepth 2 -maxdepth 2 -xtype l; find /sys/bus -mindepth 3 -maxdepth 3 -path "*/devices/*" -xtype l',
         'echo "@@ nvme"; ls /sys/class/nvme; cat /sys/class/nvme/nvme0/uevent',
+        // The run's modprobe and rmmod work through kernel/debug/iommufs.
+        'echo "@@ modules"; rmmod vfio_pci; ls -d /sys/module/vfio_pci 2>&1 | sed "s/.*: //"; modprobe vfio-pci; ls -d /sys/module/vfio_pci; lsmod | grep -c "^vfio_pci "',
         `echo ${NVME} > /sys/bus/pci/devices/${NVME}/driver/unbind`,
         `echo vfio-pci > /sys/bus/pci/devices/${NVME}/driver_override; echo ${NVME} > /sys/bus/pci/drivers_probe`,
         'echo "@@ bound"; ls /sys/class/nvme; readlink /sys/class/vfio-dev/vfio0',
@@ -96,6 +98,7 @@ describe('iommufs run --host-sys', { skip: ROOT ? false : 'needs root (unshare -
     const s = splitSections(r.stdout);
     assert.equal(section(s, 'dangling'), '');
     assert.equal(section(s, 'nvme'), 'nvme0\nnvme1\nnvme2\nnvme3\nDEVNAME=nvme0\n');
+    assert.equal(section(s, 'modules'), 'No such file or directory\n/sys/module/vfio_pci\n1\n');
     assert.equal(section(s, 'bound'), `nvme1\nnvme2\nnvme3\n../../devices/pci0000:17/0000:17:00.0/${NVME}/vfio-dev/vfio0\n`);
     assert.equal(section(s, 'readonly'), 'Read-only file system\n'.repeat(3));
     assert.deepEqual(await leftovers(tmpdir()), []);
