@@ -23,11 +23,12 @@
 //
 // Links. The simulated host bridges replace the host's of the same name, so host devices
 // below them (typically its disks and NICs) are not reachable, and their links in the
-// index directories (class/*, block, dev/block, dev/char, bus/*/devices) would dangle or,
-// worse, resolve into a simulated device of the same address (clients.md: hwloc showed the
-// host's vda under a simulated GPU). Such a directory is replaced by a "view": a directory
-// of the run, bound read-only, holding the host's links except those that lead into a
-// simulated part. The classes the simulated drivers create devices in (net, ptp, vfio-dev,
+// index directories (class/*, block, dev/block, dev/char, bus/*/devices, and the drivers'
+// bus/*/drivers/*) would dangle or, worse, resolve into a simulated device of the same
+// address (clients.md: hwloc showed the host's vda under a simulated GPU). Such a directory
+// is replaced by a "view": a directory of the run, bound read-only, holding the host's links
+// except those that lead into a simulated part, and mount points on which its other entries
+// (a driver's bind, unbind, uevent) are bound from the host. The classes the simulated drivers create devices in (net, ptp, vfio-dev,
 // nvme, drm, sound, wakeup) always get a view, kept in step by the daemon after every write:
 // the host's links plus the simulation's, whose name wins when both have it. The host side
 // of a view is read once at start.
@@ -65,9 +66,17 @@ const HIDDEN_UNLESS_SIMULATED = ['firmware/acpi/tables/DMAR', 'firmware/acpi/tab
 /** The classes simulated drivers put class devices in (driver-traits.ts). */
 const DRIVER_CLASSES = [...new Set(Object.values(CLASS_DEVICE_NAMING).map((n) => n.dir))].sort();
 
-/** The host's directories of links that tools enumerate (libudev, hwloc, lsblk). */
-const INDEX_PARENTS = ['class', 'dev'];
-const INDEX_DIRS = ['block'];
+/** The host's directories of links that tools enumerate (libudev, hwloc, lsblk), and
+ * its drivers' directories (bus/<bus>/drivers/<driver>/<device> links). */
+function indexDirs(host: HostSysProbe): string[] {
+  const buses = host.list('bus');
+  return [
+    'block',
+    ...['class', 'dev'].flatMap((p) => host.list(p).map((n) => `${p}/${n}`)),
+    ...buses.map((b) => `bus/${b}/devices`),
+    ...buses.flatMap((b) => host.list(`bus/${b}/drivers`).map((d) => `bus/${b}/drivers/${d}`)),
+  ];
+}
 
 /** Read access to the host's /sys, relative paths ('' is the root). */
 export interface HostSysProbe {
@@ -103,6 +112,8 @@ export interface HostSysView {
   rel: string;
   /** The host's links kept (name → target as the host has it). */
   host: Map<string, string>;
+  /** The host's other entries (a driver's bind, unbind, uevent), bound in from the host. */
+  carried: Array<{ name: string; dir: boolean }>;
   /** For a class of simulated class devices: kept in step with the simulated tree. */
   live: boolean;
 }
@@ -115,7 +126,8 @@ export interface HostSysPlan {
   mkdirs: string[];
   /** Simulated parts, bound from the FUSE mount. */
   sim: string[];
-  /** Views, bound read-only from the run's directory (index i at views/<i>). */
+  /** Views, bound read-only from the run's directory (index i at views/<i>), each
+   * followed by its carried entries. */
   views: HostSysView[];
 }
 
@@ -161,31 +173,30 @@ export function hostSysPlan(tree: SysfsTree, host: HostSysProbe): HostSysPlan {
     const rel = posix.relative('/sys', posix.resolve('/sys', fromDir, target));
     return covered.some((p) => rel === p || rel.startsWith(`${p}/`));
   };
-  const hostLinks = (rel: string): Map<string, string> | undefined => {
-    const links = new Map<string, string>();
+  /** The host's entries of a directory, less the links into a covered part. */
+  const hostSide = (rel: string, live: boolean): HostSysView => {
+    const view: HostSysView = { rel, host: new Map(), carried: [], live };
     for (const name of host.list(rel)) {
-      if (host.kind(`${rel}/${name}`) !== 'link') return undefined;
-      const target = host.readlink(`${rel}/${name}`);
-      if (!intoCovered(rel, target)) links.set(name, target);
+      const kind = host.kind(`${rel}/${name}`);
+      if (kind !== 'link') view.carried.push({ name, dir: kind === 'dir' });
+      else {
+        const target = host.readlink(`${rel}/${name}`);
+        if (!intoCovered(rel, target)) view.host.set(name, target);
+      }
     }
-    return links;
+    return view;
   };
 
   const views: HostSysView[] = [];
   for (const cls of DRIVER_CLASSES) {
-    views.push({ rel: `class/${cls}`, host: hostLinks(`class/${cls}`) ?? new Map(), live: true });
+    views.push(hostSide(`class/${cls}`, true));
   }
-  const indexDirs = [
-    ...INDEX_DIRS,
-    ...INDEX_PARENTS.flatMap((p) => host.list(p).map((n) => `${p}/${n}`)),
-    ...host.list('bus').map((b) => `bus/${b}/devices`),
-  ];
-  for (const rel of indexDirs) {
+  for (const rel of indexDirs(host)) {
     if (covered.some((p) => rel === p || rel.startsWith(`${p}/`)) || views.some((v) => v.rel === rel)) continue;
     if (host.kind(rel) !== 'dir') continue;
-    const links = hostLinks(rel);
-    // A directory with other entries than links (class/gpio's export) is left as it is.
-    if (links !== undefined && links.size < host.list(rel).length) views.push({ rel, host: links, live: false });
+    const view = hostSide(rel, false);
+    // Only where a link is left out; else the host's own directory stays.
+    if (view.host.size + view.carried.length < host.list(rel).length) views.push(view);
   }
 
   // Where a target has no host entry to mount on, or a host entry is hidden, its parent
@@ -220,16 +231,18 @@ export function planText(plan: HostSysPlan): string {
     ...plan.shadows.map((s) => `shadow\t${s.rel}\t${s.skip.join('/')}`),
     ...plan.mkdirs.map((rel) => `mkdir\t${rel}`),
     ...plan.sim.map((rel) => `sim\t${rel}`),
-    ...plan.views.map((v, i) => `view\t${v.rel}\t${i}`),
+    ...plan.views.flatMap((v, i) => [`view\t${v.rel}\t${i}`, ...v.carried.map((c) => `carry\t${v.rel}/${c.name}`)]),
   ];
   return lines.map((l) => `${l}\n`).join('');
 }
 
-/** Makes `dir` hold exactly the links of `want`, touching only what differs. Synchronous:
- * a write's effect must show before the writer's next command runs. */
+/** Makes `dir` hold exactly the links of `want`, touching only what differs and no entry
+ * other than a link (the mount points of carried entries). Synchronous: a write's effect
+ * must show before the writer's next command runs. */
 function syncLinks(dir: string, want: Map<string, string>): void {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
+    if (!lstatSync(p).isSymbolicLink()) continue;
     const target = want.get(name);
     if (target !== undefined && readlinkSync(p) === target) continue;
     unlinkSync(p);
@@ -250,7 +263,14 @@ export class HostSysViews {
   write(): void {
     mkdirSync(join(this.base, 'host'), { recursive: true });
     mkdirSync(join(this.base, 'views'), { recursive: true });
-    this.plan.views.forEach((_, i) => mkdirSync(join(this.base, 'views', String(i))));
+    this.plan.views.forEach((v, i) => {
+      const dir = join(this.base, 'views', String(i));
+      mkdirSync(dir);
+      for (const c of v.carried) {
+        if (c.dir) mkdirSync(join(dir, c.name));
+        else writeFileSync(join(dir, c.name), '', { mode: 0o444 });
+      }
+    });
     writeFileSync(join(this.base, 'plan'), planText(this.plan));
     this.sync(true);
   }
@@ -273,9 +293,10 @@ export class HostSysViews {
         // already gone, or (for a directory) still in use: left for the user to see
       }
     };
-    this.plan.views.forEach((_, i) => {
+    this.plan.views.forEach((v, i) => {
       const dir = join(this.base, 'views', String(i));
       quiet(() => syncLinks(dir, new Map()));
+      for (const c of v.carried) quiet(() => (c.dir ? rmdirSync : unlinkSync)(join(dir, c.name)));
       quiet(() => rmdirSync(dir));
     });
     for (const p of ['plan']) quiet(() => unlinkSync(join(this.base, p)));
@@ -291,6 +312,8 @@ host_sys() {
   shadows=""
   mount -o remount,bind,ro /sys || fail "cannot make the host's /sys read-only"
   mount --rbind /sys "$hs/host" || fail "cannot reach the host's /sys"
+  # Views are bound from a read-only bind of their directory, so each is read-only at once.
+  mount --bind "$hs/views" "$hs/views" && mount -o remount,bind,ro "$hs/views" || fail "cannot make the views read-only"
   while IFS='	' read -r op rel arg; do
     t="/sys/$rel"
     case $op in
@@ -317,11 +340,12 @@ host_sys() {
       if [ ! -e "$t" ] && [ ! -L "$t" ]; then
         if [ -d "$s" ]; then mkdir "$t"; else : > "$t"; fi || fail "cannot create $t"
       fi
-      mount --bind "$s" "$t" || fail "cannot place $t"
-      [ "$op" = sim ] || mount -o remount,bind,ro "$t" || fail "cannot make $t read-only" ;;
+      mount --bind "$s" "$t" || fail "cannot place $t" ;;
+    carry) mount --rbind "$hs/host/$rel" "$t" || fail "cannot carry $t over" ;;
     esac
   done < "$hs/plan"
   for t in $shadows; do mount -o remount,bind,ro "$t" || fail "cannot make $t read-only"; done
   umount -l "$hs/host"
+  umount -l "$hs/views"
 }
 `;

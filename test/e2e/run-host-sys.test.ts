@@ -81,8 +81,10 @@ describe('iommufs run --host-sys', { skip: ROOT ? false : 'needs root (unshare -
     const r = await underRun(
       ['--host-sys', XEON],
       [
-        // Every link of the index directories resolves, and a host one never into a simulated part.
-        'echo "@@ dangling"; find /sys/class /sys/block /sys/dev -mindepth 2 -maxdepth 2 -xtype l; find /sys/bus -mindepth 3 -maxdepth 3 -path "*/devices/*" -xtype l',
+        // Every link of the index and driver directories resolves, and a host one never into
+        // a simulated part; a driver directory's files are the host's.
+        'echo "@@ dangling"; find /sys/class /sys/block /sys/dev -mindepth 2 -maxdepth 2 -xtype l; find /sys/bus -mindepth 3 -maxdepth 3 -path "*/devices/*" -xtype l; find /sys/bus -mindepth 4 -maxdepth 4 -path "*/drivers/*" -xtype l',
+        'echo "@@ drivers"; for d in /sys/bus/*/drivers/*; do [ -e "$d/uevent" ] || echo "$d"; done',
         'echo "@@ nvme"; ls /sys/class/nvme; cat /sys/class/nvme/nvme0/uevent',
         // The run's modprobe and rmmod work through kernel/debug/iommufs.
         'echo "@@ modules"; rmmod vfio_pci; ls -d /sys/module/vfio_pci 2>&1 | sed "s/.*: //"; modprobe vfio-pci; ls -d /sys/module/vfio_pci; lsmod | grep -c "^vfio_pci "',
@@ -97,6 +99,7 @@ describe('iommufs run --host-sys', { skip: ROOT ? false : 'needs root (unshare -
     assert.equal(r.code, 7, r.stderr);
     const s = splitSections(r.stdout);
     assert.equal(section(s, 'dangling'), '');
+    assert.equal(section(s, 'drivers'), '');
     assert.equal(section(s, 'nvme'), 'nvme0\nnvme1\nnvme2\nnvme3\nDEVNAME=nvme0\n');
     assert.equal(section(s, 'modules'), 'No such file or directory\n/sys/module/vfio_pci\n1\n');
     assert.equal(section(s, 'bound'), `nvme1\nnvme2\nnvme3\n../../devices/pci0000:17/0000:17:00.0/${NVME}/vfio-dev/vfio0\n`);

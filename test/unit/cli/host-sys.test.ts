@@ -22,6 +22,11 @@ function fakeHost(): string {
   writeFileSync(join(root, 'firmware/acpi/tables/DMAR'), '');
   writeFileSync(join(root, 'firmware/acpi/tables/APIC'), '');
   writeFileSync(join(root, 'class/gpio/export'), '');
+  d('bus/virtio/drivers/virtio_net');
+  d('bus/cpu/drivers/processor');
+  writeFileSync(join(root, 'bus/virtio/drivers/virtio_net/bind'), '');
+  l('bus/virtio/drivers/virtio_net/virtio2', '../../../../devices/pci0000:00/0000:00:03.0/virtio2');
+  l('bus/cpu/drivers/processor/cpu0', '../../../../devices/system/cpu/cpu0');
   l('class/gpio/gpiochip0', '../../devices/pci0000:00/0000:00:07.0/gpiochip0');
   l('class/net/eth0', '../../devices/pci0000:00/0000:00:03.0/virtio2/net/eth0');
   l('class/net/lo', '../../devices/virtual/net/lo');
@@ -41,35 +46,41 @@ describe('run --host-sys: the plan', () => {
   const plan = hostSysPlan(tree, hostSysProbe(host));
 
   it('binds the simulated parts; a host bridge and an IOMMU directory the host lacks get a shadowed parent', () => {
-    assert.deepEqual(plan.sim, ['module', 'bus/pci', 'bus/pci_express', 'class/iommu', 'class/pci_bus', 'devices/pci0000:00', 'devices/pci0000:17', 'kernel/iommu_groups', 'devices/virtual/iommu', 'firmware/acpi/tables/DMAR']);
+    assert.deepEqual(plan.sim, ['module', 'bus/pci', 'bus/pci_express', 'class/iommu', 'class/pci_bus', 'devices/pci0000:00', 'devices/pci0000:17', 'kernel/iommu_groups', 'devices/virtual/iommu', 'kernel/debug/iommufs', 'firmware/acpi/tables/DMAR']);
     const shadows = new Map(plan.shadows.map((s) => [s.rel, s.skip]));
     // The host has no pci0000:17, no bus/pci_express, no devices/virtual/iommu, no
     // kernel/iommu_groups: their parents are covered, leaving out what is placed there.
     assert.deepEqual(shadows.get('devices'), ['pci0000:00', 'pci0000:17']);
     assert.deepEqual(shadows.get('devices/virtual'), ['iommu']);
-    assert.deepEqual(shadows.get('kernel'), ['iommu_groups']);
+    // The host has no kernel/debug either: made in the shadow of kernel.
+    assert.deepEqual(shadows.get('kernel'), ['debug', 'iommu_groups']);
+    assert.deepEqual(plan.mkdirs, ['kernel/debug']);
     assert.deepEqual(shadows.get('bus'), ['pci', 'pci_express']);
     assert.ok(shadows.has('class'), 'the host lacks class/nvme, class/vfio-dev ...');
     assert.ok(!shadows.has('firmware/acpi/tables'), 'the host has a DMAR table to mount on');
-    assert.deepEqual(plan.mkdirs, []);
     // Shadows shallowest first, so that a deeper one is not hidden by a later one above it.
     const depths = plan.shadows.map((s) => s.rel.split('/').length);
     assert.deepEqual(depths, [...depths].sort((a, b) => a - b));
   });
 
-  it('views leave out the host links into a replaced host bridge; a directory with other entries is left alone', () => {
+  it('views leave out the host links into a replaced host bridge and carry the other entries over', () => {
     const views = new Map(plan.views.map((v) => [v.rel, v]));
     assert.deepEqual([...views.get('class/net')!.host], [['lo', '../../devices/virtual/net/lo']]);
     assert.equal(views.get('class/net')!.live, true);
-    for (const rel of ['block', 'class/block', 'dev/block', 'bus/virtio/devices']) {
+    for (const rel of ['block', 'class/block', 'dev/block', 'bus/virtio/devices', 'class/gpio', 'bus/virtio/drivers/virtio_net']) {
       assert.equal(views.get(rel)?.host.size, 0, rel);
       assert.equal(views.get(rel)?.live, false, rel);
     }
+    assert.deepEqual(views.get('class/gpio')!.carried, [{ name: 'export', dir: false }]);
+    assert.deepEqual(views.get('bus/virtio/drivers/virtio_net')!.carried, [{ name: 'bind', dir: false }]);
     // Nothing of these leads into a simulated part: the host's own directory stays.
-    for (const rel of ['dev/char', 'bus/cpu/devices', 'class/gpio']) assert.ok(!views.has(rel), rel);
+    for (const rel of ['dev/char', 'bus/cpu/devices', 'bus/cpu/drivers/processor']) assert.ok(!views.has(rel), rel);
     // Simulated or placed whole: never a view.
     for (const rel of ['class/iommu', 'class/pci_bus', 'bus/pci/devices']) assert.ok(!views.has(rel), rel);
-    assert.match(planText(plan), /^shadow\tdevices\tpci0000:00\/pci0000:17$/m);
+    const text = planText(plan);
+    assert.match(text, /^shadow\tdevices\tpci0000:00\/pci0000:17$/m);
+    const gpio = plan.views.findIndex((v) => v.rel === 'class/gpio');
+    assert.match(text, new RegExp(`^view\tclass/gpio\t${gpio}\ncarry\tclass/gpio/export$`, 'm'));
   });
 
   it('a class view holds the host links plus the simulation\'s, and follows binds', () => {
