@@ -40,7 +40,7 @@
 import { lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync, rmdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { CLASS_DEVICE_NAMING } from '../engine/driver-traits';
-import type { DirNode, Node, SysfsTree } from '../sysfs/node';
+import type { Node, SysfsTree } from '../sysfs/node';
 
 /** The simulated parts placed when the simulated tree has them (besides the host bridges). */
 const SIM_PARTS = [
@@ -155,7 +155,7 @@ function simClassLinks(tree: SysfsTree, cls: string): Map<string, string> {
   const out = new Map<string, string>();
   const d = simNode(tree, `class/${cls}`);
   if (d?.kind !== 'dir') return out;
-  for (const name of (d as DirNode).list()) {
+  for (const name of d.list()) {
     const n = d.lookup(name);
     if (n?.kind === 'link') out.set(name, n.target);
   }
@@ -203,18 +203,19 @@ export function hostSysPlan(tree: SysfsTree, host: HostSysProbe): HostSysPlan {
   // becomes a shadow (or, if the host lacks the parent too, a directory made in one).
   const shadows = new Map<string, Set<string>>();
   const mkdirs = new Set<string>();
-  const writable = (rel: string): void => {
+  const writable = (rel: string, target: string): void => {
     if (shadows.has(rel) || mkdirs.has(rel)) return;
-    if (rel === '') throw new Error('the host has no such top-level directory in /sys');
+    // /sys itself is not shadowed: its top-level directories are the kernel's own.
+    if (rel === '') throw new Error(`the host's /sys has no ${target.split('/')[0]} to place ${target} in`);
     if (host.kind(rel) === 'dir') shadows.set(rel, new Set());
     else {
-      writable(parentOf(rel));
+      writable(parentOf(rel), target);
       mkdirs.add(rel);
     }
   };
   const targets = [...sim, ...views.map((v) => v.rel)];
-  for (const rel of targets) if (host.kind(rel) === undefined) writable(parentOf(rel));
-  for (const rel of hidden) writable(parentOf(rel));
+  for (const rel of targets) if (host.kind(rel) === undefined) writable(parentOf(rel), rel);
+  for (const rel of hidden) writable(parentOf(rel), rel);
   for (const rel of [...targets, ...hidden, ...mkdirs]) shadows.get(parentOf(rel))?.add(rel.slice(rel.lastIndexOf('/') + 1));
   const byDepth = (a: string, b: string): number => depth(a) - depth(b) || (a < b ? -1 : 1);
   return {

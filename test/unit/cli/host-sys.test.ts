@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { HostSysViews, hostSysPlan, hostSysProbe, planText } from '../../../src/cli/run-host-sys';
+import { HostSysViews, hostSysPlan, hostSysProbe, planText, type HostSysProbe } from '../../../src/cli/run-host-sys';
 import { sysfsTree } from '../../../src/sysfs/tree';
 import { bootShipped, pciDevice } from '../../helpers/machines';
 
@@ -81,6 +81,11 @@ describe('run --host-sys: the plan', () => {
     assert.match(text, /^shadow\tdevices\tpci0000:00\/pci0000:17$/m);
     const gpio = plan.views.findIndex((v) => v.rel === 'class/gpio');
     assert.match(text, new RegExp(`^view\tclass/gpio\t${gpio}\ncarry\tclass/gpio/export$`, 'm'));
+  });
+
+  it('refuses a host /sys without the top-level directory a part goes in (run exits 125)', () => {
+    const bare: HostSysProbe = { kind: () => undefined, list: () => [], readlink: () => '' };
+    assert.throws(() => hostSysPlan(tree, bare), /the host's \/sys has no devices to place devices\/pci0000:00 in/);
   });
 
   it('a class view holds the host links plus the simulation\'s, and follows binds', () => {
