@@ -107,6 +107,12 @@ describe('iommufs run --host-sys', { skip: ROOT ? false : 'needs root (unshare -
     assert.deepEqual(await leftovers(tmpdir()), []);
   });
 
+  it('a command killed by a signal gives 128 + its number, and nothing stays mounted', async () => {
+    const r = await underRun(['--host-sys', XEON], 'kill -TERM $$');
+    assert.equal(r.code, 143, r.stderr);
+    assert.deepEqual(await leftovers(tmpdir()), []);
+  });
+
   it('works for a normal user in a user namespace (unshare -Urmn)', async (t) => {
     if (!existsSync('/usr/bin/setpriv')) return t.skip('no setpriv to become nobody');
     const probe = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'unshare', '-Urm', 'true']);
