@@ -16,10 +16,12 @@
 // simulated ones; the tmpfs is made read-only once filled. The set of names in a shadowed
 // directory is fixed at start (host bridges, /sys/class's classes and /sys/devices/virtual's
 // kinds do not come and go); each entry's content stays live. overlayfs accepts sysfs as a
-// lower layer (tried on 6.18; 6.1's ovl_lower_dir has the same checks) but was not used: a
-// lower-only overlay is read-only, so writes to simulated files could not reach the daemon;
-// overlayfs leaves changes to its layers undefined while mounted, and the simulated tree
-// changes on every bind and VF; and it merges same-named directories of both layers.
+// lower layer (tried on 6.18; 6.1 refuses only "weird" lower dentries, fs/overlayfs/util.c
+// ovl_dentry_weird: automount, d_hash, d_compare, none of which kernfs has; its
+// d_revalidate only makes the layer "remote") but was not used: a lower-only overlay is
+// read-only, so writes to simulated files could not reach the daemon; overlayfs leaves
+// changes to its layers undefined while mounted, and the simulated tree changes on every
+// bind and VF; and it merges same-named directories of both layers.
 //
 // Links. The simulated host bridges replace the host's of the same name, so host devices
 // below them (typically its disks and NICs) are not reachable, and their links in the
