@@ -6,8 +6,9 @@
 // devices/virtual/iommu, kernel/iommu_groups, kernel/debug/iommufs (the simulator's control
 // files, which the run's modprobe uses), class/iommu, class/pci_bus, module (whole: the
 // simulated kernel's modules, as /proc/modules, lsmod and modprobe show them under run),
-// firmware/acpi/tables/DMAR or IVRS, and bus/mdev and class/mdev_bus when the machine has
-// mdev parents. Everything else is the host's.
+// firmware/acpi/tables/DMAR or IVRS, bus/mdev and class/mdev_bus when the machine has mdev
+// parents, and each simulated platform device's devices/platform/<name>. Everything else is
+// the host's.
 //
 // Mechanism. sysfs refuses mkdir, so a simulated entry the host lacks (devices/pci0000:17,
 // devices/virtual/iommu on a host without an IOMMU) cannot get a mount point. Its parent is
@@ -32,8 +33,9 @@
 // except those that lead into a simulated part, and mount points on which its other entries
 // (a driver's bind, unbind, uevent) are bound from the host. The classes the simulated drivers create devices in (net, ptp, vfio-dev,
 // nvme, drm, sound, wakeup) always get a view, kept in step by the daemon after every write:
-// the host's links plus the simulation's, whose name wins when both have it. The host side
-// of a view is read once at start.
+// the host's links plus the simulation's, whose name wins when both have it; so does
+// bus/platform/devices when the machine has platform devices. The host side of a view is
+// read once at start.
 //
 // Nothing on the host changes: the namespace is private, the host's /sys is remounted
 // read-only in it (so `udevadm trigger` cannot reach the host's devices; its submounts, such
@@ -116,7 +118,7 @@ export interface HostSysView {
   host: Map<string, string>;
   /** The host's other entries (a driver's bind, unbind, uevent), bound in from the host. */
   carried: Array<{ name: string; dir: boolean }>;
-  /** For a class of simulated class devices: kept in step with the simulated tree. */
+  /** Also holds the simulated tree's links at the same path, kept in step. */
   live: boolean;
 }
 
@@ -152,10 +154,10 @@ function simNode(tree: SysfsTree, rel: string): Node | undefined {
   return node;
 }
 
-/** The simulated links of class/<cls>, name → target. */
-function simClassLinks(tree: SysfsTree, cls: string): Map<string, string> {
+/** The simulated tree's links in a directory, name → target. */
+function simLinks(tree: SysfsTree, rel: string): Map<string, string> {
   const out = new Map<string, string>();
-  const d = simNode(tree, `class/${cls}`);
+  const d = simNode(tree, rel);
   if (d?.kind !== 'dir') return out;
   for (const name of d.list()) {
     const n = d.lookup(name);
@@ -166,9 +168,14 @@ function simClassLinks(tree: SysfsTree, cls: string): Map<string, string> {
 
 /** What to place where, from the simulated tree and the host's /sys as it is now. */
 export function hostSysPlan(tree: SysfsTree, host: HostSysProbe): HostSysPlan {
-  const devices = simNode(tree, 'devices');
-  const bridges = devices?.kind === 'dir' ? devices.list().filter((n) => /^pci[0-9a-f]{4}:[0-9a-f]{2}$/.test(n)).map((n) => `devices/${n}`) : [];
-  const sim = [...bridges, ...SIM_PARTS.filter((p) => simNode(tree, p) !== undefined)];
+  const listed = (rel: string): string[] => {
+    const d = simNode(tree, rel);
+    return d?.kind === 'dir' ? d.list().map((n) => `${rel}/${n}`) : [];
+  };
+  // drivers/pci/probe.c pci_register_host_bridge: "pci%04x:%02x".
+  const bridges = listed('devices').filter((p) => /^devices\/pci[0-9a-f]{4,}:[0-9a-f]{2}$/.test(p));
+  const platform = listed('devices/platform');
+  const sim = [...bridges, ...platform, ...SIM_PARTS.filter((p) => simNode(tree, p) !== undefined)];
   const hidden = HIDDEN_UNLESS_SIMULATED.filter((p) => !sim.includes(p) && host.kind(p) !== undefined);
   const covered = [...sim, ...hidden];
   const intoCovered = (fromDir: string, target: string): boolean => {
@@ -193,6 +200,7 @@ export function hostSysPlan(tree: SysfsTree, host: HostSysProbe): HostSysPlan {
   for (const cls of DRIVER_CLASSES) {
     views.push(hostSide(`class/${cls}`, true));
   }
+  if (platform.length > 0) views.push(hostSide('bus/platform/devices', true));
   for (const rel of indexDirs(host)) {
     if (covered.some((p) => rel === p || rel.startsWith(`${p}/`)) || views.some((v) => v.rel === rel)) continue;
     if (host.kind(rel) !== 'dir') continue;
@@ -282,7 +290,7 @@ export class HostSysViews {
     this.plan.views.forEach((v, i) => {
       if (!v.live && !all) return;
       const want = new Map(v.host);
-      if (v.live) for (const [name, target] of simClassLinks(this.tree, v.rel.slice('class/'.length))) want.set(name, target);
+      if (v.live) for (const [name, target] of simLinks(this.tree, v.rel)) want.set(name, target);
       syncLinks(join(this.base, 'views', String(i)), want);
     });
   }

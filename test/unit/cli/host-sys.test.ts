@@ -9,6 +9,8 @@ import { after, describe, it } from 'node:test';
 import { HostSysViews, hostSysPlan, hostSysProbe, planText, type HostSysProbe } from '../../../src/cli/run-host-sys';
 import { sysfsTree } from '../../../src/sysfs/tree';
 import { bootShipped, pciDevice } from '../../helpers/machines';
+import { Machine } from '../../../src/engine/machine';
+import { loadTopology } from '../../../src/topology/load';
 
 const base = mkdtempSync(join(tmpdir(), 'iommufs-hostsys-unit-'));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -81,6 +83,26 @@ describe('run --host-sys: the plan', () => {
     assert.match(text, /^shadow\tdevices\tpci0000:00\/pci0000:17$/m);
     const gpio = plan.views.findIndex((v) => v.rel === 'class/gpio');
     assert.match(text, new RegExp(`^view\tclass/gpio\t${gpio}\ncarry\tclass/gpio/export$`, 'm'));
+  });
+
+  it('platform devices: each placed in devices/platform, and bus/platform/devices merged', () => {
+    mkdirSync(join(host, 'devices/platform/serial8250'), { recursive: true });
+    mkdirSync(join(host, 'bus/platform/devices'), { recursive: true });
+    symlinkSync('../../../devices/platform/serial8250', join(host, 'bus/platform/devices/serial8250'));
+    const r = loadTopology('version: 1\narch: arm64\niommus: [{ name: smmu0, type: arm-smmu-v3 }]\nplatform:\n  - { name: 1c00000.gpu, iommu: smmu0, stream-ids: [0x10] }\n', 'inline.yaml');
+    assert.ok(r.ok);
+    const t = sysfsTree(Machine.boot(r.topology));
+    const p = hostSysPlan(t, hostSysProbe(host));
+    assert.ok(p.sim.includes('devices/platform/1c00000.gpu'));
+    assert.deepEqual(p.shadows.find((x) => x.rel === 'devices/platform')?.skip, ['1c00000.gpu']);
+    const bus = p.views.findIndex((v) => v.rel === 'bus/platform/devices');
+    assert.ok(p.views[bus]!.live);
+    const views = new HostSysViews(join(base, 'platform'), p, t);
+    views.write();
+    const dir = join(base, 'platform', 'views', String(bus));
+    assert.deepEqual(readdirSync(dir).sort(), ['1c00000.gpu', 'serial8250']);
+    assert.equal(readlinkSync(join(dir, '1c00000.gpu')), '../../../devices/platform/1c00000.gpu');
+    views.clear();
   });
 
   it('refuses a host /sys without the top-level directory a part goes in (run exits 125)', () => {
