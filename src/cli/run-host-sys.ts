@@ -315,6 +315,19 @@ export class HostSysViews {
   }
 }
 
+/** The plan for the host's /sys as it is now, written with its views into `base` (the
+ * namespace script finds it there). Throws, having removed what it wrote, when it cannot. */
+export function startHostSys(tree: SysfsTree, base: string): HostSysViews {
+  const views = new HostSysViews(base, hostSysPlan(tree, hostSysProbe()), tree);
+  try {
+    views.write();
+  } catch (e) {
+    views.clear();
+    throw e;
+  }
+  return views;
+}
+
 /** The namespace script's part for --host-sys (a shell function, run instead of binding the
  * whole mount over /sys when $d/hostsys/plan exists). `fail` is the script's. */
 export const HOST_SYS_SCRIPT = `

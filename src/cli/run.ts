@@ -58,7 +58,7 @@ import { loadPciIds } from './pci-ids';
 import { NAMESPACE_SCRIPT, SETUP_FAILED } from './run-namespace';
 import { procModulesText } from '../sysfs/module';
 import { UdevDb, VERIFY_SYSFS_ENV } from './run-udev';
-import { HostSysViews, hostSysPlan, hostSysProbe } from './run-host-sys';
+import { startHostSys, type HostSysViews } from './run-host-sys';
 
 export { NAMESPACE_SCRIPT, SETUP_FAILED };
 
@@ -265,21 +265,16 @@ export async function runCommand(a: RunArgs, io: Io): Promise<number> {
   try {
     let handle;
     const tree = sysfsTree(machine);
-    if (a.hostSys === true) {
-      let plan;
-      try {
-        plan = hostSysPlan(tree, hostSysProbe());
-      } catch (e) {
-        throw new CliError(`run: --host-sys: ${(e as Error).message}`, SETUP_FAILED);
-      }
-      views = new HostSysViews(join(dir.base, 'hostsys'), plan, tree);
-      views.write();
+    try {
+      views = a.hostSys === true ? startHostSys(tree, join(dir.base, 'hostsys')) : undefined;
+    } catch (e) {
+      throw new CliError(`run: --host-sys: ${(e as Error).message}`, SETUP_FAILED);
     }
     syncer = stateSyncer(machine, dir.base);
-    const own = syncer;
+    const own = syncer.sync;
     const hostViews = views;
     const sync = (): void => {
-      own.sync();
+      own();
       hostViews?.sync();
     };
     sync();
