@@ -110,6 +110,33 @@ describe('iommufs run --host-sys', { skip: SKIP }, () => {
     assert.deepEqual(await leftovers(tmpdir()), []);
   });
 
+  it('lstopo shows the host\'s CPUs with the simulated PCI devices; virt-host-validate the host\'s cgroups and the simulated IOMMU', async (t) => {
+    const missing = ['/usr/bin/lstopo', '/usr/bin/virt-host-validate'].filter((p) => !existsSync(p));
+    if (missing.length > 0) return t.skip(`not installed: ${missing.join(', ')}`);
+    const TOOLS = [
+      'echo "@@ pu"; lstopo --of console --only pu | wc -l',
+      'echo "@@ cgroup"; virt-host-validate qemu 2>&1 | grep "cgroup"',
+    ].join('\n');
+    const host = splitSections((await sh(TOOLS)).stdout);
+    const r = await underRun(
+      ['--host-sys', XEON],
+      `${TOOLS}
+echo "@@ pci"; lstopo --of xml --filter io:all 2>/dev/null | grep -o 'pci_busid="[^"]*"' | sed 's/.*="//; s/"//' | sort -u; ls /sys/bus/pci/devices
+echo "@@ iommu"; virt-host-validate qemu 2>&1 | grep -c "IOMMU.*: PASS"`,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const s = splitSections(r.stdout);
+    assert.equal(section(s, 'pu'), section(host, 'pu'));
+    assert.equal(section(s, 'cgroup'), section(host, 'cgroup'));
+    // Every simulated PCI device in lstopo's tree, and no other: each BDF listed twice.
+    const bdfs = section(s, 'pci').trim().split('\n');
+    const half = bdfs.length / 2;
+    assert.ok(half > 30, section(s, 'pci'));
+    assert.deepEqual(bdfs.slice(0, half), bdfs.slice(half));
+    // "device assignment IOMMU support" and "IOMMU is enabled by kernel".
+    assert.equal(section(s, 'iommu'), '2\n');
+  });
+
   it('a command killed by a signal gives 128 + its number, and nothing stays mounted', async () => {
     const r = await underRun(['--host-sys', XEON], 'kill -TERM $$');
     assert.equal(r.code, 143, r.stderr);
