@@ -64,11 +64,12 @@ function settleBusNumbers(built: Built, render: () => string): void {
     const m = boot(render());
     let changed = false;
     for (const { fn, out } of built.devices.values()) {
-      if (fn.secondaryBus === undefined || out.slot !== undefined) continue;
+      const slot = out.slot as Out | undefined;
+      if (fn.secondaryBus === undefined || slot?.bus !== undefined) continue;
       const d = pciDevice(m, fn.name);
       if (d === undefined) continue;
       if (d.fn.secondary && d.fn.secondary.number !== fn.secondaryBus) {
-        out.slot = { bus: fn.secondaryBus };
+        out.slot = { bus: fn.secondaryBus, ...slot };
         changed = true;
       }
     }
