@@ -57,6 +57,8 @@ export interface SavedEffects {
   wakeup: number | null;
   vectors: Array<{ irq: number; kind: 'msi' | 'msix' }>;
   classDevices: Array<{ kind: Exclude<ClassDeviceKind, 'wakeup'>; index: number }>;
+  /** An NVMe controller's namespace disks (driver-effects.ts BlockDisk). */
+  disks?: Array<{ nsid: number; minor: number; generic: number; diskseq: number }>;
 }
 
 export interface SavedGroup {
@@ -224,7 +226,7 @@ function checkDevice(v: unknown, path: string): void {
 }
 
 function checkEffects(v: unknown, path: string): void {
-  const o = object(v, path, ['dmaMaskBits', 'powerKnown', 'wakeupCapable', 'wakeup', 'vectors', 'classDevices']);
+  const o = object(v, path, ['dmaMaskBits', 'powerKnown', 'wakeupCapable', 'wakeup', 'vectors', 'classDevices'], ['disks']);
   integer(o.dmaMaskBits, jsonPath(path, 'dmaMaskBits'), 24, 64);
   boolean(o.powerKnown, jsonPath(path, 'powerKnown'));
   boolean(o.wakeupCapable, jsonPath(path, 'wakeupCapable'));
@@ -242,6 +244,17 @@ function checkEffects(v: unknown, path: string): void {
     string(c.kind, jsonPath(at, 'kind'), new RegExp(`^(${kinds.join('|')})$`), `a class device kind (${kinds.join(', ')})`);
     integer(c.index, jsonPath(at, 'index'), 0, MAX_GROUP);
   });
+  if ('disks' in o) {
+    list(o.disks, jsonPath(path, 'disks')).forEach((x, i) => {
+      const at = jsonPath(jsonPath(path, 'disks'), i);
+      const k = object(x, at, ['nsid', 'minor', 'generic', 'diskseq']);
+      integer(k.nsid, jsonPath(at, 'nsid'), i + 1, i + 1);
+      // MINORMASK: 20-bit minors.
+      integer(k.minor, jsonPath(at, 'minor'), 0, 0xfffff);
+      integer(k.generic, jsonPath(at, 'generic'), 0, 0xfffff);
+      integer(k.diskseq, jsonPath(at, 'diskseq'), 1, Number.MAX_SAFE_INTEGER);
+    });
+  }
 }
 
 function checkPower(v: unknown, path: string): void {

@@ -80,6 +80,20 @@ export interface MdevTypeSpec {
   deviceApi: string;
 }
 
+/** One namespace of an NVMe controller: its size in bytes and LBA data size. */
+export interface NamespaceSpec {
+  bytes: number;
+  lba: number;
+}
+
+/** Topology `nvme`: what an NVMe controller's Identify data reports (nvme-fields.ts). */
+export interface NvmeSpec {
+  namespaces?: NamespaceSpec[];
+  model?: string;
+  serial?: string;
+  firmware?: string;
+}
+
 export interface DeviceSpec {
   /** The key as written ("01.0", or "00.a5" below an ARI port). */
   key: string;
@@ -107,6 +121,7 @@ export interface DeviceSpec {
   driver?: string;
   sriov?: SriovSpec;
   mdev: MdevTypeSpec[];
+  nvme?: NvmeSpec;
   numaNode: number;
   label?: string;
   pos: SourcePos;

@@ -13,6 +13,7 @@ import {
   readSlot,
   readSriov,
 } from './device-fields';
+import { readNvme } from './nvme-fields';
 import { MAX_PASID_BITS } from './read-iommus';
 import { hex2, parseDeviceKey, parsePciId } from './values';
 import type { At, YamlReader } from './yaml-reader';
@@ -36,6 +37,7 @@ export const DEVICE_KEYS = [
   'mdev',
   'numa-node',
   'label',
+  'nvme',
 ] as const;
 
 /** What a bus is, as far as the devices on it are concerned. */
@@ -186,6 +188,9 @@ function readDevice(r: YamlReader, key: string, keyOffset: number, at: At, devfn
   if (mdevAt) dev.mdev = readMdev(r, mdevAt);
   const numaAt = m.get('numa-node');
   if (numaAt) dev.numaNode = r.int(numaAt, -1, 1023) ?? -1;
+  const nvmeAt = m.get('nvme');
+  const nvme = nvmeAt && readNvme(r, nvmeAt, dev.classCode);
+  if (nvme) dev.nvme = nvme;
   const labelAt = m.get('label');
   const label = labelAt && r.string(labelAt);
   if (label !== undefined) dev.label = label;
