@@ -31,6 +31,9 @@ export interface QueueState {
   wbtLatUsec: number;
   ioTimeoutMs: number;
   discardMaxBytes: number;
+  /** Plain numeric knobs elsewhere on the disk (mq-deadline's iosched/, the bdi's ratios,
+   * integrity/'s switches), by attribute name, as written. */
+  knobs: Map<string, number>;
 }
 
 const queues = new WeakMap<BlockDisk, QueueState>();
@@ -60,6 +63,7 @@ export function queueOf(disk: BlockDisk): QueueState {
       wbtLatUsec: 2000,
       ioTimeoutMs: 30000,
       discardMaxBytes: DISCARD_MAX_HW_BYTES,
+      knobs: new Map(),
     };
     queues.set(disk, q);
   }
@@ -75,10 +79,29 @@ function unsigned(text: string): number {
   return v;
 }
 
+/** A numeric knob's value: as written, else `initial`. */
+export function knob(disk: BlockDisk, name: string, initial: number): number {
+  return queueOf(disk).knobs.get(name) ?? initial;
+}
+
+/** A numeric knob's store (kstrtoul / kstrtoint within [min, max], else EINVAL). */
+export function storeKnob(disk: BlockDisk, name: string, text: string, min: number, max: number, changed: () => void): void {
+  const t = text.trim();
+  const v = /^-?[0-9]+$/.test(t) ? Number(t) : NaN;
+  if (!(v >= min && v <= max)) throw new Errno('EINVAL', `"${t}" is outside ${min}..${max}`);
+  queueOf(disk).knobs.set(name, v);
+  changed();
+}
+
 /** Stores of the writable queue attributes; each throws the kernel's errno and changes
- * nothing on a refusal. `elevatorChanged` is told when queue/iosched comes or goes. */
-export function storeQueue(disk: BlockDisk, name: string, text: string, elevatorChanged: () => void): void {
-  const q = queueOf(disk);
+ * nothing on a refusal. `changed` is told after a change, with `listing` true when
+ * queue/iosched came or went. */
+export function storeQueue(disk: BlockDisk, name: string, text: string, changed: (listing: boolean) => void): void {
+  storeQueueValue(queueOf(disk), name, text, () => changed(true));
+  changed(false);
+}
+
+function storeQueueValue(q: QueueState, name: string, text: string, elevatorChanged: () => void): void {
   switch (name) {
     case 'scheduler': {
       // elv_iosched_store → elevator_change: the registered elevators and "none".

@@ -155,6 +155,11 @@ export class DriverEffectsRegistry {
     for (const d of this.m.pciDevicesInOrder()) if (d.driver !== null) this.bound(d);
   }
 
+  /** The last diskseq handed out (kept by --state: it never goes back). */
+  get lastDiskseq(): number {
+    return this.diskseq;
+  }
+
   private clearNumbers(): void {
     this.state = new WeakMap();
     this.names.clear();
@@ -181,8 +186,9 @@ export class DriverEffectsRegistry {
 
   /** Puts saved effects back as served; the allocators then hold exactly the numbers in use.
    * Throws a message naming a number two devices claim. */
-  restore(saved: ReadonlyMap<PciDevice, SavedEffects>): void {
+  restore(saved: ReadonlyMap<PciDevice, SavedEffects>, diskseq = 0): void {
     this.clearNumbers();
+    this.diskseq = diskseq;
     const irqs = new Set<number>();
     const minors = new Set<number>();
     const generics = new Set<number>();

@@ -107,6 +107,8 @@ export interface SavedState {
   modules?: SavedModule[];
   /** Registered PCI drivers in registration order (the order probing tries them). */
   drivers?: string[];
+  /** The last disk sequence number handed out (block/genhd.c diskseq never goes back). */
+  diskseq?: number;
 }
 
 export class StateError extends Error {}
@@ -314,7 +316,8 @@ export function checkStateShape(v: unknown, fingerprint: string): SavedState {
   if (isRecord(v) && v.version !== STATE_VERSION) {
     fail(jsonPath($, 'version'), `${shown(v.version)} is not ${STATE_VERSION}${v.version === 1 ? ' (written by an older iommufs, which did not keep group numbers: remove the file)' : ''}`);
   }
-  const o = object(v, $, ['version', 'topology', 'driversAutoprobe', 'nextSeq', 'devices', 'groups', 'dynIds', 'mdevs'], ['mdevAutoprobe', 'resourceAlignment', 'platformOverrides', 'power', 'modules', 'drivers']);
+  const o = object(v, $, ['version', 'topology', 'driversAutoprobe', 'nextSeq', 'devices', 'groups', 'dynIds', 'mdevs'], ['mdevAutoprobe', 'resourceAlignment', 'platformOverrides', 'power', 'modules', 'drivers', 'diskseq']);
+  if ('diskseq' in o) integer(o.diskseq, jsonPath($, 'diskseq'), 0, Number.MAX_SAFE_INTEGER);
   string(o.topology, jsonPath($, 'topology'), SHA256, 'a sha256 in hex');
   if (o.topology !== fingerprint) fail(jsonPath($, 'topology'), 'it was written for a different topology file');
   boolean(o.driversAutoprobe, jsonPath($, 'driversAutoprobe'));

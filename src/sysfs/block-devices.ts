@@ -4,7 +4,7 @@
 // nvme's namespace attributes, and the places that link to it: /sys/block,
 // /sys/class/block, devices/virtual/bdi/<maj:min> (and /sys/dev, dev-links.ts).
 
-import { DISCARD_MAX_HW_BYTES, MAX_HW_SECTORS_KB, TAG_DEPTH, queueOf, storeQueue } from '../engine/block-queue';
+import { DISCARD_MAX_HW_BYTES, MAX_HW_SECTORS_KB, TAG_DEPTH, knob, queueOf, storeKnob, storeQueue } from '../engine/block-queue';
 import type { BlockDisk, ClassDevice } from '../engine/driver-effects';
 import { Errno } from '../engine/errno';
 import type { Machine } from '../engine/machine';
@@ -53,22 +53,28 @@ function sortByName(e: Entries): Entries {
   return e.sort((a, b) => (a[0] < b[0] ? -1 : 1));
 }
 
-/** A 0644 attribute the simulation shows but does not act on (a write is refused: EINVAL). */
+/** A 0644 attribute the simulation shows but does not act on: blktrace is not simulated, a
+ * write is refused (EINVAL). */
 function shownOnly(show: () => string): AttrNode {
   return rw(show, () => {
     throw new Errno('EINVAL', 'not simulated');
   });
 }
 
+/** A 0644 numeric knob of the disk, kept as written. */
+function knobAttr(m: Machine, k: PlacedDisk, name: string, initial: number, min: number, max: number): [string, AttrNode] {
+  return [name, rw(() => String(knob(k.disk, name, initial)), (t) => storeKnob(k.disk, name, t, min, max, () => m.changes.note()))];
+}
+
 /** block/blk-integrity.c integrity_attrs without an integrity profile (no metadata). */
-function integrityDir(): DirNode {
+function integrityDir(m: Machine, k: PlacedDisk): DirNode {
   return dir(() => [
     ['device_is_integrity_capable', ro(() => '0')],
     ['format', ro(() => 'none')],
     ['protection_interval_bytes', ro(() => '0')],
-    ['read_verify', shownOnly(() => '0')],
+    knobAttr(m, k, 'read_verify', 0, 0, 1),
     ['tag_size', ro(() => '0')],
-    ['write_generate', shownOnly(() => '0')],
+    knobAttr(m, k, 'write_generate', 0, 0, 1),
   ]);
 }
 
@@ -97,16 +103,16 @@ function mqDir(m: Machine): DirNode {
 }
 
 /** block/mq-deadline.c deadline_attrs, its defaults (async_depth: dd_depth_updated's 3/4 of nr_requests). */
-function ioschedDir(disk: BlockDisk): DirNode {
-  const fixed = (v: string): AttrNode => shownOnly(() => v);
+function ioschedDir(m: Machine, k: PlacedDisk): DirNode {
+  const big = 2 ** 31 - 1;
   return dir(() => [
-    ['async_depth', shownOnly(() => String(Math.max(1, Math.floor((3 * queueOf(disk).nrRequests) / 4))))],
-    ['fifo_batch', fixed('16')],
-    ['front_merges', fixed('1')],
-    ['prio_aging_expire', fixed('10000')],
-    ['read_expire', fixed('500')],
-    ['write_expire', fixed('5000')],
-    ['writes_starved', fixed('2')],
+    knobAttr(m, k, 'async_depth', Math.max(1, Math.floor((3 * queueOf(k.disk).nrRequests) / 4)), 1, big),
+    knobAttr(m, k, 'fifo_batch', 16, 0, big),
+    knobAttr(m, k, 'front_merges', 1, 0, 1),
+    knobAttr(m, k, 'prio_aging_expire', 10000, 0, big),
+    knobAttr(m, k, 'read_expire', 500, 0, big),
+    knobAttr(m, k, 'write_expire', 5000, 0, big),
+    knobAttr(m, k, 'writes_starved', 2, -big, big),
   ]);
 }
 
@@ -118,7 +124,7 @@ function queueDir(m: Machine, k: PlacedDisk): DirNode {
   const q = (): ReturnType<typeof queueOf> => queueOf(disk);
   const w = (name: string, show: () => string): [string, AttrNode] => [
     name,
-    rw(show, (t) => storeQueue(disk, name, t, () => m.changes.note({ device: k.pci }))),
+    rw(show, (t) => storeQueue(disk, name, t, (listing) => m.changes.note(listing ? { device: k.pci } : {}))),
   ];
   const c = (name: string, v: string | number): [string, AttrNode] => [name, ro(() => String(v))];
   return dir((): Entries => {
@@ -164,7 +170,7 @@ function queueDir(m: Machine, k: PlacedDisk): DirNode {
       c('zone_write_granularity', 0),
       c('zoned', 'none'),
     ];
-    if (q().elevator !== 'none') e.push(['iosched', ioschedDir(disk)]);
+    if (q().elevator !== 'none') e.push(['iosched', ioschedDir(m, k)]);
     return sortByName(e);
   }, 0o755, () => m.generation);
 }
@@ -197,7 +203,7 @@ export function diskDir(m: Machine, k: PlacedDisk): DirNode {
     ['hidden', ro(() => '0')],
     ['holders', dir(() => [])],
     ['inflight', ro(() => '       0        0')],
-    ['integrity', integrityDir()],
+    ['integrity', integrityDir(m, k)],
     ['mq', mqDir(m)],
     // nvme_ns_id_attrs: uuid, nguid and eui are hidden without those IDs.
     ['nsid', ro(() => String(disk.nsid))],
@@ -230,10 +236,10 @@ export function classBlockDir(m: Machine): DirNode {
 function bdiDir(m: Machine, k: PlacedDisk): DirNode {
   const here = `devices/virtual/bdi/${devt(k.disk)}`;
   return dir(() => [
-    ['max_ratio', shownOnly(() => '100')],
-    ['min_ratio', shownOnly(() => '0')],
+    knobAttr(m, k, 'max_ratio', 100, 0, 100),
+    knobAttr(m, k, 'min_ratio', 0, 0, 100),
     ['power', powerDir(m, plainPower(m, k.disk, 'bdi', {}, k.pci))],
-    ['read_ahead_kb', rw(() => String(queueOf(k.disk).readAheadKb), (t) => storeQueue(k.disk, 'read_ahead_kb', t, () => undefined))],
+    ['read_ahead_kb', rw(() => String(queueOf(k.disk).readAheadKb), (t) => storeQueue(k.disk, 'read_ahead_kb', t, () => m.changes.note()))],
     ['stable_pages_required', ro(() => '0')],
     ['subsystem', relLink(here, 'class/bdi')],
     ['uevent', uevent(() => [])],

@@ -89,7 +89,10 @@ function subsystemDir(m: Machine, d: PciDevice, c: ClassDevice): DirNode {
   return dir(() => [
     ['firmware_rev', ro(() => identityField(id(), 'firmware'))],
     // CONFIG_NVME_MULTIPATH: the I/O policy, numa by default; "numa" or "round-robin".
-    ['iopolicy', rw(() => iopolicy(c), (t) => setIopolicy(c, t))],
+    ['iopolicy', rw(() => iopolicy(c), (t) => {
+      setIopolicy(c, t);
+      m.changes.note();
+    })],
     ['model', ro(() => identityField(id(), 'model'))],
     [c.name, relLink(here, controllerPath(d, c))],
     ['power', powerDir(m, plainPower(m, c, 'subsys', {}, d))],
