@@ -11,9 +11,10 @@ import type { Machine } from '../engine/machine';
 import { BLOCK_EXT_MAJOR, namespaceWwid, namespacesOf, nvmeIdentity } from '../engine/nvme';
 import { plainPower } from '../engine/power';
 import type { PciDevice } from '../engine/types';
-import { dir, relLink, ro, roRaw, rw, uevent } from './build';
+import { posix } from 'node:path';
+import { dir, link, relLink, ro, roRaw, rw, uevent } from './build';
 import type { Entries } from './build';
-import type { AttrNode, DirNode } from './node';
+import type { AttrNode, DirNode, LinkNode } from './node';
 import { deviceDirPath } from './paths';
 import { powerDir } from './power';
 import { cpuLayout } from './system';
@@ -48,6 +49,13 @@ export function allDisks(m: Machine): PlacedDisk[] {
 }
 
 export const devt = (k: BlockDisk): string => `${BLOCK_EXT_MAJOR}:${k.minor}`;
+
+/** A symlink as kernfs_get_target_path writes it: up from the link's directory to an ancestor
+ * of the target's parent, then down, so a link to an ancestor reads "../../nvme0", not "..". */
+export function kernfsLink(fromDir: string, to: string): LinkNode {
+  const at = to.lastIndexOf('/');
+  return link(posix.join(posix.relative(fromDir, to.slice(0, at)), to.slice(at + 1)));
+}
 
 function sortByName(e: Entries): Entries {
   return e.sort((a, b) => (a[0] < b[0] ? -1 : 1));
@@ -188,7 +196,7 @@ export function diskDir(m: Machine, k: PlacedDisk): DirNode {
     ['bdi', relLink(path, `devices/virtual/bdi/${devt(disk)}`)],
     ['capability', ro(() => '0')],
     ['dev', ro(() => devt(disk))],
-    ['device', relLink(path, controllerPath(k.pci, k.ctrl))],
+    ['device', kernfsLink(path, controllerPath(k.pci, k.ctrl))],
     ['discard_alignment', ro(() => '0')],
     ['diskseq', ro(() => String(disk.diskseq))],
     // No disk events on NVMe: events and events_async show nothing, events_poll_msecs -1 and

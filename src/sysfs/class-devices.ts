@@ -16,6 +16,7 @@ import { deviceDirPath } from './paths';
 import { powerDir } from './power';
 import { CHAR_MAJOR } from '../engine/nvme';
 import { nvmeControllerEntries, nvmeControllerUevent } from './nvme';
+import { kernfsLink } from './block-devices';
 
 /** drivers/base/power/wakeup_stats.c: the counters of a source that has not fired yet. */
 const WAKEUP_STATS = [
@@ -69,7 +70,7 @@ function ueventOf(c: ClassDevice): string[] {
 function classDeviceDir(m: Machine, d: PciDevice, c: ClassDevice): DirNode {
   const here = `${deviceDirPath(d)}/${c.dir}/${c.name}`;
   return dir((): Entries => {
-    const e: Entries = [['device', relLink(here, deviceDirPath(d))]];
+    const e: Entries = [['device', kernfsLink(here, deviceDirPath(d))]];
     const devt = classDevt(c);
     if (c.kind === 'nvme') e.push(...nvmeControllerEntries(m, d, c));
     else if (devt !== null) e.push(['dev', ro(() => devt)]);

@@ -10,7 +10,7 @@ import type { Machine } from '../engine/machine';
 import { CHAR_MAJOR, identityField, iopolicy, nvmeIdentity, setIopolicy } from '../engine/nvme';
 import { plainPower } from '../engine/power';
 import type { PciDevice } from '../engine/types';
-import { allDisks, controllerPath, diskDir, disksOf } from './block-devices';
+import { allDisks, controllerPath, diskDir, disksOf, kernfsLink } from './block-devices';
 import type { PlacedDisk } from './block-devices';
 import { dir, relLink, ro, rw, uevent, wo } from './build';
 import type { Entries } from './build';
@@ -66,7 +66,7 @@ function genericDir(m: Machine, k: PlacedDisk): DirNode {
   const here = `${controllerPath(k.pci, k.ctrl)}/${genericName(k)}`;
   return dir(() => [
     ['dev', ro(() => `${CHAR_MAJOR['nvme-generic']}:${k.disk.generic}`)],
-    ['device', relLink(here, controllerPath(k.pci, k.ctrl))],
+    ['device', kernfsLink(here, controllerPath(k.pci, k.ctrl))],
     ['power', powerDir(m, plainPower(m, k.disk, 'ng', {}, k.pci))],
     ['subsystem', relLink(here, 'class/nvme-generic')],
     ['uevent', uevent(() => [`MAJOR=${CHAR_MAJOR['nvme-generic']}`, `MINOR=${k.disk.generic}`, `DEVNAME=${genericName(k)}`])],
