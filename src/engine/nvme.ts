@@ -105,3 +105,30 @@ export function setIopolicy(subsys: object, text: string): void {
   if (v !== 'numa' && v !== 'round-robin') throw new Errno('EINVAL', `no I/O policy "${v}"`);
   iopolicies.set(subsys, v);
 }
+
+/** The temperatures nvme's hwmon device reports (drivers/nvme/host/hwmon.c), in kelvins as
+ * the controller reports them: the SMART log's composite temperature and the Identify
+ * WCTEMP and CCTEMP thresholds (QEMU's hw/nvme/ctrl.c: 323, 343, 373 K, the figures used
+ * for every controller here); the under-temperature threshold reads 0 K on most drives. */
+export const NVME_TEMPS = { composite: 323, warning: 343, critical: 373, under: 0 } as const;
+
+/** Temperature thresholds as Set Features wrote them (temp1_max, temp1_min), per controller. */
+const thresholds = new WeakMap<object, { max: number; min: number }>();
+
+export function temperatureThresholds(ctrl: object): { max: number; min: number } {
+  return thresholds.get(ctrl) ?? { max: NVME_TEMPS.warning, min: NVME_TEMPS.under };
+}
+
+/** nvme_hwmon_write: millidegrees Celsius, rounded to whole kelvins and clamped to 0..0xffff
+ * (a threshold is a 16-bit kelvin field); kstrtol refuses anything else (EINVAL). */
+export function setTemperatureThreshold(ctrl: object, which: 'max' | 'min', text: string): void {
+  const t = text.trim();
+  if (!/^[+-]?[0-9]+$/.test(t)) throw new Errno('EINVAL', `"${t}" is not a temperature`);
+  const kelvin = Math.min(Math.max(Math.round((Number(t) + 273150) / 1000), 0), 0xffff);
+  thresholds.set(ctrl, { ...temperatureThresholds(ctrl), [which]: kelvin });
+}
+
+/** kelvin_to_millicelsius. */
+export function millicelsius(kelvin: number): number {
+  return kelvin * 1000 - 273150;
+}

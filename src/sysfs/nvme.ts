@@ -7,7 +7,7 @@
 
 import type { ClassDevice } from '../engine/driver-effects';
 import type { Machine } from '../engine/machine';
-import { CHAR_MAJOR, identityField, iopolicy, nvmeIdentity, setIopolicy } from '../engine/nvme';
+import { CHAR_MAJOR, NVME_TEMPS, identityField, iopolicy, millicelsius, nvmeIdentity, setIopolicy, setTemperatureThreshold, temperatureThresholds } from '../engine/nvme';
 import { plainPower } from '../engine/power';
 import type { PciDevice } from '../engine/types';
 import { allDisks, controllerPath, diskDir, disksOf, kernfsLink } from './block-devices';
@@ -45,11 +45,45 @@ export function nvmeControllerEntries(m: Machine, d: PciDevice, c: ClassDevice):
     ['subsysnqn', ro(() => id().subnqn)],
     ['transport', ro(() => 'pcie')],
   ];
+  e.push([hwmonName(c), hwmonDir(m, d, c)]);
   for (const k of disksOf(m, d)) {
     e.push([k.name, diskDir(m, k)]);
     e.push([genericName(k), genericDir(m, k)]);
   }
   return e;
+}
+
+/** nvme_hwmon_init registers a hwmon device below the controller (CONFIG_NVME_HWMON, set in
+ * Debian's 6.1: the recorded nvme0 has a second directory beside power/ [rec: sriov.json,
+ * nlink 4]). hwmon_ida gives the lowest free number, and only nvme registers hwmon devices
+ * here, at the same probes and removes as the controller numbers: hwmon<N> of nvme<N>. */
+function hwmonName(c: ClassDevice): string {
+  return `hwmon${c.index}`;
+}
+
+/** The composite sensor (channel 0): input, label, alarm, the warning threshold as max and
+ * the under-temperature one as min (0644: Set Features), WCTEMP's sibling CCTEMP as crit. */
+function hwmonDir(m: Machine, d: PciDevice, c: ClassDevice): DirNode {
+  const ctrl = controllerPath(d, c);
+  const here = `${ctrl}/${hwmonName(c)}`;
+  const threshold = (which: 'max' | 'min'): ReturnType<typeof rw> =>
+    rw(() => String(millicelsius(temperatureThresholds(c)[which])), (t) => {
+      setTemperatureThreshold(c, which, t);
+      m.changes.note();
+    });
+  return dir(() => [
+    ['device', kernfsLink(here, ctrl)],
+    ['name', ro(() => 'nvme')],
+    ['power', powerDir(m, plainPower(m, c, 'hwmon', {}, d))],
+    ['subsystem', relLink(here, 'class/hwmon')],
+    ['temp1_alarm', ro(() => '0')],
+    ['temp1_crit', ro(() => String(millicelsius(NVME_TEMPS.critical)))],
+    ['temp1_input', ro(() => String(millicelsius(NVME_TEMPS.composite)))],
+    ['temp1_label', ro(() => 'Composite')],
+    ['temp1_max', threshold('max')],
+    ['temp1_min', threshold('min')],
+    ['uevent', uevent(() => [])],
+  ]);
 }
 
 /** The controller's uevent: the char device, then nvme_class_uevent's transport. */
@@ -118,6 +152,10 @@ export function nvmeClassEntries(m: Machine): Entries {
   if (!hasNvmeControllers(m)) return [];
   const version = (): number => m.generation;
   return [
+    [
+      'hwmon',
+      dir(() => controllers(m).map(({ d, c }) => [hwmonName(c), relLink('class/hwmon', `${controllerPath(d, c)}/${hwmonName(c)}`)]), 0o755, version),
+    ],
     [
       'nvme-generic',
       dir(() => allDisks(m).map((k) => [genericName(k), relLink('class/nvme-generic', `${controllerPath(k.pci, k.ctrl)}/${genericName(k)}`)]), 0o755, version),

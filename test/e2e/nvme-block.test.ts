@@ -71,11 +71,14 @@ describe('nvme: controllers, namespaces and block devices', () => {
       assert.equal(await shIn(mnt, `cat ${disk}/uevent`), 'MAJOR=259\nMINOR=1\nDEVNAME=nvme0n2\nDEVTYPE=disk\nDISKSEQ=2\n');
       assert.equal(await shIn(mnt, `cat block/nvme1n1/size block/nvme1n1/queue/rotational block/nvme1n1/queue/scheduler`), '1953125000\n0\n[mq-deadline] none\n');
       const ctrl = `devices/pci0000:00/0000:00:01.0/${NVME_A}/nvme/nvme0`;
-      assert.equal(await shIn(mnt, `ls ${ctrl} | tr '\\n' ' '`), 'address cntlid cntrltype dctype dev device firmware_rev kato model ng0n1 ng0n2 numa_node nvme0n1 nvme0n2 power queue_count rescan_controller reset_controller serial sqsize state subsysnqn subsystem transport uevent ');
+      assert.equal(await shIn(mnt, `ls ${ctrl} | tr '\\n' ' '`), 'address cntlid cntrltype dctype dev device firmware_rev hwmon0 kato model ng0n1 ng0n2 numa_node nvme0n1 nvme0n2 power queue_count rescan_controller reset_controller serial sqsize state subsysnqn subsystem transport uevent ');
       assert.equal(await shIn(mnt, `cat ${ctrl}/model ${ctrl}/serial ${ctrl}/firmware_rev ${ctrl}/transport ${ctrl}/address ${ctrl}/state`), `Samsung SSD 970 EVO Plus 1TB            \nS4EWNX0R123456      \n2B2QEXM7\npcie\n${NVME_A}\nlive\n`);
       assert.equal(await shIn(mnt, `stat -c '%a %n' ${ctrl}/reset_controller ${ctrl}/model ${disk}/queue/scheduler ${disk}/events_poll_msecs`), `200 ${ctrl}/reset_controller\n444 ${ctrl}/model\n644 ${disk}/queue/scheduler\n644 ${disk}/events_poll_msecs\n`);
       assert.equal(await shIn(mnt, 'readlink devices/virtual/nvme-subsystem/nvme-subsys0/nvme0 class/nvme-generic/ng0n1'), `../../../pci0000:00/0000:00:01.0/${NVME_A}/nvme/nvme0\n../../devices/pci0000:00/0000:00:01.0/${NVME_A}/nvme/nvme0/ng0n1\n`);
       assert.equal(await shIn(mnt, `readlink ${disk}/bdi ${disk}/device ${disk}/subsystem`), '../../../../../../virtual/bdi/259:1\n../../nvme0\n../../../../../../../class/block\n');
+      // kernfs writes links to an ancestor up past it and back down (kernfs_get_target_path).
+      assert.equal(await shIn(mnt, `readlink ${ctrl}/device ${ctrl}/hwmon0/device`), `../../../${NVME_A}\n../../nvme0\n`);
+      assert.equal(await shIn(mnt, `cat ${ctrl}/hwmon0/name ${ctrl}/hwmon0/temp1_label ${ctrl}/hwmon0/temp1_input ${ctrl}/hwmon0/temp1_min`), 'nvme\nComposite\n49850\n-273150\n');
       assert.equal(await shIn(mnt, 'ls dev/char | tr "\\n" " "'), '242:0 242:1 242:2 243:0 243:1 ');
       // wwid without UUID, NGUID or EUI-64: vendor, serial and model in hex, NSID.
       assert.equal(await shIn(mnt, `cat ${disk}/wwid`), `nvme.144d-${Buffer.from('S4EWNX0R123456').toString('hex')}-${Buffer.from('Samsung SSD 970 EVO Plus 1TB').toString('hex')}-00000002\n`);

@@ -184,6 +184,9 @@ function attempts(m: Machine, path: string, name: string, shown: string | undefi
     case 'min_ratio':
     case 'max_ratio':
       return other('1', '0', '64', '4096');
+    case 'temp1_max':
+    case 'temp1_min':
+      return other('50000', '60000');
     default:
       // Module parameters (bool): the other value.
       if (path.startsWith('module/')) return other('Y', 'N');
