@@ -38,6 +38,9 @@ export interface QueueState {
 
 const queues = new WeakMap<BlockDisk, QueueState>();
 
+/** The on/off queue flags, by attribute name. */
+const FLAGS = { rotational: 'rotational', iostats: 'iostats', stable_writes: 'stableWrites', add_random: 'addRandom' } as const;
+
 /** blk_mq_init_sched: 2 * min(tag depth, BLKDEV_DEFAULT_RQ 128) with an elevator, the tag depth without. */
 function requestsFor(e: Elevator): number {
   return e === 'none' ? TAG_DEPTH : 2 * Math.min(TAG_DEPTH, 128);
@@ -130,16 +133,11 @@ function storeQueueValue(q: QueueState, name: string, text: string, elevatorChan
       return;
     }
     case 'rotational':
-      q.rotational = unsigned(text) ? 1 : 0;
-      return;
     case 'iostats':
-      q.iostats = unsigned(text) ? 1 : 0;
-      return;
     case 'stable_writes':
-      q.stableWrites = unsigned(text) ? 1 : 0;
-      return;
     case 'add_random':
-      q.addRandom = unsigned(text) ? 1 : 0;
+      // queue_flag_store's flags: any number, set when not 0.
+      q[FLAGS[name]] = unsigned(text) ? 1 : 0;
       return;
     case 'nomerges':
       q.nomerges = Math.min(unsigned(text), 2);
