@@ -46,28 +46,33 @@ function requestsFor(e: Elevator): number {
   return e === 'none' ? TAG_DEPTH : 2 * Math.min(TAG_DEPTH, 128);
 }
 
+/** A queue as nvme_alloc_ns leaves it. */
+function freshQueue(): QueueState {
+  return {
+    elevator: 'mq-deadline',
+    nrRequests: requestsFor('mq-deadline'),
+    readAheadKb: 128,
+    maxSectorsKb: MAX_HW_SECTORS_KB,
+    rotational: 0,
+    nomerges: 0,
+    rqAffinity: 1,
+    iostats: 1,
+    stableWrites: 0,
+    addRandom: 0,
+    // A volatile write cache (VWC) present: blk_queue_write_cache(q, true, true).
+    writeBack: true,
+    // wbt_default_latency_nsec: 2 ms on a non-rotational device.
+    wbtLatUsec: 2000,
+    ioTimeoutMs: 30000,
+    discardMaxBytes: DISCARD_MAX_HW_BYTES,
+    knobs: new Map(),
+  };
+}
+
 export function queueOf(disk: BlockDisk): QueueState {
   let q = queues.get(disk);
   if (!q) {
-    q = {
-      elevator: 'mq-deadline',
-      nrRequests: requestsFor('mq-deadline'),
-      readAheadKb: 128,
-      maxSectorsKb: MAX_HW_SECTORS_KB,
-      rotational: 0,
-      nomerges: 0,
-      rqAffinity: 1,
-      iostats: 1,
-      stableWrites: 0,
-      addRandom: 0,
-      // A volatile write cache (VWC) present: blk_queue_write_cache(q, true, true).
-      writeBack: true,
-      // wbt_default_latency_nsec: 2 ms on a non-rotational device.
-      wbtLatUsec: 2000,
-      ioTimeoutMs: 30000,
-      discardMaxBytes: DISCARD_MAX_HW_BYTES,
-      knobs: new Map(),
-    };
+    q = freshQueue();
     queues.set(disk, q);
   }
   return q;
@@ -183,5 +188,52 @@ function storeQueueValue(q: QueueState, name: string, text: string, elevatorChan
     }
     default:
       throw new Errno('EINVAL', `${name} is read-only`);
+  }
+}
+
+/** Settings written to a disk, as --state keeps them: by attribute name, the text a store takes
+ * (queue/ attributes) or the number (knobs). */
+export type QueueSettings = Record<string, string | number>;
+
+/** What was written to the disk's queue and knobs, or undefined for a queue as it came. */
+export function queueSettings(disk: BlockDisk): QueueSettings | undefined {
+  const q = queues.get(disk);
+  if (!q) return undefined;
+  const fresh = freshQueue();
+  const out: QueueSettings = {};
+  // The scheduler first: restoring it sets nr_requests, which may be written after it.
+  if (q.elevator !== fresh.elevator) out.scheduler = q.elevator;
+  if (q.nrRequests !== requestsFor(q.elevator)) out.nr_requests = q.nrRequests;
+  const fields: Array<[string, keyof QueueState]> = [
+    ['read_ahead_kb', 'readAheadKb'],
+    ['max_sectors_kb', 'maxSectorsKb'],
+    ['rotational', 'rotational'],
+    ['nomerges', 'nomerges'],
+    ['rq_affinity', 'rqAffinity'],
+    ['iostats', 'iostats'],
+    ['stable_writes', 'stableWrites'],
+    ['add_random', 'addRandom'],
+    ['wbt_lat_usec', 'wbtLatUsec'],
+    ['io_timeout', 'ioTimeoutMs'],
+    ['discard_max_bytes', 'discardMaxBytes'],
+  ];
+  for (const [name, field] of fields) if (q[field] !== fresh[field]) out[name] = q[field] as number;
+  if (q.writeBack !== fresh.writeBack) out.write_cache = q.writeBack ? 'write back' : 'write through';
+  for (const [name, v] of q.knobs) out[name] = v;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** Knob names (numbers kept as written); every other key goes through its queue store. */
+const KNOBS = new Set(['async_depth', 'fifo_batch', 'front_merges', 'prio_aging_expire', 'read_expire', 'write_expire', 'writes_starved', 'min_ratio', 'max_ratio', 'read_verify', 'write_generate']);
+
+/** Puts saved settings back, each through the store that took it (throws Errno on a value the
+ * store refuses). */
+export function restoreQueueSettings(disk: BlockDisk, settings: QueueSettings): void {
+  const q = queueOf(disk);
+  for (const [name, v] of Object.entries(settings)) {
+    if (KNOBS.has(name)) {
+      if (typeof v !== 'number') throw new Errno('EINVAL', `${name} must be a number`);
+      q.knobs.set(name, v);
+    } else storeQueueValue(q, name, String(v), () => undefined);
   }
 }

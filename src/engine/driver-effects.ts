@@ -11,7 +11,9 @@ import type { ClassDeviceKind, DriverTraits } from './driver-traits';
 import { IdAllocator } from './id-allocator';
 import type { Machine } from './machine';
 import type { SavedEffects } from './state-shape';
-import { namespacesOf } from './nvme';
+import { queueSettings, restoreQueueSettings } from './block-queue';
+import type { QueueSettings } from './block-queue';
+import { controllerSettings, namespacesOf, restoreControllerSettings } from './nvme';
 import { pciRuntimeSuspended } from './power';
 import type { PciDevice } from './types';
 
@@ -57,6 +59,19 @@ interface DeviceEffects {
   classDevices: ClassDevice[];
   /** Its namespaces' disks (nvme), removed with the controller. */
   disks: BlockDisk[];
+}
+
+/** A disk's written queue settings, for --state. */
+function settingsOf(k: BlockDisk): { settings?: QueueSettings } {
+  const settings = queueSettings(k);
+  return settings ? { settings } : {};
+}
+
+/** The NVMe controller's written settings (iopolicy, temperature thresholds), for --state. */
+function controllerSettingsOf(list: readonly ClassDevice[]): { controller?: Record<string, string | number> } {
+  const ctrl = list.find((c) => c.kind === 'nvme');
+  const settings = ctrl && controllerSettings(ctrl);
+  return settings ? { controller: settings } : {};
 }
 
 /** Legacy IOAPIC interrupts 0-23 come first on x86 (arch/x86/kernel/apic/io_apic.c gsi_top). */
@@ -180,7 +195,8 @@ export class DriverEffectsRegistry {
       wakeup: s.wakeup?.index ?? null,
       vectors: s.vectors.map((v) => ({ ...v })),
       classDevices: s.classDevices.map((c) => ({ kind: c.kind as Exclude<ClassDeviceKind, 'wakeup'>, index: c.index })),
-      ...(s.disks.length > 0 ? { disks: s.disks.map((k) => ({ ...k })) } : {}),
+      ...(s.disks.length > 0 ? { disks: s.disks.map((k) => ({ ...k, ...settingsOf(k) })) } : {}),
+      ...controllerSettingsOf(s.classDevices),
     };
   }
 
@@ -218,8 +234,14 @@ export class DriverEffectsRegistry {
         wakeup: e.wakeup === null ? null : cls('wakeup', e.wakeup),
         vectors: e.vectors.map((v) => ({ ...v })),
         classDevices: e.classDevices.map((c) => cls(c.kind, c.index)),
-        disks: (e.disks ?? []).map((k) => ({ ...k })),
+        disks: (e.disks ?? []).map(({ settings, ...k }) => {
+          const disk = { ...k };
+          if (settings) restoreQueueSettings(disk, settings);
+          return disk;
+        }),
       });
+      const ctrl = this.state.get(d)!.classDevices.find((c) => c.kind === 'nvme');
+      if (ctrl && e.controller) restoreControllerSettings(ctrl, e.controller);
     }
     const first = FIRST_DYNAMIC_IRQ + this.m.units.filter((u) => u.active).length;
     this.irqs().reset([...Array(first).keys(), ...irqs]);

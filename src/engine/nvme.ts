@@ -128,6 +128,33 @@ export function setTemperatureThreshold(ctrl: object, which: 'max' | 'min', text
   thresholds.set(ctrl, { ...temperatureThresholds(ctrl), [which]: kelvin });
 }
 
+/** What was written to a controller and its subsystem, for --state: iopolicy and the
+ * thresholds in kelvins. */
+export function controllerSettings(ctrl: object): Record<string, string | number> | undefined {
+  const out: Record<string, string | number> = {};
+  const policy = iopolicies.get(ctrl);
+  if (policy !== undefined) out.iopolicy = policy;
+  const t = thresholds.get(ctrl);
+  if (t) {
+    out.temp1_max = t.max;
+    out.temp1_min = t.min;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** Puts saved controller settings back (throws Errno on a value the stores refuse). */
+export function restoreControllerSettings(ctrl: object, s: Record<string, string | number>): void {
+  if (s.iopolicy !== undefined) setIopolicy(ctrl, String(s.iopolicy));
+  const kelvin = (v: string | number | undefined, fallback: number): number => {
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff) throw new Errno('EINVAL', `threshold ${v} is not 0..65535 K`);
+    return v;
+  };
+  if (s.temp1_max !== undefined || s.temp1_min !== undefined) {
+    thresholds.set(ctrl, { max: kelvin(s.temp1_max, NVME_TEMPS.warning), min: kelvin(s.temp1_min, NVME_TEMPS.under) });
+  }
+}
+
 /** kelvin_to_millicelsius. */
 export function millicelsius(kelvin: number): number {
   return kelvin * 1000 - 273150;

@@ -58,7 +58,9 @@ export interface SavedEffects {
   vectors: Array<{ irq: number; kind: 'msi' | 'msix' }>;
   classDevices: Array<{ kind: Exclude<ClassDeviceKind, 'wakeup'>; index: number }>;
   /** An NVMe controller's namespace disks (driver-effects.ts BlockDisk). */
-  disks?: Array<{ nsid: number; minor: number; generic: number; diskseq: number }>;
+  disks?: Array<{ nsid: number; minor: number; generic: number; diskseq: number; settings?: Record<string, string | number> }>;
+  /** An NVMe controller's written iopolicy and temperature thresholds (kelvins). */
+  controller?: Record<string, string | number>;
 }
 
 export interface SavedGroup {
@@ -228,7 +230,7 @@ function checkDevice(v: unknown, path: string): void {
 }
 
 function checkEffects(v: unknown, path: string): void {
-  const o = object(v, path, ['dmaMaskBits', 'powerKnown', 'wakeupCapable', 'wakeup', 'vectors', 'classDevices'], ['disks']);
+  const o = object(v, path, ['dmaMaskBits', 'powerKnown', 'wakeupCapable', 'wakeup', 'vectors', 'classDevices'], ['disks', 'controller']);
   integer(o.dmaMaskBits, jsonPath(path, 'dmaMaskBits'), 24, 64);
   boolean(o.powerKnown, jsonPath(path, 'powerKnown'));
   boolean(o.wakeupCapable, jsonPath(path, 'wakeupCapable'));
@@ -246,16 +248,31 @@ function checkEffects(v: unknown, path: string): void {
     string(c.kind, jsonPath(at, 'kind'), new RegExp(`^(${kinds.join('|')})$`), `a class device kind (${kinds.join(', ')})`);
     integer(c.index, jsonPath(at, 'index'), 0, MAX_GROUP);
   });
+  if ('controller' in o) {
+    const at = jsonPath(path, 'controller');
+    const c = object(o.controller, at, [], ['iopolicy', 'temp1_max', 'temp1_min']);
+    if ('iopolicy' in c) string(c.iopolicy, jsonPath(at, 'iopolicy'), /^(numa|round-robin)$/, 'numa or round-robin');
+    for (const k of ['temp1_max', 'temp1_min']) if (k in c) integer(c[k], jsonPath(at, k), 0, 0xffff);
+  }
   if ('disks' in o) {
     list(o.disks, jsonPath(path, 'disks')).forEach((x, i) => {
       const at = jsonPath(jsonPath(path, 'disks'), i);
-      const k = object(x, at, ['nsid', 'minor', 'generic', 'diskseq']);
+      const k = object(x, at, ['nsid', 'minor', 'generic', 'diskseq'], ['settings']);
+      if ('settings' in k) settingValues(k.settings, jsonPath(at, 'settings'), /^[a-z_]{1,32}$/);
       integer(k.nsid, jsonPath(at, 'nsid'), i + 1, i + 1);
       // MINORMASK: 20-bit minors.
       integer(k.minor, jsonPath(at, 'minor'), 0, 0xfffff);
       integer(k.generic, jsonPath(at, 'generic'), 0, 0xfffff);
       integer(k.diskseq, jsonPath(at, 'diskseq'), 1, Number.MAX_SAFE_INTEGER);
     });
+  }
+}
+
+/** Written attribute values by name: short text or integers (their stores check them again). */
+function settingValues(v: unknown, path: string, key: RegExp): void {
+  for (const [name, x] of Object.entries(record(v, path, key, 'an attribute name'))) {
+    const ok = (typeof x === 'number' && Number.isSafeInteger(x)) || (typeof x === 'string' && x.length <= 64);
+    if (!ok) fail(jsonPath(path, name), `must be an integer or a short text, got ${shown(x)}`);
   }
 }
 

@@ -4,7 +4,7 @@
 // caches over the mount after bind and unbind (a warm walk equals a cold one).
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -101,19 +101,38 @@ describe('nvme: controllers, namespaces and block devices', () => {
     });
   });
 
-  it('a warm mount reads exactly like a cold one after unbind and bind of nvme', async () => {
+  it('a warm mount reads exactly like a cold one and like a fresh daemon from its --state, after unbind, bind and queue writes', async () => {
     const walker = await Walker.create(dir);
-    await withDaemon(topology, async (mnt) => {
-      let seen = await walker.walk(mnt);
-      for (const line of [`echo ${NVME_B} > bus/pci/drivers/nvme/unbind`, `echo ${NVME_B} > bus/pci/drivers/nvme/bind`, `echo none > block/nvme0n1/queue/scheduler`, `echo ${NVME_A} > bus/pci/drivers/nvme/unbind`]) {
-        await shIn(mnt, line);
-        const warm = await walker.walk(mnt, seen);
-        await dropKernelCaches();
-        const cold = await walker.walk(mnt, seen);
-        assert.deepEqual(warm, cold, `${line}: the warm mount differs from the same mount read cold\n${difference(warm, cold, ['warm', 'cold'])}`);
-        seen = warm;
-      }
-    });
+    const state = join(dir, 'state.json');
+    const copy = join(dir, 'state-copy.json');
+    const lines = [
+      `echo ${NVME_B} > bus/pci/drivers/nvme/unbind`,
+      `echo ${NVME_B} > bus/pci/drivers/nvme/bind`,
+      'echo none > block/nvme0n1/queue/scheduler',
+      'echo 1024 > block/nvme0n2/queue/read_ahead_kb && echo round-robin > devices/virtual/nvme-subsystem/nvme-subsys1/iopolicy',
+      `echo ${NVME_A} > bus/pci/drivers/nvme/unbind`,
+      `echo ${NVME_A} > bus/pci/drivers/nvme/bind`,
+    ];
+    await withDaemon(
+      topology,
+      async (mnt) => {
+        let seen = await walker.walk(mnt);
+        for (const line of lines) {
+          await shIn(mnt, line);
+          const warm = await walker.walk(mnt, seen);
+          await dropKernelCaches();
+          const cold = await walker.walk(mnt, seen);
+          assert.deepEqual(warm, cold, `${line}: the warm mount differs from the same mount read cold\n${difference(warm, cold, ['warm', 'cold'])}`);
+          await copyFile(state, copy);
+          await withDaemon(topology, async (fresh) => {
+            const truth = await walker.walk(fresh, seen);
+            assert.deepEqual(warm, truth, `${line}: the warm mount differs from a fresh mount of the same state\n${difference(warm, truth)}`);
+          }, ['--state', copy]);
+          seen = warm;
+        }
+      },
+      ['--state', state],
+    );
   });
 
   it('under iommufs run: lsblk lists the disks from /sys/block and /sys/dev/block, udevadm info reads one', async () => {

@@ -173,3 +173,31 @@ describe('nvme driver: namespaces, block devices and their numbers', () => {
     }
   });
 });
+
+describe('nvme: written settings across a restart', () => {
+  it('queue, iosched, bdi, iopolicy and temperature writes are kept by the saved state', () => {
+    const m = boot();
+    const ctrl = `${pci(m, A).fn.sysfsPath}/nvme/nvme0`;
+    const store = (path: string, text: string): void => {
+      const n = node(m, path);
+      assert.ok(n?.kind === 'attr' && n.store, `no store ${path}`);
+      n.store(Buffer.from(text), 0);
+    };
+    store('block/nvme0n2/queue/scheduler', 'none\n');
+    store('block/nvme0n2/queue/nr_requests', '64\n');
+    store('block/nvme0n1/queue/iosched/read_expire', '250\n');
+    store('devices/virtual/bdi/259:0/read_ahead_kb', '4096\n');
+    store('devices/virtual/nvme-subsystem/nvme-subsys0/iopolicy', 'round-robin\n');
+    store(`${ctrl}/hwmon0/temp1_max`, '70000\n');
+    const fp = topologyFingerprint(TEXT);
+    const r = boot();
+    restoreState(r, checkStateShape(JSON.parse(JSON.stringify(captureState(m, fp))) as unknown, fp));
+    for (const x of [m, r]) {
+      assert.deepEqual(
+        ['block/nvme0n2/queue/scheduler', 'block/nvme0n2/queue/nr_requests', 'block/nvme0n1/queue/iosched/read_expire', 'block/nvme0n1/queue/read_ahead_kb', 'devices/virtual/nvme-subsystem/nvme-subsys0/iopolicy', `${ctrl}/hwmon0/temp1_max`].map((p) => cat(x, p)),
+        ['[none] mq-deadline\n', '64\n', '250\n', '4096\n', 'round-robin\n', '69850\n'],
+      );
+    }
+    assert.deepEqual(ls(r, 'block/nvme0n2/queue').includes('iosched'), false);
+  });
+});
