@@ -3,6 +3,7 @@
 // across remove and rescan, as the hardware's registers keep them.
 
 import type { PciFunction, PciTopology } from '../pci/enumerate';
+import type { Machine } from './machine';
 import type { PciDevice } from './types';
 import { assignResources } from '../pci/resources/assign';
 import type { FunctionResources } from '../pci/resources/assign';
@@ -33,6 +34,7 @@ export class MachineResources {
 }
 
 /** pci_write_rom: "0" makes `rom` unreadable again, anything else readable. */
-export function storeRomEnabled(d: PciDevice, data: Buffer): void {
+export function storeRomEnabled(m: Machine, d: PciDevice, data: Buffer): void {
   d.romEnabled = data[0] !== 0x30;
+  m.changes.note({ device: d });
 }

@@ -36,7 +36,7 @@ function barFile(size: number, io: boolean): AttrNode {
 
 /** `rom`: reads EINVAL until "1" is written (pci_read_rom: rom_attr_enabled), then the
  * image: a ROM header (0x55 0xaa, length in 512-byte units) and nothing else modelled. */
-function romFile(d: PciDevice, size: number): AttrNode {
+function romFile(m: Machine, d: PciDevice, size: number): AttrNode {
   return {
     kind: 'attr',
     mode: 0o600,
@@ -50,7 +50,7 @@ function romFile(d: PciDevice, size: number): AttrNode {
       image[2] = Math.min(0xff, size / 512);
       return image;
     },
-    store: (data) => storeRomEnabled(d, data),
+    store: (data) => storeRomEnabled(m, d, data),
   };
 }
 
@@ -62,6 +62,6 @@ export function resourceEntries(m: Machine, d: PciDevice): Entries {
     e.push([`resource${f.index}`, barFile(f.size, io !== 0)]);
     if (f.prefetch) e.push([`resource${f.index}_wc`, barFile(f.size, false)]);
   }
-  if (view.romSize > 0) e.push(['rom', romFile(d, view.romSize)]);
+  if (view.romSize > 0) e.push(['rom', romFile(m, d, view.romSize)]);
   return e;
 }
