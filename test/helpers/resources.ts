@@ -78,3 +78,37 @@ export function resourceProblems(m: Machine): string[] {
   return problems;
 }
 
+
+/** A desktop: an RTX 3090 (+ its audio function) behind a root port, two NVMe drives behind
+ * a PLX switch, a NIC on the root bus. */
+export const CONSUMER = `version: 1
+pci:
+  - devices:
+      "00.0": { id: 8086:3e30, type: host-bridge }
+      "01.0":
+        id: 8086:1901
+        type: root-port
+        devices:
+          "00.0": { id: 10de:2204, class: 0x030000, multifunction: true }
+          "00.1": { id: 10de:1aef, class: 0x040300 }
+      "1b.0":
+        id: 8086:a340
+        type: root-port
+        devices:
+          "00.0":
+            id: 10b5:8747
+            type: upstream-port
+            devices:
+              "08.0":
+                id: 10b5:8747
+                type: downstream-port
+                devices:
+                  "00.0": { id: 144d:a808, class: 0x010802 }
+              "10.0":
+                id: 10b5:8747
+                type: downstream-port
+                devices:
+                  "00.0": { id: 144d:a808, class: 0x010802 }
+      "1f.0": { id: 8086:a305, class: 0x060100, pcie: false }
+      "1f.6": { id: 8086:15bc, class: 0x020000, pcie: false }
+`;

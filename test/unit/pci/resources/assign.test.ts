@@ -11,7 +11,7 @@ import { loadTopology } from '../../../../src/topology/load';
 import { formatDiagnostic } from '../../../../src/topology/model';
 import { bootShipped, pciDevice } from '../../../helpers/machines';
 import { TOPOLOGIES } from '../../../helpers/paths';
-import { resourceProblems } from '../../../helpers/resources';
+import { CONSUMER, resourceProblems } from '../../../helpers/resources';
 import { resourceText } from '../../../../src/sysfs/pci-resources';
 
 function boot(yaml: string): Machine {
@@ -31,40 +31,6 @@ const size = (m: Machine, name: string, i: number): number | undefined => {
   return l ? l.end - l.start + 1 : undefined;
 };
 const M = 2 ** 20;
-
-/** A desktop: an RTX 3090 (+ its audio function) behind a root port, two NVMe drives behind
- * a PLX switch, a NIC on the root bus. */
-export const CONSUMER = `version: 1
-pci:
-  - devices:
-      "00.0": { id: 8086:3e30, type: host-bridge }
-      "01.0":
-        id: 8086:1901
-        type: root-port
-        devices:
-          "00.0": { id: 10de:2204, class: 0x030000, multifunction: true }
-          "00.1": { id: 10de:1aef, class: 0x040300 }
-      "1b.0":
-        id: 8086:a340
-        type: root-port
-        devices:
-          "00.0":
-            id: 10b5:8747
-            type: upstream-port
-            devices:
-              "08.0":
-                id: 10b5:8747
-                type: downstream-port
-                devices:
-                  "00.0": { id: 144d:a808, class: 0x010802 }
-              "10.0":
-                id: 10b5:8747
-                type: downstream-port
-                devices:
-                  "00.0": { id: 144d:a808, class: 0x010802 }
-      "1f.0": { id: 8086:a305, class: 0x060100, pcie: false }
-      "1f.6": { id: 8086:15bc, class: 0x020000, pcie: false }
-`;
 
 describe('firmware-like assignment', () => {
   it('every shipped topology: BARs inside their windows, windows nested, nothing overlapping', () => {
