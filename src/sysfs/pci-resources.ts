@@ -20,38 +20,31 @@ export function resourceText(lines: (ResourceLine | null)[]): string {
   return lines.map((l) => (l ? `${hex16(l.start)} ${hex16(l.end)} ${hex16(l.flags)}` : `${hex16(0)} ${hex16(0)} ${hex16(0)}`)).join('\n');
 }
 
+/** A 0600 binary attribute of the resource's size (pci_create_attr, pci_create_sysfs_dev_files). */
+function binFile(size: number, show: () => Buffer, store?: (data: Buffer) => void): AttrNode {
+  return { kind: 'attr', mode: 0o600, size, binary: true, show, ...(store ? { store } : {}) };
+}
+
 /** A BAR file: memory BARs are for mmap only (no read op: sysfs_kf_bin_read gives EIO);
  * I/O BARs read 1, 2 or 4 bytes at a port (pci_resource_io), so a larger read is EINVAL. */
 function barFile(size: number, io: boolean): AttrNode {
-  return {
-    kind: 'attr',
-    mode: 0o600,
-    size,
-    binary: true,
-    show: () => {
-      throw io ? new Errno('EINVAL', 'an I/O BAR is read 1, 2 or 4 bytes at a time') : new Errno('EIO', 'a memory BAR is mapped, not read');
-    },
-  };
+  return binFile(size, () => {
+    throw io ? new Errno('EINVAL', 'an I/O BAR is read 1, 2 or 4 bytes at a time') : new Errno('EIO', 'a memory BAR is mapped, not read');
+  });
 }
 
 /** `rom`: reads EINVAL until "1" is written (pci_read_rom: rom_attr_enabled), then the
  * image: a ROM header (0x55 0xaa, length in 512-byte units) and nothing else modelled. */
 function romFile(m: Machine, d: PciDevice, size: number): AttrNode {
-  return {
-    kind: 'attr',
-    mode: 0o600,
-    size,
-    binary: true,
-    show: () => {
-      if (!d.romEnabled) throw new Errno('EINVAL', 'write 1 to rom first');
-      const image = Buffer.alloc(size);
-      image[0] = 0x55;
-      image[1] = 0xaa;
-      image[2] = Math.min(0xff, size / 512);
-      return image;
-    },
-    store: (data) => storeRomEnabled(m, d, data),
+  const show = (): Buffer => {
+    if (!d.romEnabled) throw new Errno('EINVAL', 'write 1 to rom first');
+    const image = Buffer.alloc(size);
+    image[0] = 0x55;
+    image[1] = 0xaa;
+    image[2] = Math.min(0xff, size / 512);
+    return image;
   };
+  return binFile(size, show, (data) => storeRomEnabled(m, d, data));
 }
 
 export function resourceEntries(m: Machine, d: PciDevice): Entries {
