@@ -83,7 +83,7 @@ export class Machine {
     this.topology = topology;
     this.units = activeUnits(topology, this.warnings);
     this.pci = enumerate(topology);
-    this.resources = new MachineResources(this.pci);
+    this.resources = new MachineResources(this.pci, (f) => this.deviceOf(f) !== undefined);
     const ivrsPresent = topology.iommus.some((u) => u.type === 'amd-vi');
     this.acs = {
       ivrsPresent,

@@ -41,7 +41,7 @@ export interface PciDevice {
   userEnables: number;
   /** broken_parity_status, as written. */
   brokenParity: boolean;
-  /** `rom` made readable by writing 1 (pci-sysfs.c pdev->rom_attr_enabled); not saved. */
+  /** `rom` made readable by writing 1 (pci-sysfs.c pdev->rom_attr_enabled). */
   romEnabled?: boolean;
   /** d3cold_allowed as written; null until then (the default rule applies). */
   d3coldAllowed: boolean | null;

@@ -73,7 +73,8 @@ export function resourceProblems(m: Machine): string[] {
       }
     }
   };
-  const host = { io: [HOST_WINDOWS.io, { start: 0, end: 0xfff }], mem: [HOST_WINDOWS.mem32, HOST_WINDOWS.mem64], pref: [HOST_WINDOWS.mem32, HOST_WINDOWS.mem64] };
+  const mem = [HOST_WINDOWS.mem32Low, HOST_WINDOWS.mem32, HOST_WINDOWS.mem64];
+  const host = { io: [HOST_WINDOWS.io, { start: 0, end: 0xfff }], mem, pref: mem };
   for (const h of m.pci.hostBridges) walk(h.rootBus, host);
   return problems;
 }

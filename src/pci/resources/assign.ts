@@ -29,15 +29,18 @@ import type { Declared } from './declared';
 export type RegionType = 'io' | 'mem' | 'pref';
 const TYPES: RegionType[] = ['io', 'mem', 'pref'];
 
-/** Host bridge windows (q35 under SeaBIOS: 32-bit memory up to the IOAPIC at 0xfec00000). */
+/** Host bridge windows, q35's as the recorded guests' _CRS gave them [rec: writes.json
+ * dmesg "root bus resource"]: I/O from PCIBIOS_MIN_IO; SeaBIOS's 32-bit window up to the
+ * IOAPIC at 0xfec00000; below it the hole above the guest's 768M of RAM, which only Linux
+ * allocates from; 64-bit from 4G (no RAM above 4G), 32G long. */
 export const HOST_WINDOWS = {
   io: { start: 0x1000, end: 0xffff },
   mem32: { start: 0xc0000000, end: 0xfebfffff },
-  /** Where 64-bit BARs go when the 32-bit window is full: 256G, above any RAM assumed. */
-  mem64: { start: 0x40_0000_0000, end: 0x7f_ffff_ffff },
+  mem32Low: { start: 0x30000000, end: 0xafffffff },
+  mem64: { start: 0x1_0000_0000, end: 0x8_ffff_ffff },
 } as const;
 
-const IO_MIN = 0x1000;
+export const IO_MIN = 0x1000;
 const MEM_MIN = 0x200000;
 const DEVICE_MEM_MIN = 0x1000;
 /** ROM's resource index in `resource` (PCI_ROM_RESOURCE); SR-IOV BARs follow (PCI_IOV_RESOURCES). */
@@ -47,6 +50,8 @@ export const IOV_SLOT = 7;
 export interface Placed {
   start: number;
   size: number;
+  /** In I/O space (else memory). */
+  io?: boolean;
 }
 
 export interface FunctionResources {
@@ -86,7 +91,7 @@ interface BusNode {
   extra: Record<RegionType, { sum: number; align: number }>;
 }
 
-const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
+export const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
 const alignDown = (n: number, a: number): number => Math.floor(n / a) * a;
 const sumOf = (list: Entry[]): number => list.reduce((s, e) => s + e.size, 0);
 const alignOf = (list: Entry[]): number => list.reduce((a, e) => Math.max(a, e.align), 1);
@@ -142,7 +147,7 @@ export function assignResources(pci: PciTopology, input: AssignInput): Map<PciFu
       const at = alignUp(addr, e.align);
       if (at + e.size - 1 > limit) continue;
       addr = at + e.size;
-      if (e.slot >= 0) get(e.fn).slots.set(e.slot, { start: at, size: e.real });
+      if (e.slot >= 0) get(e.fn).slots.set(e.slot, { start: at, size: e.real, io: e.type === 'io' });
       else {
         get(e.fn).windows[e.type] = { start: at, size: e.size, is64: e.is64 };
         place(e.child!.lists[e.type], at, at + e.size - 1);
@@ -240,20 +245,18 @@ function rangeOf(bus: PciBus, type: RegionType, out: Map<PciFunction, FunctionRe
   return w && { start: w.start, end: w.start + w.size - 1 };
 }
 
-/** Intervals already taken on a bus for a type (its devices' BARs and its bridges' windows). */
-function taken(bus: PciBus, type: RegionType, input: AssignInput, out: Map<PciFunction, FunctionResources>): { start: number; end: number }[] {
+/** Intervals taken on a bus in one address space (I/O, or memory: plain and prefetchable
+ * share it): its present functions' BARs, ROMs, SR-IOV BARs and bridge windows. */
+export function taken(bus: PciBus, io: boolean, out: Map<PciFunction, FunctionResources>, present: (f: PciFunction) => boolean = () => true): { start: number; end: number }[] {
   const used: { start: number; end: number }[] = [];
   for (const f of bus.devices) {
     const r = out.get(f);
-    if (!r) continue;
-    const d = input.declared(f);
-    for (const [slot, p] of r.slots) {
-      const b = slot < ROM_SLOT ? d.bars.find((x) => x.index === slot) : slot === ROM_SLOT ? undefined : d.vfBars.find((x) => IOV_SLOT + x.index === slot);
-      const t = slot === ROM_SLOT ? 'mem' : b && typeOf(b);
-      if (t === type) used.push({ start: p.start, end: p.start + Math.max(p.size, type === 'io' ? 1 : DEVICE_MEM_MIN) - 1 });
+    if (!r || !present(f)) continue;
+    for (const p of r.slots.values()) if (p.io === io) used.push({ start: p.start, end: p.start + Math.max(p.size, io ? 1 : DEVICE_MEM_MIN) - 1 });
+    for (const t of TYPES) {
+      const w = r.windows[t];
+      if (w && (t === 'io') === io) used.push({ start: w.start, end: w.start + w.size - 1 });
     }
-    const w = r.windows[type];
-    if (w) used.push({ start: w.start, end: w.start + w.size - 1 });
   }
   return used.sort((a, b) => a.start - b.start);
 }
@@ -278,7 +281,7 @@ function linuxPass(pci: PciTopology, input: AssignInput, nodes: BusNode[], out: 
       if (!f.secondary || !input.hotplug(f) || out.get(f)?.windows.io) continue;
       const range = rangeOf(bus, 'io', out, false);
       if (!range) continue;
-      const at = firstFit(range, taken(bus, 'io', input, out), IO_MIN, IO_MIN);
+      const at = firstFit(range, taken(bus, true, out), IO_MIN, IO_MIN);
       if (at !== undefined) get(f).windows.io = { start: at, size: IO_MIN, is64: false };
     }
     for (const e of byBus.get(bus)?.iov ?? []) {
@@ -287,9 +290,9 @@ function linuxPass(pci: PciTopology, input: AssignInput, nodes: BusNode[], out: 
       for (const high of bus.bridge === null && e.is64 ? [false, true] : [false]) {
         const range = rangeOf(bus, type, out, high);
         if (!range) continue;
-        const at = firstFit(range, taken(bus, type, input, out), e.size, e.align);
+        const at = firstFit(range, taken(bus, type === 'io', out), e.size, e.align);
         if (at === undefined) continue;
-        get(e.fn).slots.set(e.slot, { start: at, size: e.size });
+        get(e.fn).slots.set(e.slot, { start: at, size: e.size, io: e.type === 'io' });
         break;
       }
     }

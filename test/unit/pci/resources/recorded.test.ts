@@ -7,10 +7,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { resourceText } from '../../../../src/sysfs/pci-resources';
+import { rescanAll, removeSubtree } from '../../../../src/engine/hotplug';
 import { enableVfs } from '../../../../src/engine/sriov';
 import { bootShipped, pciDevice } from '../../../helpers/machines';
 import { FIXTURES } from '../../../helpers/paths';
 import { MACHINES, recording } from '../../../helpers/reference';
+import { resourceProblems } from '../../../helpers/resources';
 
 interface Rec {
   resource: string[];
@@ -79,4 +81,17 @@ describe('resources on the recorded machines (SeaBIOS, then Linux)', () => {
       assert.deepEqual(problems, [], problems.join('\n'));
     });
   }
+});
+
+describe('a rescan places what it finds again as Linux does', () => {
+  it('qemu-writes: 00:05.1 removed and rescanned gets the windows and BARs of the recording\'s after phase', () => {
+    const m = bootShipped('qemu-writes');
+    const rec = recording('writes').phases.after!.devices;
+    removeSubtree(m, pciDevice(m, '0000:00:05.1'));
+    rescanAll(m, '1');
+    for (const bdf of ['0000:00:05.1', '0000:05:00.0']) {
+      assert.deepEqual(resourceText(m.resources.view(pciDevice(m, bdf).fn).lines).split('\n'), rec[bdf]!.attrs['resource'], bdf);
+    }
+    assert.deepEqual(resourceProblems(m), []);
+  });
 });
