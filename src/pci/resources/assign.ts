@@ -141,7 +141,9 @@ export function assignResources(pci: PciTopology, input: AssignInput): Map<PciFu
   for (const r of roots) for (const t of TYPES) root[t].push(...r.lists[t]);
   for (const t of TYPES) sortEntries(root[t]);
 
-  const place = (list: Entry[], base: number, limit: number): void => {
+  /** Lays `list` out from `base` (pci_region_map_entries); what passes `limit` is left
+   * unassigned. Returns the end of what was placed. */
+  const place = (list: Entry[], base: number, limit: number): number => {
     let addr = base;
     for (const e of list) {
       const at = alignUp(addr, e.align);
@@ -153,6 +155,7 @@ export function assignResources(pci: PciTopology, input: AssignInput): Map<PciFu
         place(e.child!.lists[e.type], at, at + e.size - 1);
       }
     }
+    return addr;
   };
 
   // pci_bios_init_root_regions_io
@@ -166,10 +169,16 @@ export function assignResources(pci: PciTopology, input: AssignInput): Map<PciFu
       high[t] = root[t].filter((e) => e.is64);
       root[t] = root[t].filter((e) => !e.is64);
     }
-    bases = rootMemBases(root.mem, root.pref) ?? { mem: HOST_WINDOWS.mem32.start, pref: HOST_WINDOWS.mem32.start };
+    bases = rootMemBases(root.mem, root.pref);
   }
-  place(root.mem, bases.mem, HOST_WINDOWS.mem32.end);
-  place(root.pref, bases.pref, HOST_WINDOWS.mem32.end);
+  if (bases) {
+    place(root.mem, bases.mem, HOST_WINDOWS.mem32.end);
+    place(root.pref, bases.pref, HOST_WINDOWS.mem32.end);
+  } else {
+    // Still too much (SeaBIOS panics here): one region after the other from the bottom,
+    // what passes the top stays unassigned.
+    place(root.pref, place(root.mem, HOST_WINDOWS.mem32.start, HOST_WINDOWS.mem32.end), HOST_WINDOWS.mem32.end);
+  }
   const gig = 2 ** 30;
   const memHigh = alignUp(alignUp(HOST_WINDOWS.mem64.start, alignOf(high.mem)), gig);
   place(high.mem, memHigh, HOST_WINDOWS.mem64.end);

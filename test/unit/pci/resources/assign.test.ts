@@ -114,10 +114,13 @@ pci:
   - devices:
       "02.0": { id: 1234:0001, class: 0x058000, bars: { 0: 2G mem32 } }
       "03.0": { id: 1234:0002, class: 0x058000, bars: { 0: 16K mem32 } }
+      "04.0": { id: 1234:0003, class: 0x058000, bars: { 0: 256M mem32 prefetchable } }
 `);
+    // Memory and prefetchable regions laid out one after the other, not over each other.
     assert.deepEqual(resourceProblems(m), []);
     assert.equal(line(m, '0000:00:02.0', 0), null);
-    assert.notEqual(line(m, '0000:00:03.0', 0), null);
+    assert.deepEqual(line(m, '0000:00:03.0', 0), ['0xc0000000', '0xc0003fff']);
+    assert.deepEqual(line(m, '0000:00:04.0', 0), ['0xd0000000', '0xdfffffff']);
   });
 
   it('SR-IOV: TotalVFs x VF BAR in the window above, each VF its slice', () => {
