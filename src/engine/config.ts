@@ -1,7 +1,7 @@
 // Each function's config space image, built from what the engine knows of it, and the
 // writes a user may make to it (setpci): only registers software can change.
 
-import type { ConfigFunction } from '../pci/config-space';
+import type { ConfigFunction, LayoutInput } from '../pci/config-space';
 import { isPciePort } from './boot-drivers';
 import { physicalSlot } from './slots';
 import type { PciFunction } from '../pci/enumerate';
@@ -13,15 +13,9 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
   const f = d.fn;
   const sriov = f.spec.sriov && !f.physfn ? f.spec.sriov : undefined;
   return {
-    vendor: f.id.vendor,
-    device: f.id.device,
-    classCode: f.classCode,
+    ...layoutInputOf(f),
     revision: f.revision,
-    ...(f.subsystem ? { subsystem: f.subsystem } : {}),
-    headerType: f.headerType,
     multifunctionBit: f.multifunctionBit,
-    pcie: f.pcie,
-    pcieType: f.pcieType,
     ...(f.secondary ? { primaryBus: f.bus.number, secondaryBus: f.secondary.number, subordinateBus: f.secondary.subordinate } : {}),
     ...(isPciePort(f) ? { slotImplemented: f.pcieType !== 5, portNumber: 0 } : {}),
     ...(physicalSlot(m, f) !== undefined ? { physicalSlot: physicalSlot(m, f)! } : {}),
@@ -56,6 +50,19 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
     ...(busMaster(m, d) ? { busMaster: true } : {}),
     ...(m.driverEffects.vectors(d).length > 0 ? { msiEnabled: true } : {}),
     ...(m.driverEffects.idleSuspended(d) ? { dState: 3 as const } : {}),
+  };
+}
+
+/** What picks a function's capability layout. */
+export function layoutInputOf(f: PciFunction): LayoutInput {
+  return {
+    vendor: f.id.vendor,
+    device: f.id.device,
+    classCode: f.classCode,
+    ...(f.subsystem ? { subsystem: f.subsystem } : {}),
+    headerType: f.headerType,
+    pcie: f.pcie,
+    pcieType: f.pcieType,
   };
 }
 

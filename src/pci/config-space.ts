@@ -141,7 +141,18 @@ export function buildConfigSpace(f: ConfigFunction): Uint8Array {
   return img.bytes;
 }
 
-function stdCapsFor(f: ConfigFunction, base: PlacedStdCap[]): PlacedStdCap[] {
+/** The interrupt capability a driver's pci_alloc_irq_vectors finds in the image: MSI-X when
+ * there is one, else MSI, else none. Read from the layout buildConfigSpace writes, without
+ * building the image (a bound driver asks at every probe, boot's included). */
+export function interruptCapability(f: LayoutInput): 'msix' | 'msi' | null {
+  const std = stdCapsFor(f, selectModel(f).shape.std);
+  return std.some((c) => c.kind === 'msix') ? 'msix' : std.some((c) => c.kind === 'msi') ? 'msi' : null;
+}
+
+/** What picks a function's standard capabilities. */
+export type LayoutInput = Pick<ConfigFunction, 'vendor' | 'device' | 'classCode' | 'headerType' | 'pcie' | 'pcieType' | 'subsystem'>;
+
+function stdCapsFor(f: LayoutInput, base: PlacedStdCap[]): PlacedStdCap[] {
   const out: PlacedStdCap[] = base.map((c) => {
     if (c.kind !== 'msix') return c;
     const row = MSIX_TABLE_SIZE_BY_ID.find((r) => r.vendor === f.vendor && r.device === f.device);
