@@ -372,7 +372,11 @@ export class Machine {
     }
     const bytes = buildConfigSpace(input);
     for (const [at, v] of this.configWrites.get(d) ?? []) bytes[at] = v;
+    this.config.delete(d);
     this.config.set(d, { generation: this.generation, key, bytes });
+    // The images made last are kept: a walk reads every device's (4 KiB each), and one made
+    // again from the same input is the same image, written bytes laid over it.
+    if (this.config.size > CONFIG_IMAGES_KEPT) this.config.delete(this.config.keys().next().value as PciDevice);
     return bytes;
   }
 
@@ -603,6 +607,8 @@ function decidePciGroup(dev: PciDevice, ctx: GroupingContext): IommuGroup | null
   }
   return pciDeviceGroup(dev, ctx);
 }
+
+const CONFIG_IMAGES_KEPT = 1024;
 
 const NO_ALIASES: ReadonlySet<number> = new Set();
 const NO_QUIRKS: readonly string[] = [];

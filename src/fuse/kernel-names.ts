@@ -19,13 +19,14 @@ import type { StaleNames } from './fs-ops';
  * by a number packing its type, mode and size. */
 type CachedName = string | number;
 
-const DIR_BIT = 2 ** 40;
-
+/** A directory by its mode, negative; an attribute by mode and size, which fit a small
+ * integer (a V8 Smi, stored in the map itself rather than as a boxed number) for every
+ * size below 2^17 (text attributes are 4096 bytes, config at most 4096). */
 function describe(node: Node): CachedName {
   if (node.kind === 'link') return node.target;
-  // mode < 2^12, size < 2^28 (config is 4096 bytes at most): exact in a double.
-  const packed = node.mode * 2 ** 28 + (node.kind === 'attr' ? node.size : 0);
-  return node.kind === 'dir' ? DIR_BIT + packed : packed;
+  if (node.kind === 'dir') return -1 - node.mode;
+  // mode < 2^12: exact in a double either way.
+  return node.size < 2 ** 17 ? node.mode * 2 ** 17 + node.size : node.mode * 2 ** 40 + node.size;
 }
 
 function same(was: CachedName, is: Node | undefined): boolean {
