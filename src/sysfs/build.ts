@@ -51,7 +51,8 @@ class ComputedDir implements DirNode {
   lookup(name: string): Node | undefined {
     if (this.nodes === undefined && this.current()) {
       const other = this.others!.get(name);
-      if (other !== undefined || this.attrs === 0) return other;
+      // Not kept: an attribute of it, or nothing at all (a scan costs less than a build).
+      if (other !== undefined || this.attrs === 0 || !this.names!.includes(name)) return other;
     }
     return this.entries().get(name);
   }
