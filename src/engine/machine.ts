@@ -178,7 +178,8 @@ export class Machine {
     const parent = parentPath(f.sysfsPath);
     const siblings = this.children.get(parent) ?? [];
     siblings.push(dev);
-    siblings.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const before = siblings[siblings.length - 2];
+    if (before !== undefined && before.name > dev.name) siblings.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     this.children.set(parent, siblings);
     this.changes.note({ device: dev });
     return dev;

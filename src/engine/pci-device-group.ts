@@ -138,12 +138,23 @@ function areDmaAliases(a: PciDevice, b: PciDevice): boolean {
   return a.dmaAliasMask.has(b.fn.devfn) || b.dmaAliasMask.has(a.fn.devfn);
 }
 
+/** Whether any device on p's bus is a DMA alias of p (most buses have none: no list to sort). */
+function hasDmaAliasPeer(p: PciDevice, ctx: GroupingContext): boolean {
+  for (const f of p.fn.bus.devices) {
+    if (f === p.fn) continue;
+    const q = ctx.deviceOf(f);
+    if (q && areDmaAliases(p, q)) return true;
+  }
+  return false;
+}
+
 /** get_pci_alias_group */
 function aliasGroup(p: PciDevice, seen: Set<number>, ctx: GroupingContext): IommuGroup | null {
   if (seen.has(p.fn.devfn)) return null;
   seen.add(p.fn.devfn);
   const own = ctx.groupOf(p);
   if (own) return own;
+  if (!hasDmaAliasPeer(p, ctx)) return null;
   for (const q of busPeers(p, ctx)) {
     if (!areDmaAliases(p, q)) continue;
     const g = aliasGroup(q, seen, ctx) ?? slotGroup(q, seen, ctx);
