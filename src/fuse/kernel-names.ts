@@ -76,7 +76,7 @@ interface CachedDir {
 }
 
 const BITS = 30;
-const isHeld = (d: CachedDir, i: number): boolean => ((d.held[(i / BITS) | 0] ?? 0) & (1 << i % BITS)) !== 0;
+const isHeld = (held: readonly number[], i: number): boolean => ((held[(i / BITS) | 0] ?? 0) & (1 << i % BITS)) !== 0;
 function setHeld(d: CachedDir, i: number, on: boolean): void {
   const w = (i / BITS) | 0;
   while (d.held.length <= w) d.held.push(0);
@@ -148,16 +148,23 @@ export class KernelNames {
     (d.other ??= new Map()).set(intern(name), what);
   }
 
-  /** Counts the names held over another listing: those of the old one go by name. */
+  /** Counts the names held over another listing (the directory's next version): a name the
+   * new one describes alike is a bit there, any other goes by name. */
   private moveTo(d: CachedDir, listing: FsDirListing): void {
     const old = d.listing;
-    if (old !== undefined) {
-      for (let i = 0; i < old.names.length; i++) {
-        if (isHeld(d, i)) (d.other ??= new Map()).set(intern(old.names[i]!), describeStat(old.stats[i]!)!);
-      }
-    }
+    const oldHeld = d.held;
     d.listing = listing;
     d.held = [];
+    d.cursor = 0;
+    if (old === undefined) return;
+    for (let i = 0; i < old.names.length; i++) {
+      if (!isHeld(oldHeld, i)) continue;
+      const name = old.names[i]!;
+      const was = describeStat(old.stats[i]!)!;
+      const j = indexOf(d, listing, name);
+      if (j >= 0 && describeStat(listing.stats[j]!) === was) setHeld(d, j, true);
+      else (d.other ??= new Map()).set(intern(name), was);
+    }
     d.cursor = 0;
   }
 
@@ -184,7 +191,7 @@ export class KernelNames {
       const listing = cached.listing;
       if (listing !== undefined) {
         for (let i = 0; i < listing.names.length; i++) {
-          if (!isHeld(cached, i)) continue;
+          if (!isHeld(cached.held, i)) continue;
           const name = listing.names[i]!;
           if (same(describeStat(listing.stats[i]!)!, dir.lookup(name))) continue;
           out.entries.push([dirPath, name]);
