@@ -61,6 +61,16 @@ export interface PciId {
   device: number;
 }
 
+/** A BAR as `lspci -vvv` describes it: `Region 1: Memory at ... (64-bit, prefetchable) [size=256M]`. */
+export interface BarSpec {
+  /** BAR number 0-5 (0-1 on a bridge); a 64-bit BAR also takes the next number. */
+  index: number;
+  /** Bytes, a power of two. */
+  size: number;
+  kind: 'mem32' | 'mem64' | 'io';
+  prefetch: boolean;
+}
+
 export interface SriovSpec {
   total: number;
   offset: number;
@@ -68,6 +78,8 @@ export interface SriovSpec {
   vfId: PciId;
   vfDriver?: string;
   num: number;
+  /** The SR-IOV capability's VF BARs (one VF's size each); default by class. */
+  vfBars?: BarSpec[];
   /** Where the `sriov` mapping and its `num` (or the mapping, when num is left out) are written. */
   pos: SourcePos;
   numPos: SourcePos;
@@ -78,6 +90,30 @@ export interface MdevTypeSpec {
   name?: string;
   available: number;
   deviceApi: string;
+}
+
+/** A PCIe link: speed as the LNKCAP/LNKSTA code (1 = 2.5 GT/s .. 6 = 64 GT/s), width in lanes. */
+export interface LinkSpec {
+  speed?: number;
+  width?: number;
+}
+
+/** `msi`: the MSI capability (vectors 0 = none). Unset fields take the model's. */
+export interface MsiSpec {
+  vectors: number;
+  is64?: boolean;
+  masking?: boolean;
+}
+
+/** `pm`: the power management capability's PMC register, as lspci -vvv decodes it. */
+export interface PmSpec {
+  /** PCI PM spec version field: 1 (1.0), 2 (1.1), 3 (1.2). */
+  version: number;
+  d1: boolean;
+  d2: boolean;
+  /** PME_Support: bit 0 D0, 1 D1, 2 D2, 3 D3hot, 4 D3cold. */
+  pme: number;
+  noSoftReset?: boolean;
 }
 
 export interface DeviceSpec {
@@ -101,6 +137,22 @@ export interface DeviceSpec {
   pasidBits: number;
   /** Fixed secondary bus number (bridges only). */
   fixedSecondaryBus?: number;
+  /** `slot.number`: the physical slot number of a root or downstream port (SLTCAP PSN). */
+  slotNumber?: number;
+  /** `slot.chassis`: a PCI bridge's chassis number (slot numbering capability). */
+  chassis?: number;
+  /** `slot.hotplug`: the slot is hot-plug capable (SLTCAP, or SHPC on a PCI bridge). */
+  hotplug?: boolean;
+  /** `link`: LNKCAP speed and width; `link-status`: LNKSTA, when not the trained link. */
+  link?: LinkSpec;
+  linkStatus?: LinkSpec;
+  /** `port`: LNKCAP port number. */
+  port?: number;
+  msi?: MsiSpec;
+  /** `msix`: MSI-X table size (0 = no MSI-X capability). */
+  msix?: number;
+  /** `pm`: the PM capability, or null for none. */
+  pm?: PmSpec | null;
   devices: DeviceSpec[];
   /** Extra DMA alias devfns on the same bus (topology `dma-alias`). */
   dmaAlias: number[];
@@ -109,6 +161,10 @@ export interface DeviceSpec {
   mdev: MdevTypeSpec[];
   numaNode: number;
   label?: string;
+  /** BARs as the topology gives them (`bars`); default: the QEMU model's or the class's. */
+  bars?: BarSpec[];
+  /** Expansion ROM size in bytes, 0 for none (`rom`); default as for `bars`. */
+  rom?: number;
   pos: SourcePos;
   /** The YAML path for messages, e.g. `pci[0].devices."01.0"`. */
   path: string;

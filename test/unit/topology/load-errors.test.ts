@@ -19,12 +19,62 @@ const NIC = 'id: 8086:10d3, class: 0x020000';
 
 const cases: { rule: string; yaml: string[]; expect: string[] }[] = [
   {
+    rule: 'device model: link speed and width as lspci writes them, only on functions with a link',
+    yaml: bus(
+      '"01.0": { id: 8086:0e02, type: root-port, link: { speed: 9GT/s, width: 3 }, slot: { chassis: 2 } }',
+      '"02.0": { id: 8086:1d10, type: root-port, link: { width: 4 }, devices: { "00.0": { id: 8086:1521, class: 0x020000, link-status: { width: 8 }, link: { width: 4 } } } }',
+      '"03.0": { id: 8086:0e00, class: 0x060000, type: host-bridge, link: { width: 1 }, msi: 3, pm: true }',
+    ),
+    expect: [
+      'x.yaml:4:64: pci[0].devices."01.0".link.speed: "9GT/s" is not a PCIe link speed (one of: 2.5GT/s, 5GT/s, 8GT/s, 16GT/s, 32GT/s, 64GT/s)',
+      'x.yaml:4:78: pci[0].devices."01.0".link.width: width 3 is not a PCIe link width (1, 2, 4, 8, 12, 16, 32)',
+      'x.yaml:4:91: pci[0].devices."01.0".slot.chassis: slot.chassis does not apply to type root-port (it takes: bus, number, hotplug)',
+      'x.yaml:5:135: pci[0].devices."02.0".devices."00.0".link-status: link-status width is above the link capability\'s',
+      'x.yaml:6:68: pci[0].devices."03.0".link: a conventional function has no PCIe link',
+      'x.yaml:6:93: pci[0].devices."03.0".msi: MSI offers 1, 2, 4, 8, 16 or 32 vectors (0: no MSI capability), not 3',
+    ],
+  },
+  {
     rule: 'YAML syntax errors carry a position',
     yaml: ['version: 1', 'pci: [', '  {'],
     expect: [
       'x.yaml:4:1: YAML: Flow map in block collection must be sufficiently indented and end with a }',
       'x.yaml:4:1: YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
     ],
+  },
+  {
+    rule: 'a BAR size that is not a power of two',
+    yaml: bus(`"02.0": { ${NIC}, bars: { 0: 3M mem32 } }`),
+    expect: ['x.yaml:4:60: pci[0].devices."02.0".bars."0": size 3M is not a power of two (a BAR decodes a power-of-two range)'],
+  },
+  {
+    rule: 'a 64-bit BAR on the last BAR register',
+    yaml: bus(`"02.0": { ${NIC}, bars: { 5: 16K mem64 } }`),
+    expect: ['x.yaml:4:60: pci[0].devices."02.0".bars."5": a 64-bit BAR takes two registers, so BAR 5, the last, cannot be one'],
+  },
+  {
+    rule: 'a BAR given where a 64-bit BAR has its upper half',
+    yaml: bus(`"02.0": { ${NIC}, bars: { 0: 16K mem64, 1: 4K mem32 } }`),
+    expect: ['x.yaml:4:74: pci[0].devices."02.0".bars."1": BAR 1 is the upper half of 64-bit BAR 0'],
+  },
+  {
+    rule: 'BAR words: unknown kind, prefetchable I/O, I/O above 256 bytes',
+    yaml: bus(`"02.0": { ${NIC}, bars: { 0: 16K mem, 2: 32 io prefetchable, 4: 1K io } }`),
+    expect: [
+      'x.yaml:4:60: pci[0].devices."02.0".bars."0": "16K mem" is not a BAR: write "<size> <mem32|mem64|io> [prefetchable]", e.g. "256M mem64 prefetchable" or "128 io"',
+      'x.yaml:4:72: pci[0].devices."02.0".bars."2": an I/O BAR cannot be prefetchable (the bit exists only in memory BARs)',
+      'x.yaml:4:95: pci[0].devices."02.0".bars."4": an I/O BAR is 4 to 256 bytes, not 1K',
+    ],
+  },
+  {
+    rule: 'a bridge has BARs 0 and 1 only',
+    yaml: bus('"01.0": { id: 8086:1901, type: root-port, bars: { 2: 4K mem32 } }'),
+    expect: ['x.yaml:4:57: pci[0].devices."01.0".bars."2": BAR 2 does not exist: this header has BARs 0-1 (the expansion ROM is "rom")'],
+  },
+  {
+    rule: 'a ROM size out of range',
+    yaml: bus(`"02.0": { ${NIC}, rom: 1K }`),
+    expect: ['x.yaml:4:54: pci[0].devices."02.0".rom: a ROM is 2K to 16M, not 1K'],
   },
   {
     rule: 'duplicate keys',
