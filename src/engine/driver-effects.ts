@@ -4,6 +4,8 @@
 // vfio-dev/vfio0, nvme/nvme0). Numbers come from the kernel's allocators, lowest free first.
 
 import { CAP_ID, findCap } from '../pci/config-read';
+import { interruptCapability } from '../pci/config-space';
+import { configInputFor } from './config';
 import type { PciFunction } from '../pci/enumerate';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
 import { CLASS_DEVICE_NAMING } from './driver-traits';
@@ -74,6 +76,8 @@ function controllerSettingsOf(list: readonly ClassDevice[]): { controller?: Reco
   return settings ? { controller: settings } : {};
 }
 
+const NONE: never[] = [];
+
 /** Legacy IOAPIC interrupts 0-23 come first on x86 (arch/x86/kernel/apic/io_apic.c gsi_top). */
 const FIRST_DYNAMIC_IRQ = 24;
 function reserved(n: number): IdAllocator {
@@ -83,7 +87,8 @@ function reserved(n: number): IdAllocator {
 }
 
 export class DriverEffectsRegistry {
-  private state = new WeakMap<PciDevice, DeviceEffects>();
+  /** A Map: removed() takes a device out, and WeakMaps of many keys slow the collector. */
+  private state = new Map<PciDevice, DeviceEffects>();
   private readonly names = new Map<ClassDeviceKind, IdAllocator>();
   private irqAllocator: IdAllocator | undefined;
   private readonly blockMinors = new IdAllocator();
@@ -96,7 +101,9 @@ export class DriverEffectsRegistry {
   private of(d: PciDevice): DeviceEffects {
     let s = this.state.get(d);
     if (!s) {
-      s = { dmaMaskBits: 32, powerKnown: false, wakeupCapable: false, wakeup: null, vectors: [], classDevices: [], disks: [] };
+      // Every device below a PME-capable port gets a record: the empty lists are shared
+      // until a driver fills them (bound makes new ones).
+      s = { dmaMaskBits: 32, powerKnown: false, wakeupCapable: false, wakeup: null, vectors: NONE, classDevices: NONE, disks: NONE };
       this.state.set(d, s);
     }
     return s;
@@ -139,16 +146,14 @@ export class DriverEffectsRegistry {
     if (t.enablesDevice || t.idleD3hot) s.powerKnown = true;
     if (t.matchesPorts && (d.fn.pcieType === PCI_EXP_TYPE.ROOT_PORT || d.fn.pcieType === PCI_EXP_TYPE.RC_EC)) this.markWakeupCapable(d.fn);
     if (t.msiVectors > 0) {
-      const cfg = this.m.configBytes(d);
-      const msix = findCap(cfg, CAP_ID.MSIX);
-      const kind = msix !== undefined ? 'msix' : findCap(cfg, CAP_ID.MSI) !== undefined ? 'msi' : null;
+      const { kind, tableSize } = interruptCapability(configInputFor(this.m, d));
       // A driver gets at most the MSI-X table's entries (pci_msix_vec_count); plain MSI gives
       // one vector here (multiple-message MSI is not modelled).
-      const tableSize = msix === undefined ? 0 : ((cfg[msix + 2]! | (cfg[msix + 3]! << 8)) & 0x7ff) + 1;
       const n = kind === 'msix' ? Math.min(t.msiVectors, tableSize) : kind === 'msi' ? 1 : 0;
+      if (n > 0) s.vectors = [...s.vectors];
       for (let i = 0; i < n; i++) s.vectors.push({ irq: this.irqs().alloc(), kind: kind! });
     }
-    for (const kind of t.classDevices) s.classDevices.push(this.newClassDevice(kind));
+    if (t.classDevices.length > 0) s.classDevices = [...s.classDevices, ...t.classDevices.map((kind) => this.newClassDevice(kind))];
     // nvme_scan_work → nvme_alloc_ns, namespace by namespace in NSID order.
     if (t.classDevices.includes('nvme')) {
       s.disks = namespacesOf(d.fn).map((_, i) => ({ nsid: i + 1, minor: this.blockMinors.alloc(), generic: this.genericMinors.alloc(), diskseq: ++this.diskseq }));
@@ -179,7 +184,7 @@ export class DriverEffectsRegistry {
   }
 
   private clearNumbers(): void {
-    this.state = new WeakMap();
+    this.state = new Map();
     this.names.clear();
     this.irqAllocator = undefined;
     this.blockMinors.reset([]);

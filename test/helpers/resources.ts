@@ -95,6 +95,7 @@ pci:
       "1b.0":
         id: 8086:a340
         type: root-port
+        slot: { hotplug: true }
         devices:
           "00.0":
             id: 10b5:8747

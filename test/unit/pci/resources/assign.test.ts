@@ -76,10 +76,15 @@ describe('firmware-like assignment', () => {
     assert.equal(size(m, '0000:03:08.0', 14), 2 * M);
     assert.equal(size(m, up, 14), 4 * M);
     assert.equal(size(m, '0000:00:1b.0', 14), 4 * M);
-    // No I/O behind the switch: no window anywhere on that path but the root port's own
-    // hot-plug one, which Linux gives.
+    // No I/O behind the switch: no window anywhere on that path but the hot-plug root
+    // port's own (slot.hotplug), which Linux gives (pci_hotplug_io_size).
     assert.equal(line(m, up, 13), null);
     assert.equal(size(m, '0000:00:1b.0', 13), 0x1000);
+  });
+
+  it('a real root port without slot.hotplug gets no hot-plug I/O window', () => {
+    const m = boot(CONSUMER.replace('        slot: { hotplug: true }\n', ''));
+    assert.equal(line(m, '0000:00:1b.0', 13), null);
   });
 
   it('what does not fit below 4G moves above it (eight V100s behind switches)', () => {
