@@ -34,6 +34,8 @@ export interface SysFunction {
   secondaryBus?: number;
   /** Has the link attributes pci-sysfs.c shows only for PCI Express functions (pcie_dev_attrs). */
   pcieAttrs: boolean;
+  /** The `resource` file's lines (resource_show: start, end, flags), when the tree has it. */
+  resources?: { start: bigint; end: bigint; flags: number }[];
 }
 
 export interface SysUnit {
@@ -201,8 +203,18 @@ function readFunction(dir: string): SysFunction | undefined {
   }
   const secondary = readNumber(join(dir, 'secondary_bus_number'), 10) ?? (config.length > 0x19 && (config[0x0e]! & 0x7f) === 1 ? config[0x19] : undefined);
   if (secondary !== undefined) f.secondaryBus = secondary;
+  const resources = readText(join(dir, 'resource'));
+  if (resources !== undefined) {
+    f.resources = resources.split('\n').map((l) => {
+      const [start, end, flags] = l.trim().split(/\s+/).map(hexBig);
+      return { start: start ?? 0n, end: end ?? 0n, flags: Number((flags ?? 0n) & 0xffffffffn) };
+    });
+  }
   return f;
 }
+
+/** resource_show's "0x%016llx": 0 for anything else. */
+const hexBig = (t: string): bigint => (/^0x[0-9a-f]{1,16}$/i.test(t) ? BigInt(t) : 0n);
 
 function readUnit(sys: string, name: string): SysUnit {
   const dir = join(sys, 'class', 'iommu', name);

@@ -17,6 +17,7 @@ import { CliError } from './errors';
 import { buildTopology } from './import-build';
 import type { Built, Out } from './import-build';
 import { readSysfs } from './import-read';
+import { resourceKeys } from './import-resources';
 import type { SysMachine } from './import-read';
 import { topologyYaml } from './import-yaml';
 import type { Io } from './io';
@@ -75,6 +76,20 @@ function settleBusNumbers(built: Built, render: () => string): void {
     }
     if (!changed) return;
   }
+}
+
+/** `bars`, `rom`, `sriov.vf-bars` where the machine's `resource` differs from the engine's
+ * default for the function (import-resources.ts); whether any was written. */
+function keepResources(built: Built, m: Machine, notes: string[]): boolean {
+  let wrote = false;
+  for (const { fn, out } of built.devices.values()) {
+    const d = pciDevice(m, fn.name);
+    if (d === undefined) continue;
+    const before = JSON.stringify(out);
+    notes.push(...resourceKeys(fn, out, d.fn));
+    wrote ||= JSON.stringify(out) !== before;
+  }
+  return wrote;
 }
 
 /** `config:` for every function whose bytes the model does not build as the machine had them
@@ -155,7 +170,8 @@ export function importTopology(o: ImportOptions): { text: string; notes: string[
   const notes = [...built.caveats];
   const render = (): string => topologyYaml(topo, [...header, ...notes], built.notes);
   settleBusNumbers(built, render);
-  const machine = boot(render());
+  let machine = boot(render());
+  if (keepResources(built, machine, notes)) machine = boot(render());
   const kept = keepConfig(built, machine);
   if (kept > 0) header.push(`config: the bytes of ${kept} function(s) whose config space the model does not build as the machine had it`);
   if (sys.groups.length > 0 || machine.groups.size > 0) {

@@ -62,6 +62,7 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
     ...(m.driverEffects.idleSuspended(d) ? { dState: 3 as const } : {}),
     // The topology's `config:` bytes belong to the function itself, not to its VFs.
     ...(f.spec.config && !f.physfn ? { raw: f.spec.config } : {}),
+    resources: m.resources.registers(f),
   };
 }
 

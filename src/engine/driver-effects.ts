@@ -4,6 +4,8 @@
 // vfio-dev/vfio0, nvme/nvme0). Numbers come from the kernel's allocators, lowest free first.
 
 import { CAP_ID, findCap } from '../pci/config-read';
+import { interruptCapability } from '../pci/config-space';
+import { configInputFor } from './config';
 import type { PciFunction } from '../pci/enumerate';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
 import { CLASS_DEVICE_NAMING } from './driver-traits';
@@ -11,6 +13,9 @@ import type { ClassDeviceKind, DriverTraits } from './driver-traits';
 import { IdAllocator } from './id-allocator';
 import type { Machine } from './machine';
 import type { SavedEffects } from './state-shape';
+import { queueSettings, restoreQueueSettings } from './block-queue';
+import type { QueueSettings } from './block-queue';
+import { controllerSettings, namespacesOf, restoreControllerSettings } from './nvme';
 import { pciRuntimeSuspended } from './power';
 import type { PciDevice } from './types';
 
@@ -22,6 +27,19 @@ export interface ClassDevice {
   dir: string;
   /** The class device's name (`eth0`, `ptp0`, `vfio0`, `nvme0`, `card0`, `wakeup13`). */
   name: string;
+}
+
+/** A namespace's block device (nvme<C>n<N>) and generic char device (ng<C>n<N>), registered by
+ * nvme_alloc_ns below the controller's class device. */
+export interface BlockDisk {
+  /** Namespace ID (also the ns head's instance: a private namespace's ns_ida gives 1, 2 ...). */
+  nsid: number;
+  /** Minor of 259 from the ext devt IDA (blk_alloc_ext_minor, lowest free). */
+  minor: number;
+  /** Minor of the nvme-generic char device (nvme_ns_chr_minor_ida). */
+  generic: number;
+  /** disk->diskseq: a global counter, one more for every disk ever allocated (inc_diskseq). */
+  diskseq: number;
 }
 
 export interface MsiVector {
@@ -41,7 +59,24 @@ interface DeviceEffects {
   vectors: MsiVector[];
   /** Class devices of the bound driver, unregistered by its remove. */
   classDevices: ClassDevice[];
+  /** Its namespaces' disks (nvme), removed with the controller. */
+  disks: BlockDisk[];
 }
+
+/** A disk's written queue settings, for --state. */
+function settingsOf(k: BlockDisk): { settings?: QueueSettings } {
+  const settings = queueSettings(k);
+  return settings ? { settings } : {};
+}
+
+/** The NVMe controller's written settings (iopolicy, temperature thresholds), for --state. */
+function controllerSettingsOf(list: readonly ClassDevice[]): { controller?: Record<string, string | number> } {
+  const ctrl = list.find((c) => c.kind === 'nvme');
+  const settings = ctrl && controllerSettings(ctrl);
+  return settings ? { controller: settings } : {};
+}
+
+const NONE: never[] = [];
 
 /** Legacy IOAPIC interrupts 0-23 come first on x86 (arch/x86/kernel/apic/io_apic.c gsi_top). */
 const FIRST_DYNAMIC_IRQ = 24;
@@ -52,16 +87,23 @@ function reserved(n: number): IdAllocator {
 }
 
 export class DriverEffectsRegistry {
-  private state = new WeakMap<PciDevice, DeviceEffects>();
+  /** A Map: removed() takes a device out, and WeakMaps of many keys slow the collector. */
+  private state = new Map<PciDevice, DeviceEffects>();
   private readonly names = new Map<ClassDeviceKind, IdAllocator>();
   private irqAllocator: IdAllocator | undefined;
+  private readonly blockMinors = new IdAllocator();
+  private readonly genericMinors = new IdAllocator();
+  /** The last diskseq handed out (block/genhd.c diskseq, starting at 1). */
+  private diskseq = 0;
 
   constructor(private readonly m: Machine) {}
 
   private of(d: PciDevice): DeviceEffects {
     let s = this.state.get(d);
     if (!s) {
-      s = { dmaMaskBits: 32, powerKnown: false, wakeupCapable: false, wakeup: null, vectors: [], classDevices: [] };
+      // Every device below a PME-capable port gets a record: the empty lists are shared
+      // until a driver fills them (bound makes new ones).
+      s = { dmaMaskBits: 32, powerKnown: false, wakeupCapable: false, wakeup: null, vectors: NONE, classDevices: NONE, disks: NONE };
       this.state.set(d, s);
     }
     return s;
@@ -104,16 +146,18 @@ export class DriverEffectsRegistry {
     if (t.enablesDevice || t.idleD3hot) s.powerKnown = true;
     if (t.matchesPorts && (d.fn.pcieType === PCI_EXP_TYPE.ROOT_PORT || d.fn.pcieType === PCI_EXP_TYPE.RC_EC)) this.markWakeupCapable(d.fn);
     if (t.msiVectors > 0) {
-      const cfg = this.m.configBytes(d);
-      const msix = findCap(cfg, CAP_ID.MSIX);
-      const kind = msix !== undefined ? 'msix' : findCap(cfg, CAP_ID.MSI) !== undefined ? 'msi' : null;
+      const { kind, tableSize } = interruptCapability(configInputFor(this.m, d));
       // A driver gets at most the MSI-X table's entries (pci_msix_vec_count); plain MSI gives
       // one vector here (multiple-message MSI is not modelled).
-      const tableSize = msix === undefined ? 0 : ((cfg[msix + 2]! | (cfg[msix + 3]! << 8)) & 0x7ff) + 1;
       const n = kind === 'msix' ? Math.min(t.msiVectors, tableSize) : kind === 'msi' ? 1 : 0;
+      if (n > 0) s.vectors = [...s.vectors];
       for (let i = 0; i < n; i++) s.vectors.push({ irq: this.irqs().alloc(), kind: kind! });
     }
-    for (const kind of t.classDevices) s.classDevices.push(this.newClassDevice(kind));
+    if (t.classDevices.length > 0) s.classDevices = [...s.classDevices, ...t.classDevices.map((kind) => this.newClassDevice(kind))];
+    // nvme_scan_work → nvme_alloc_ns, namespace by namespace in NSID order.
+    if (t.classDevices.includes('nvme')) {
+      s.disks = namespacesOf(d.fn).map((_, i) => ({ nsid: i + 1, minor: this.blockMinors.alloc(), generic: this.genericMinors.alloc(), diskseq: ++this.diskseq }));
+    }
     // device_wakeup_enable fails on a device that is not wakeup-capable.
     if (t.wakeupSource && s.wakeupCapable && s.wakeup === null) {
       s.wakeup = this.newClassDevice('wakeup');
@@ -130,10 +174,22 @@ export class DriverEffectsRegistry {
   /** A state file without saved effects: those of the drivers bound now, made again in add
    * order. */
   rebuild(): void {
-    this.state = new WeakMap();
+    this.clearNumbers();
+    for (const d of this.m.pciDevicesInOrder()) if (d.driver !== null) this.bound(d);
+  }
+
+  /** The last diskseq handed out (kept by --state: it never goes back). */
+  get lastDiskseq(): number {
+    return this.diskseq;
+  }
+
+  private clearNumbers(): void {
+    this.state = new Map();
     this.names.clear();
     this.irqAllocator = undefined;
-    for (const d of this.m.pciDevicesInOrder()) if (d.driver !== null) this.bound(d);
+    this.blockMinors.reset([]);
+    this.genericMinors.reset([]);
+    this.diskseq = 0;
   }
 
   /** What --state keeps of a device (nothing while no driver ever touched it). */
@@ -147,16 +203,19 @@ export class DriverEffectsRegistry {
       wakeup: s.wakeup?.index ?? null,
       vectors: s.vectors.map((v) => ({ ...v })),
       classDevices: s.classDevices.map((c) => ({ kind: c.kind as Exclude<ClassDeviceKind, 'wakeup'>, index: c.index })),
+      ...(s.disks.length > 0 ? { disks: s.disks.map((k) => ({ ...k, ...settingsOf(k) })) } : {}),
+      ...controllerSettingsOf(s.classDevices),
     };
   }
 
   /** Puts saved effects back as served; the allocators then hold exactly the numbers in use.
    * Throws a message naming a number two devices claim. */
-  restore(saved: ReadonlyMap<PciDevice, SavedEffects>): void {
-    this.state = new WeakMap();
-    this.names.clear();
-    this.irqAllocator = undefined;
+  restore(saved: ReadonlyMap<PciDevice, SavedEffects>, diskseq = 0): void {
+    this.clearNumbers();
+    this.diskseq = diskseq;
     const irqs = new Set<number>();
+    const minors = new Set<number>();
+    const generics = new Set<number>();
     const ids = new Map<ClassDeviceKind, Set<number>>();
     const take = (set: Set<number>, n: number, what: string): void => {
       if (set.has(n)) throw new Error(`${what} ${n} is used twice`);
@@ -171,6 +230,11 @@ export class DriverEffectsRegistry {
         return { kind, index, dir, name: `${prefix}${index}` };
       };
       for (const v of e.vectors) take(irqs, v.irq, 'IRQ');
+      for (const k of e.disks ?? []) {
+        take(minors, k.minor, 'block minor');
+        take(generics, k.generic, 'nvme-generic minor');
+        this.diskseq = Math.max(this.diskseq, k.diskseq);
+      }
       this.state.set(d, {
         dmaMaskBits: e.dmaMaskBits,
         powerKnown: e.powerKnown,
@@ -178,10 +242,19 @@ export class DriverEffectsRegistry {
         wakeup: e.wakeup === null ? null : cls('wakeup', e.wakeup),
         vectors: e.vectors.map((v) => ({ ...v })),
         classDevices: e.classDevices.map((c) => cls(c.kind, c.index)),
+        disks: (e.disks ?? []).map(({ settings, ...k }) => {
+          const disk = { ...k };
+          if (settings) restoreQueueSettings(disk, settings);
+          return disk;
+        }),
       });
+      const ctrl = this.state.get(d)!.classDevices.find((c) => c.kind === 'nvme');
+      if (ctrl && e.controller) restoreControllerSettings(ctrl, e.controller);
     }
     const first = FIRST_DYNAMIC_IRQ + this.m.units.filter((u) => u.active).length;
     this.irqs().reset([...Array(first).keys(), ...irqs]);
+    this.blockMinors.reset(minors);
+    this.genericMinors.reset(generics);
     for (const [kind, used] of ids) this.ids(kind).reset([...Array(CLASS_DEVICE_NAMING[kind].first).keys(), ...used]);
   }
 
@@ -202,6 +275,11 @@ export class DriverEffectsRegistry {
     s.vectors = [];
     for (const c of s.classDevices) this.ids(c.kind).free(c.index);
     s.classDevices = [];
+    for (const k of s.disks) {
+      this.blockMinors.free(k.minor);
+      this.genericMinors.free(k.generic);
+    }
+    s.disks = [];
   }
 
   /** The device left the machine: its wakeup source goes with it (device_del → device_wakeup_disable). */
@@ -279,6 +357,11 @@ export class DriverEffectsRegistry {
 
   vectors(d: PciDevice): readonly MsiVector[] {
     return this.state.get(d)?.vectors ?? [];
+  }
+
+  /** The disks of the NVMe controller bound to the device, in NSID order. */
+  disks(d: PciDevice): readonly BlockDisk[] {
+    return this.state.get(d)?.disks ?? [];
   }
 
   /** The class devices below the device, wakeup source included, by directory name. */

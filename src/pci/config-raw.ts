@@ -1,9 +1,9 @@
 // A topology's `config:` rows: the bytes of a function's config space as a machine showed
 // them (docs/topology-format.md `config`). Written by `iommufs import` so that capabilities
-// the model does not build (vendor-specific ones, link and slot registers, BARs as firmware
-// set them) still read as they did on the machine. The engine keeps what it owns: the
-// identity the topology's keys give, the bus numbers it assigns, and the registers the
-// kernel and drivers change at run time. Everything else is the rows' bytes.
+// the model does not build (vendor-specific ones, link and slot registers) still read as
+// they did on the machine. The engine keeps what it owns: the identity the topology's keys
+// give, the bus numbers it assigns, the BARs and windows its resource assignment places, and
+// the registers the kernel and drivers change at run time. Everything else is the rows' bytes.
 
 import { CAP_ID, EXT_CAP_ID, findCap, findExtCap } from './config-read';
 
@@ -17,10 +17,18 @@ const HEADER_OWNED: ReadonlyArray<readonly [number, number]> = [
   // Header type and its multifunction bit.
   [0x0e, 0xff],
 ];
-/** Type 0: subsystem vendor and device. */
-const TYPE0_OWNED: ReadonlyArray<readonly [number, number]> = [[0x2c, 0xff], [0x2d, 0xff], [0x2e, 0xff], [0x2f, 0xff]];
-/** Type 1: primary, secondary and subordinate bus numbers (pci_scan_bridge, firmware). */
-const TYPE1_OWNED: ReadonlyArray<readonly [number, number]> = [[0x18, 0xff], [0x19, 0xff], [0x1a, 0xff]];
+const bytes = (from: number, to: number): Array<readonly [number, number]> => Array.from({ length: to - from }, (_, i) => [from + i, 0xff] as const);
+/** Type 0: BARs 0-5 and the ROM BAR (the resource assignment writes them, so that config and
+ * `resource` agree), subsystem vendor and device. */
+const TYPE0_OWNED: ReadonlyArray<readonly [number, number]> = [...bytes(0x10, 0x28), ...bytes(0x2c, 0x34)];
+/** Type 1: BARs 0-1; primary, secondary and subordinate bus numbers (pci_scan_bridge,
+ * firmware); the I/O, memory and prefetchable windows and the ROM BAR (resource assignment). */
+const TYPE1_OWNED: ReadonlyArray<readonly [number, number]> = [
+  ...bytes(0x10, 0x1b),
+  [0x1c, 0xff], [0x1d, 0xff],
+  ...bytes(0x20, 0x34),
+  ...bytes(0x38, 0x3c),
+];
 
 interface CapOwned {
   id: number;
@@ -44,7 +52,11 @@ const CAP_OWNED: readonly CapOwned[] = [
   {
     id: EXT_CAP_ID.SRIOV,
     extended: true,
-    bits: [8, 9, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x14, 0x15, 0x16, 0x17, 0x1a, 0x1b].map((o) => [o, 0xff] as const),
+    bits: [
+      ...[8, 9, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x14, 0x15, 0x16, 0x17, 0x1a, 0x1b].map((o) => [o, 0xff] as const),
+      // VF BARs 0-5 (`sriov.vf-bars`, placed by the resource assignment).
+      ...bytes(0x24, 0x3c),
+    ],
   },
   // PASID Max PASID Width (`pasid`).
   { id: EXT_CAP_ID.PASID, extended: true, bits: [[5, 0x1f]] },

@@ -13,6 +13,8 @@ import { withTopologyCaps } from './capabilities/overrides';
 import { MSIX_TABLE_SIZE_BY_ID } from './capabilities/qemu-models';
 import type { Shape } from './capabilities/qemu-models';
 import { CAP, writeStdCap } from './capabilities/standard';
+import { ioWindowRegs, memWindowRegs, prefWindowRegs } from './resources/registers';
+import type { RegisterView } from './resources/view';
 import type { ExpParams, PlacedStdCap } from './capabilities/standard';
 import type { LinkSpec, MsiSpec, PmSpec } from '../topology/model';
 import { overlayRawConfig } from './config-raw';
@@ -94,6 +96,9 @@ export interface ConfigFunction {
   dState?: 0 | 1 | 2 | 3;
   /** The topology's `config:` bytes: the image is these, with what the engine owns laid over (config-raw.ts). */
   raw?: Uint8Array;
+  /** BARs, ROM BAR and bridge windows as firmware assigned them (resources/assign.ts);
+   * absent: all zero and every window closed. */
+  resources?: RegisterView;
 }
 
 export interface CapabilityRef {
@@ -133,17 +138,15 @@ export function buildConfigSpace(f: ConfigFunction): Uint8Array {
     img.u8(0x18, f.primaryBus ?? 0);
     img.u8(0x19, f.secondaryBus ?? 0);
     img.u8(0x1a, f.subordinateBus ?? 0);
-    // No resources are modelled, so every window reads as disabled (base above limit).
-    img.u8(0x1c, 0xf0);
-    img.u8(0x1d, 0x00);
-    img.u16(0x20, 0xfff0);
-    img.u16(0x22, 0x0000);
-    img.u16(0x24, 0xfff1);
-    img.u16(0x26, 0x0001);
+    writeWindows(img, f.resources?.windows);
     // Secondary status mirrors the primary side's legacy 66 MHz / fast back-to-back bits.
     img.u16(0x1e, shape.statusExtra ?? 0);
     // Bridge control: SERR# forwarding on, as firmware leaves every QEMU bridge.
     img.u16(0x3e, 0x0002);
+  }
+  if (f.resources) {
+    f.resources.bars.forEach((v, i) => img.u32(0x10 + 4 * i, v));
+    img.u32(f.headerType === 0 ? 0x30 : 0x38, f.resources.rom);
   }
   const pin = f.interruptPin ?? shape.interruptPin;
   img.u8(0x3c, f.interruptLine ?? 0);
@@ -159,6 +162,21 @@ export function buildConfigSpace(f: ConfigFunction): Uint8Array {
   return f.raw ? overlayRawConfig(img.bytes, f.raw) : img.bytes;
 }
 
+/** I/O, memory and prefetchable windows (0x1c-0x2f, 0x30-0x33); a closed one reads base above limit. */
+function writeWindows(img: ConfigImage, w: RegisterView['windows']): void {
+  const io = ioWindowRegs(w?.io);
+  img.u8(0x1c, io.base);
+  img.u8(0x1d, io.limit);
+  const mem = memWindowRegs(w?.mem);
+  img.u16(0x20, mem.base);
+  img.u16(0x22, mem.limit);
+  const pref = prefWindowRegs(w?.pref);
+  img.u16(0x24, pref.base);
+  img.u16(0x26, pref.limit);
+  img.u32(0x28, pref.baseUpper);
+  img.u32(0x2c, pref.limitUpper);
+}
+
 /**
  * The subsystem IDs Linux reads (probe.c pci_setup_device): a type 0 header's own registers,
  * which default to the function's IDs; a bridge's SSVID capability, which reads 0000:0000 on
@@ -168,6 +186,17 @@ export function subsystemOf(f: RoleInput & { vendor: number; device: number; sub
   if (f.subsystem) return f.subsystem;
   if (f.headerType === 0 || selectModel(f).shape.hardware) return { vendor: f.vendor, device: f.device };
   return { vendor: 0, device: 0 };
+}
+
+/** The interrupt capability a driver's pci_alloc_irq_vectors finds in the image, MSI-X when
+ * there is one, else MSI, and the MSI-X table size the image shows (pci_msix_vec_count):
+ * read from the capability list buildConfigSpace writes, without building the image (a
+ * bound driver asks at every probe, boot's included). */
+export function interruptCapability(f: ConfigFunction): { kind: 'msix' | 'msi' | null; tableSize: number } {
+  const std = stdCapsFor(f, selectModel(f).shape);
+  const msix = std.find((c) => c.kind === 'msix');
+  if (msix) return { kind: 'msix', tableSize: ((msix.tableSize - 1) & 0x7ff) + 1 };
+  return { kind: std.some((c) => c.kind === 'msi') ? 'msi' : null, tableSize: 0 };
 }
 
 function stdCapsFor(f: ConfigFunction, shape: Shape): PlacedStdCap[] {
@@ -261,7 +290,7 @@ function writeExtended(img: ConfigImage, f: ConfigFunction, shape: Shape, isVf: 
         if (f.ari) writeAri(img, at, f.ari.nextFunction);
         break;
       case 'sriov':
-        if (f.sriov) writeSriov(img, at, f.sriov);
+        if (f.sriov) writeSriov(img, at, f.sriov, f.resources?.vfBars);
         break;
       case 'pasid':
         writePasid(img, at, f.pasidBits ?? 0);

@@ -61,6 +61,16 @@ export interface PciId {
   device: number;
 }
 
+/** A BAR as `lspci -vvv` describes it: `Region 1: Memory at ... (64-bit, prefetchable) [size=256M]`. */
+export interface BarSpec {
+  /** BAR number 0-5 (0-1 on a bridge); a 64-bit BAR also takes the next number. */
+  index: number;
+  /** Bytes, a power of two. */
+  size: number;
+  kind: 'mem32' | 'mem64' | 'io';
+  prefetch: boolean;
+}
+
 export interface SriovSpec {
   total: number;
   offset: number;
@@ -68,6 +78,8 @@ export interface SriovSpec {
   vfId: PciId;
   vfDriver?: string;
   num: number;
+  /** The SR-IOV capability's VF BARs (one VF's size each); default by class. */
+  vfBars?: BarSpec[];
   /** Where the `sriov` mapping and its `num` (or the mapping, when num is left out) are written. */
   pos: SourcePos;
   numPos: SourcePos;
@@ -78,6 +90,20 @@ export interface MdevTypeSpec {
   name?: string;
   available: number;
   deviceApi: string;
+}
+
+/** One namespace of an NVMe controller: its size in bytes and LBA data size. */
+export interface NamespaceSpec {
+  bytes: number;
+  lba: number;
+}
+
+/** Topology `nvme`: what an NVMe controller's Identify data reports (nvme-fields.ts). */
+export interface NvmeSpec {
+  namespaces?: NamespaceSpec[];
+  model?: string;
+  serial?: string;
+  firmware?: string;
 }
 
 /** A PCIe link: speed as the LNKCAP/LNKSTA code (1 = 2.5 GT/s .. 6 = 64 GT/s), width in lanes. */
@@ -147,10 +173,15 @@ export interface DeviceSpec {
   driver?: string;
   sriov?: SriovSpec;
   mdev: MdevTypeSpec[];
+  nvme?: NvmeSpec;
   numaNode: number;
   label?: string;
   /** `config`: the function's config space as the machine showed it (pci/config-raw.ts). */
   config?: Uint8Array;
+  /** BARs as the topology gives them (`bars`); default: the QEMU model's or the class's. */
+  bars?: BarSpec[];
+  /** Expansion ROM size in bytes, 0 for none (`rom`); default as for `bars`. */
+  rom?: number;
   pos: SourcePos;
   /** The YAML path for messages, e.g. `pci[0].devices."01.0"`. */
   path: string;

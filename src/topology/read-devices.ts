@@ -15,6 +15,8 @@ import {
   readSriov,
 } from './device-fields';
 import { readLink, readMsi, readMsix, readPm } from './hardware-fields';
+import { readNvme } from './nvme-fields';
+import { readBars, readRom } from './read-bars';
 import { MAX_PASID_BITS } from './read-iommus';
 import { hex2, parseDeviceKey, parsePciId } from './values';
 import type { At, MapView, YamlReader } from './yaml-reader';
@@ -38,6 +40,7 @@ export const DEVICE_KEYS = [
   'mdev',
   'numa-node',
   'label',
+  'nvme',
   'link',
   'link-status',
   'port',
@@ -45,6 +48,8 @@ export const DEVICE_KEYS = [
   'msix',
   'pm',
   'config',
+  'bars',
+  'rom',
 ] as const;
 
 /** What a bus is, as far as the devices on it are concerned. */
@@ -198,9 +203,19 @@ function readDevice(r: YamlReader, key: string, keyOffset: number, at: At, devfn
   const configAt = m.get('config');
   const config = configAt && readConfig(r, configAt, dev.pcie ? 4096 : 256);
   if (config) dev.config = config;
+  const nvmeAt = m.get('nvme');
+  const nvme = nvmeAt && readNvme(r, nvmeAt, dev.classCode);
+  if (nvme) dev.nvme = nvme;
   const labelAt = m.get('label');
   const label = labelAt && r.string(labelAt);
   if (label !== undefined) dev.label = label;
+  // A type 1 header has two BAR registers, a type 0 header six (PCI-to-PCI Bridge 1.2 3.2).
+  const barsAt = m.get('bars');
+  const bars = barsAt && readBars(r, barsAt, info.bridge ? 2 : 6);
+  if (bars) dev.bars = bars;
+  const romAt = m.get('rom');
+  const rom = romAt && readRom(r, romAt);
+  if (rom !== undefined) dev.rom = rom;
 
   readModelFields(r, m, dev);
 

@@ -183,6 +183,63 @@ describe('iommufs import of an export of every shipped topology', () => {
   }
 });
 
+describe('iommufs import: BARs and ROM from the resource file', () => {
+  it('bars, rom and sriov.vf-bars other than the default are written, and a second export equals the first', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'iommufs-import-'));
+    try {
+      const topo = join(root, 'bars.yaml');
+      await writeFile(
+        topo,
+        [
+          'version: 1',
+          'name: bars',
+          'cmdline: intel_iommu=on',
+          'iommus: [{ name: dmar0, type: intel-vtd, scope: all }]',
+          'pci:',
+          '  - segment: 0x0000',
+          '    bus: 0x00',
+          '    devices:',
+          '      "00.0": { id: 8086:29c0, class: 0x060000, type: host-bridge }',
+          '      "01.0":',
+          '        id: 8086:1901',
+          '        type: root-port',
+          '        devices:',
+          '          "00.0": { id: 10de:2204, class: 0x030000, bars: { 0: 32M mem32, 1: 8G mem64 prefetchable, 5: 128 io }, rom: 128K }',
+          '      "02.0":',
+          '        id: 8086:1901',
+          '        type: root-port',
+          '        devices:',
+          '          "00.0": { id: 8086:1521, class: 0x020000, rom: none, sriov: { total: 7, offset: 128, stride: 4, vf-id: 8086:1520, vf-bars: { 0: 16K mem64 prefetchable } } }',
+          '      "03.0": { id: 10de:2204, class: 0x030000, rom: none }',
+          '      "04.0": { id: 10de:2204, class: 0x030000 }',
+          '',
+        ].join('\n'),
+      );
+      const first = join(root, 'e1');
+      const before = exported(topo, first);
+      const r = await cli('import', '--sysfs', first, '--cmdline', 'intel_iommu=on');
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /"00\.0": \{ id: 10de:2204, .*bars: \{ "?0"?: 32M mem32, "?1"?: 8G mem64 prefetchable, "?5"?: 128 io \}, rom: 128K \}/);
+      assert.match(r.stdout, /vf-bars: \{ "?0"?: 16K mem64 prefetchable \}/);
+      assert.match(r.stdout, /"03\.0": \{ id: 10de:2204, class: 0x030000, rom: none \}/);
+      // The class default (an RTX 3090's BARs and ROM) is not written again.
+      assert.match(r.stdout, /"04\.0": \{ id: 10de:2204, class: 0x030000 \}/);
+      const imported = join(root, 'machine.yaml');
+      await writeFile(imported, r.stdout);
+      const second = join(root, 'e2');
+      assert.deepEqual(exported(imported, second), before);
+      for (const f of ['0000:01:00.0', '0000:02:00.0', '0000:00:03.0']) {
+        for (const file of ['resource', 'config']) {
+          const [a, b] = await Promise.all([readFile(join(first, 'bus/pci/devices', f, file)), readFile(join(second, 'bus/pci/devices', f, file))]);
+          assert.ok(a.equals(b), `${f}/${file}`);
+        }
+      }
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('iommufs import: the running system, and a tree whose groups the engine does not reproduce', () => {
   it('the real /sys: header with this host, cmdline from /proc/cmdline, and the result validates', { skip: !existsSync('/sys/bus/pci/devices') && 'no PCI in this /sys' }, async () => {
     const root = await mkdtemp(join(tmpdir(), 'iommufs-import-'));
