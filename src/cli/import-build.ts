@@ -166,9 +166,8 @@ export function buildTopology(sys: SysMachine): Built {
         ...(sriov.num > 0 ? { num: sriov.num } : {}),
       };
     }
-    // The device model's keys (LnkCap, SLTCAP), so that what derives from them (link
-    // attributes, bus/pci/slots, a VF's link) is the machine's too.
-    if (d.link && pcie) out.link = { ...d.link };
+    // SLTCAP as the device model's keys, so that bus/pci/slots is the machine's too (the
+    // link and other model keys are written after a boot, import-model-keys.ts).
     if (d.slot && (type === 'root-port' || type === 'downstream-port')) out.slot = { number: d.slot.number, ...(d.slot.hotplug ? { hotplug: true } : {}) };
     if (f.driver !== undefined) out.driver = f.driver;
     if (f.numaNode !== -1) out['numa-node'] = f.numaNode;

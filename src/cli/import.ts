@@ -17,6 +17,7 @@ import { CliError } from './errors';
 import { buildTopology } from './import-build';
 import type { Built, Out } from './import-build';
 import { readSysfs } from './import-read';
+import { modelKeys } from './import-model-keys';
 import { resourceKeys } from './import-resources';
 import type { SysMachine } from './import-read';
 import { topologyYaml } from './import-yaml';
@@ -78,14 +79,17 @@ function settleBusNumbers(built: Built, render: () => string): void {
   }
 }
 
-/** `bars`, `rom`, `sriov.vf-bars` where the machine's `resource` differs from the engine's
- * default for the function (import-resources.ts); whether any was written. */
-function keepResources(built: Built, m: Machine, notes: string[]): boolean {
+/** The keys the engine derives a default for (device model: import-model-keys.ts;
+ * `bars`, `rom`, `sriov.vf-bars`: import-resources.ts), each written where the machine
+ * differs from what the engine built for the function; whether any was written. */
+function keepModel(built: Built, m: Machine, notes: string[]): boolean {
   let wrote = false;
-  for (const { fn, out } of built.devices.values()) {
+  for (const { fn, out, type } of built.devices.values()) {
     const d = pciDevice(m, fn.name);
     if (d === undefined) continue;
     const before = JSON.stringify(out);
+    const linked = d.fn.spec.pcie && type !== 'rc-endpoint' && type !== 'rc-event-collector';
+    modelKeys(fn.config, m.configBytes(d), out, linked);
     notes.push(...resourceKeys(fn, out, d.fn));
     wrote ||= JSON.stringify(out) !== before;
   }
@@ -171,7 +175,7 @@ export function importTopology(o: ImportOptions): { text: string; notes: string[
   const render = (): string => topologyYaml(topo, [...header, ...notes], built.notes);
   settleBusNumbers(built, render);
   let machine = boot(render());
-  if (keepResources(built, machine, notes)) machine = boot(render());
+  if (keepModel(built, machine, notes)) machine = boot(render());
   const kept = keepConfig(built, machine);
   if (kept > 0) header.push(`config: the bytes of ${kept} function(s) whose config space the model does not build as the machine had it`);
   if (sys.groups.length > 0 || machine.groups.size > 0) {

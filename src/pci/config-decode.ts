@@ -25,29 +25,20 @@ export interface DecodedConfig {
   ariForwarding: boolean;
   pasidBits: number;
   sriov: { total: number; offset: number; stride: number; vfDevice: number; num: number } | null;
-  /** LnkCap: speed as the format writes it (`8GT/s`) and width, when both are valid. */
-  link: { speed: string; width: number } | null;
   /** SLTCAP of a port whose PCIe capability says Slot Implemented: number and hot-plug. */
   slot: { number: number; hotplug: boolean } | null;
   /** Capabilities were readable: the image holds more than the 64-byte header non-root users see. */
   complete: boolean;
 }
 
-const SPEEDS = ['', '2.5GT/s', '5GT/s', '8GT/s', '16GT/s', '32GT/s', '64GT/s'];
-const WIDTHS = new Set([1, 2, 4, 8, 12, 16, 32]);
-
-function linkAndSlot(b: Uint8Array, pcieType: number | null): Pick<DecodedConfig, 'link' | 'slot'> {
+function slotOf(b: Uint8Array, pcieType: number | null): Pick<DecodedConfig, 'slot'> {
   const exp = findCap(b, CAP_ID.EXP);
-  if (exp === undefined || pcieType === null || pcieType === PCI_EXP_TYPE.RC_END || pcieType === PCI_EXP_TYPE.RC_EC) return { link: null, slot: null };
+  if (exp === undefined || pcieType === null || pcieType === PCI_EXP_TYPE.RC_END || pcieType === PCI_EXP_TYPE.RC_EC) return { slot: null };
   const u32 = (o: number): number => ((b[o] ?? 0) | ((b[o + 1] ?? 0) << 8) | ((b[o + 2] ?? 0) << 16) | ((b[o + 3] ?? 0) << 24)) >>> 0;
-  const lnkcap = u32(exp + 0x0c);
-  const speed = SPEEDS[lnkcap & 0xf];
-  const width = (lnkcap >> 4) & 0x3f;
-  const link = speed && WIDTHS.has(width) ? { speed, width } : null;
   const port = pcieType === PCI_EXP_TYPE.ROOT_PORT || pcieType === PCI_EXP_TYPE.DOWNSTREAM;
   const sltcap = u32(exp + 0x14);
   const slot = port && ((b[exp + 3] ?? 0) & 0x01) !== 0 ? { number: sltcap >>> 19, hotplug: (sltcap & 0x40) !== 0 } : null;
-  return { link, slot };
+  return { slot };
 }
 
 /** Decodes what the image holds; an image of 64 bytes (pci-sysfs.c: non-root) has no capabilities. */
@@ -66,7 +57,7 @@ export function decodeConfig(bytes: Uint8Array): DecodedConfig {
     ariForwarding: ext && ariForwardingEnabled(bytes),
     pasidBits: (ext && f.pasidBits) || 0,
     sriov: ext && f.sriov ? { total: f.sriov.total, offset: f.sriov.offset, stride: f.sriov.stride, vfDevice: f.sriov.vfDevice, num: f.sriov.num } : null,
-    ...(complete ? linkAndSlot(bytes, f.pcieType) : { link: null, slot: null }),
+    ...(complete ? slotOf(bytes, f.pcieType) : { slot: null }),
     complete,
   };
 }

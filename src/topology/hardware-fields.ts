@@ -12,8 +12,8 @@ export const PM_KEYS = ['version', 'd1', 'd2', 'pme', 'no-soft-reset'] as const;
 const SPEEDS: Record<string, number> = { '2.5': 1, '5': 2, '5.0': 2, '8': 3, '8.0': 3, '16': 4, '16.0': 4, '32': 5, '32.0': 5, '64': 6, '64.0': 6 };
 export const SPEED_TEXT = ['', '2.5GT/s', '5GT/s', '8GT/s', '16GT/s', '32GT/s', '64GT/s'] as const;
 /** Link widths the Maximum Link Width field defines (PCIe r6.0 7.5.3.6). */
-const WIDTHS = [1, 2, 4, 8, 12, 16, 32];
-const PME_STATES = ['d0', 'd1', 'd2', 'd3hot', 'd3cold'] as const;
+export const WIDTHS = [1, 2, 4, 8, 12, 16, 32];
+export const PME_STATES = ['d0', 'd1', 'd2', 'd3hot', 'd3cold'] as const;
 const MSI_VECTORS = [0, 1, 2, 4, 8, 16, 32];
 /** The MSI-X Table Size field is 11 bits, N-1 encoded. */
 export const MAX_MSIX = 2048;

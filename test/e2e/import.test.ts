@@ -183,8 +183,8 @@ describe('iommufs import of an export of every shipped topology', () => {
   }
 });
 
-describe('iommufs import: BARs and ROM from the resource file', () => {
-  it('bars, rom and sriov.vf-bars other than the default are written, and a second export equals the first', async () => {
+describe('iommufs import: BARs and ROM from the resource file, the device model from config space', () => {
+  it('bars, rom, sriov.vf-bars, link, link-status, port, msi, msix and pm other than the default are written, and a second export equals the first', async () => {
     const root = await mkdtemp(join(tmpdir(), 'iommufs-import-'));
     try {
       const topo = join(root, 'bars.yaml');
@@ -204,12 +204,12 @@ describe('iommufs import: BARs and ROM from the resource file', () => {
           '        id: 8086:1901',
           '        type: root-port',
           '        devices:',
-          '          "00.0": { id: 10de:2204, class: 0x030000, bars: { 0: 32M mem32, 1: 8G mem64 prefetchable, 5: 128 io }, rom: 128K }',
+          '          "00.0": { id: 10de:2204, class: 0x030000, bars: { 0: 32M mem32, 1: 8G mem64 prefetchable, 5: 128 io }, rom: 128K, link: { speed: 8GT/s, width: 8 }, link-status: { speed: 2.5GT/s, width: 4 }, port: 7, msi: 4, msix: 16 }',
           '      "02.0":',
           '        id: 8086:1901',
           '        type: root-port',
           '        devices:',
-          '          "00.0": { id: 8086:1521, class: 0x020000, rom: none, sriov: { total: 7, offset: 128, stride: 4, vf-id: 8086:1520, vf-bars: { 0: 16K mem64 prefetchable } } }',
+          '          "00.0": { id: 8086:1521, class: 0x020000, rom: none, sriov: { total: 7, offset: 128, stride: 4, vf-id: 8086:1520, vf-bars: { 0: 16K mem64 prefetchable } }, pm: { version: 2, d1: true, d2: false, pme: [d0, d3hot] } }',
           '      "03.0": { id: 10de:2204, class: 0x030000, rom: none }',
           '      "04.0": { id: 10de:2204, class: 0x030000 }',
           '',
@@ -221,6 +221,8 @@ describe('iommufs import: BARs and ROM from the resource file', () => {
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /"00\.0": \{ id: 10de:2204, .*bars: \{ "?0"?: 32M mem32, "?1"?: 8G mem64 prefetchable, "?5"?: 128 io \}, rom: 128K \}/);
       assert.match(r.stdout, /vf-bars: \{ "?0"?: 16K mem64 prefetchable \}/);
+      assert.match(r.stdout, /link: \{ speed: 8GT\/s, width: 8 \}, link-status: \{ speed: 2\.5GT\/s, width: 4 \}, port: 7, msi: \{ vectors: 4, 64-bit: true, masking: (true|false) \}, msix: 16,/);
+      assert.match(r.stdout, /pm: \{ version: 2, d1: true, d2: false, pme: \[ d0, d3hot \], no-soft-reset: (true|false) \}/);
       assert.match(r.stdout, /"03\.0": \{ id: 10de:2204, class: 0x030000, rom: none \}/);
       // The class default (an RTX 3090's BARs and ROM) is not written again.
       assert.match(r.stdout, /"04\.0": \{ id: 10de:2204, class: 0x030000 \}/);
