@@ -2,10 +2,13 @@
 // `port`, `msi`, `msix`, `pm`): each read the same way from the machine's config space and
 // from the image the engine builds for the imported function, and written only where the
 // two differ, so that what derives from them (link attributes, a VF's capabilities, msi_irqs
-// sizes) is the machine's.
+// sizes) is the machine's; `nvme.namespaces` likewise from the controller's block devices.
 
+import { CAP } from '../pci/capabilities/standard';
 import { CAP_ID, findCap } from '../pci/config-read';
 import { PME_STATES, SPEED_TEXT, WIDTHS } from '../topology/hardware-fields';
+import { LBA_SIZES } from '../topology/nvme-fields';
+import type { NamespaceSpec } from '../topology/model';
 import type { Out } from './import-build';
 
 
@@ -101,4 +104,34 @@ export function modelKeys(machine: Uint8Array, engine: Uint8Array, out: Out, lin
   const st = out['link-status'] as { speed?: string; width: number } | undefined;
   const code = (s?: string): number => SPEED_TEXT.findIndex((t) => t === s);
   if (cap && st && (st.width > cap.width || code(st.speed) > code(cap.speed))) delete out['link-status'];
+}
+
+/** Slot numbering capability (PCI_CAP_ID_SLOTID): the chassis number at +3. */
+const chassisOf = (b: Uint8Array): number | undefined => {
+  const at = findCap(b, CAP.SLOTID);
+  return at === undefined ? undefined : b[at + 3];
+};
+
+/** `slot.chassis` of a PCI bridge where the machine's differs from the engine's image. */
+export function chassisKey(machine: Uint8Array, engine: Uint8Array, out: Out): void {
+  const theirs = machine.length >= 256 ? chassisOf(machine) : undefined;
+  if (theirs === undefined || theirs === chassisOf(engine)) return;
+  out.slot = { ...(out.slot as Out | undefined), chassis: theirs };
+}
+
+/** A namespace size in the largest unit nvme-fields.ts reads that holds it exactly. */
+function sizeText(bytes: number): string {
+  for (const [unit, n] of [['PB', 1e15], ['TB', 1e12], ['GB', 1e9], ['MB', 1e6], ['PiB', 2 ** 50], ['TiB', 2 ** 40], ['GiB', 2 ** 30], ['MiB', 2 ** 20], ['kB', 1e3], ['KiB', 2 ** 10]] as const) {
+    if (bytes % n === 0) return `${bytes / n}${unit}`;
+  }
+  return `${bytes}B`;
+}
+
+/** `nvme.namespaces` where the controller's differ from the engine's for the function
+ * (engine/nvme.ts namespacesOf), when every one is a namespace the format takes. */
+export function nvmeKey(machine: readonly NamespaceSpec[] | undefined, engine: readonly NamespaceSpec[], out: Out): void {
+  if (!machine || machine.length > 1024 || JSON.stringify(machine) === JSON.stringify(engine)) return;
+  const valid = (n: NamespaceSpec): boolean => (LBA_SIZES as readonly number[]).includes(n.lba) && n.bytes >= n.lba && n.bytes % n.lba === 0 && n.bytes <= 2 ** 53;
+  if (!machine.every(valid)) return;
+  out.nvme = { namespaces: machine.map((n) => (n.lba === 512 ? sizeText(n.bytes) : { size: sizeText(n.bytes), lba: n.lba })) };
 }

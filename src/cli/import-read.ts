@@ -34,6 +34,9 @@ export interface SysFunction {
   secondaryBus?: number;
   /** Has the link attributes pci-sysfs.c shows only for PCI Express functions (pcie_dev_attrs). */
   pcieAttrs: boolean;
+  /** An NVMe controller's namespaces (nvme/nvmeN/nvmeNnM: `size` in 512-byte sectors,
+   * queue/logical_block_size), when the tree has the controller. */
+  namespaces?: { bytes: number; lba: number }[];
   /** The `resource` file's lines (resource_show: start, end, flags), when the tree has it. */
   resources?: { start: bigint; end: bigint; flags: number }[];
 }
@@ -203,6 +206,8 @@ function readFunction(dir: string): SysFunction | undefined {
   }
   const secondary = readNumber(join(dir, 'secondary_bus_number'), 10) ?? (config.length > 0x19 && (config[0x0e]! & 0x7f) === 1 ? config[0x19] : undefined);
   if (secondary !== undefined) f.secondaryBus = secondary;
+  const namespaces = readNamespaces(dir);
+  if (namespaces) f.namespaces = namespaces;
   const resources = readText(join(dir, 'resource'));
   if (resources !== undefined) {
     f.resources = resources.split('\n').map((l) => {
@@ -211,6 +216,21 @@ function readFunction(dir: string): SysFunction | undefined {
     });
   }
   return f;
+}
+
+/** The namespaces below the first nvme controller directory, by namespace number
+ * (nvme_alloc_ns names them nvme<ctrl>n<nsid>; multipath's nvme<s>c<c>n<n> are skipped). */
+function readNamespaces(dir: string): SysFunction['namespaces'] {
+  const ctrl = listDir(join(dir, 'nvme')).find((n) => /^nvme\d+$/.test(n));
+  if (ctrl === undefined) return undefined;
+  const nsid = (n: string): number => Number(/n(\d+)$/.exec(n)![1]);
+  return listDir(join(dir, 'nvme', ctrl))
+    .filter((n) => new RegExp(`^${ctrl}n\\d+$`).test(n))
+    .sort((a, b) => nsid(a) - nsid(b))
+    .map((n) => ({
+      bytes: (readNumber(join(dir, 'nvme', ctrl, n, 'size'), 10) ?? 0) * 512,
+      lba: readNumber(join(dir, 'nvme', ctrl, n, 'queue', 'logical_block_size'), 10) ?? 512,
+    }));
 }
 
 /** resource_show's "0x%016llx": 0 for anything else. */

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { hostname, release } from 'node:os';
 import { resolve } from 'node:path';
 import { Machine, memberNames } from '../engine/machine';
+import { namespacesOf } from '../engine/nvme';
 import type { PciDevice } from '../engine/types';
 import { checkTopology } from '../pci/check';
 import { configRows, overlayRawConfig } from '../pci/config-raw';
@@ -17,7 +18,7 @@ import { CliError } from './errors';
 import { buildTopology } from './import-build';
 import type { Built, Out } from './import-build';
 import { readSysfs } from './import-read';
-import { modelKeys } from './import-model-keys';
+import { chassisKey, modelKeys, nvmeKey } from './import-model-keys';
 import { resourceKeys } from './import-resources';
 import type { SysMachine } from './import-read';
 import { topologyYaml } from './import-yaml';
@@ -79,7 +80,7 @@ function settleBusNumbers(built: Built, render: () => string): void {
   }
 }
 
-/** The keys the engine derives a default for (device model: import-model-keys.ts;
+/** The keys the engine derives a default for (device model, NVMe namespaces: import-model-keys.ts;
  * `bars`, `rom`, `sriov.vf-bars`: import-resources.ts), each written where the machine
  * differs from what the engine built for the function; whether any was written. */
 function keepModel(built: Built, m: Machine, notes: string[]): boolean {
@@ -90,7 +91,9 @@ function keepModel(built: Built, m: Machine, notes: string[]): boolean {
     const before = JSON.stringify(out);
     const linked = d.fn.spec.pcie && type !== 'rc-endpoint' && type !== 'rc-event-collector';
     modelKeys(fn.config, m.configBytes(d), out, linked);
+    if (type === 'pci-bridge' || type === 'pcie-pci-bridge') chassisKey(fn.config, m.configBytes(d), out);
     notes.push(...resourceKeys(fn, out, d.fn));
+    if (fn.classCode === 0x010802) nvmeKey(fn.namespaces, namespacesOf(d.fn), out);
     wrote ||= JSON.stringify(out) !== before;
   }
   return wrote;

@@ -11,7 +11,7 @@ export const NAMESPACE_KEYS = ['size', 'lba'] as const;
 export const NVME_CLASS = 0x010802;
 
 /** The LBA data sizes a namespace may be formatted with (LBADS 9 and 12). */
-const LBA_SIZES = [512, 4096] as const;
+export const LBA_SIZES = [512, 4096] as const;
 
 /** Identify Controller field widths (NVMe base spec: SN 20, MN 40, FR 8 bytes of ASCII). */
 const WIDTH = { serial: 20, model: 40, firmware: 8 } as const;

@@ -183,8 +183,8 @@ describe('iommufs import of an export of every shipped topology', () => {
   }
 });
 
-describe('iommufs import: BARs and ROM from the resource file, the device model from config space', () => {
-  it('bars, rom, sriov.vf-bars, link, link-status, port, msi, msix and pm other than the default are written, and a second export equals the first', async () => {
+describe('iommufs import: BARs and ROM from the resource file, the device model from config space, NVMe namespaces', () => {
+  it('bars, rom, sriov.vf-bars, link, link-status, port, msi, msix, pm, slot.chassis and nvme namespaces other than the default are written, and a second export equals the first', async () => {
     const root = await mkdtemp(join(tmpdir(), 'iommufs-import-'));
     try {
       const topo = join(root, 'bars.yaml');
@@ -212,6 +212,9 @@ describe('iommufs import: BARs and ROM from the resource file, the device model 
           '          "00.0": { id: 8086:1521, class: 0x020000, rom: none, sriov: { total: 7, offset: 128, stride: 4, vf-id: 8086:1520, vf-bars: { 0: 16K mem64 prefetchable } }, pm: { version: 2, d1: true, d2: false, pme: [d0, d3hot] } }',
           '      "03.0": { id: 10de:2204, class: 0x030000, rom: none }',
           '      "04.0": { id: 10de:2204, class: 0x030000 }',
+          '      "05.0": { id: 144d:a808, class: 0x010802, driver: nvme, nvme: { namespaces: [2TB, { size: 512GiB, lba: 4096 }] } }',
+          '      "06.0": { id: 144d:a808, class: 0x010802, driver: nvme }',
+          '      "07.0": { id: 8086:244e, type: pci-bridge, slot: { chassis: 3 } }',
           '',
         ].join('\n'),
       );
@@ -226,6 +229,9 @@ describe('iommufs import: BARs and ROM from the resource file, the device model 
       assert.match(r.stdout, /"03\.0": \{ id: 10de:2204, class: 0x030000, rom: none \}/);
       // The class default (an RTX 3090's BARs and ROM) is not written again.
       assert.match(r.stdout, /"04\.0": \{ id: 10de:2204, class: 0x030000 \}/);
+      assert.match(r.stdout, /"05\.0": \{ id: 144d:a808, class: 0x010802, driver: nvme, nvme: \{ namespaces: \[ 2TB, \{ size: 512GiB, lba: 4096 \} \] \} \}/);
+      assert.match(r.stdout, /"06\.0": \{ id: 144d:a808, class: 0x010802, driver: nvme \}/);
+      assert.match(r.stdout, /"07\.0": \{ id: 8086:244e, type: pci-bridge, .*slot: \{ chassis: 3 \}/);
       const imported = join(root, 'machine.yaml');
       await writeFile(imported, r.stdout);
       const second = join(root, 'e2');
