@@ -26,7 +26,7 @@ import { Errno } from './errno';
 import { enableVfs } from './sriov';
 import type { Driver } from './drivers';
 import { canProbe } from './driver-ops';
-import { configInputFor, configInputKey, configWriteBytes, DRIVER_OWNED_BITS } from './config';
+import { configInputFor, configInputKey, configWriteBytes, configWriteMask, DRIVER_OWNED_BITS } from './config';
 import { buildConfigSpace } from '../pci/config-space';
 import { MachineResources } from './resources';
 import { DriverEffectsRegistry } from './driver-effects';
@@ -388,7 +388,7 @@ export class Machine {
   writeConfig(d: PciDevice, offset: number, data: Buffer): void {
     const bytes = this.configBytes(d);
     const written = this.configWrites.get(d) ?? new Map<number, number>();
-    for (const [at, v] of configWriteBytes(bytes.length, offset, data)) {
+    for (const [at, v] of configWriteBytes(configWriteMask(d.fn), bytes, offset, data)) {
       bytes[at] = v;
       written.set(at, v);
     }
