@@ -40,12 +40,13 @@ export function modalias(d: PciDevice): string {
   return `pci:v${HEX(f.id.vendor, 8)}d${HEX(f.id.device, 8)}sv${HEX(s.vendor, 8)}sd${HEX(s.device, 8)}bc${HEX(c >> 16, 2)}sc${HEX((c >> 8) & 0xff, 2)}i${HEX(c & 0xff, 2)}`;
 }
 
-/** dev_uevent's DRIVER= and pci_uevent's variables (drivers/pci/pci-driver.c). */
-function ueventVars(d: PciDevice): string[] {
+/** dev_uevent's DRIVER= (the bound driver, or `driver` as a uevent names it) and
+ * pci_uevent's variables (drivers/pci/pci-driver.c). */
+export function ueventVars(d: PciDevice, driver: string | null = d.driver): string[] {
   const f = d.fn;
   const s = subsystemIds(d);
   const lines = [
-    ...(d.driver ? [`DRIVER=${d.driver}`] : []),
+    ...(driver ? [`DRIVER=${driver}`] : []),
     `PCI_CLASS=${f.classCode.toString(16).toUpperCase()}`,
     `PCI_ID=${HEX(f.id.vendor, 4)}:${HEX(f.id.device, 4)}`,
     `PCI_SUBSYS_ID=${HEX(s.vendor, 4)}:${HEX(s.device, 4)}`,
