@@ -33,12 +33,18 @@ export type GroupEventBody =
 
 export type GroupEventKind = GroupEventBody['kind'];
 
-/** A kernel uevent of a PCI device; DRIVER= is the driver named here (bind only). */
+/** kobject_actions[] (lib/kobject_uevent.c). */
+export type UeventAction = 'add' | 'remove' | 'change' | 'move' | 'online' | 'offline' | 'bind' | 'unbind';
+
+/** A kernel uevent of a PCI device. `driver` is what DRIVER= shows: the driver bound when
+ * the event was sent (none at add, unbind and remove: dev->driver is NULL then). */
 export interface UeventBody {
   kind: 'uevent';
-  action: 'add' | 'remove' | 'bind' | 'unbind';
+  action: UeventAction;
   device: PciDevice;
   driver: string | null;
+  /** A synthetic uevent's SYNTH_UUID and SYNTH_ARG_* (a write to `uevent`). */
+  synth?: readonly string[];
 }
 
 /** What a change note may carry. */

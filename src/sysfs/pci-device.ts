@@ -15,6 +15,7 @@ import { deviceDirPath, driverDirPath, iommuUnitPath } from './paths';
 import { groupPath } from './iommu-groups';
 import { pciWrites } from './pci-device-writes';
 import { pciPower } from '../engine/power';
+import { synthPciUevent } from '../engine/uevent';
 import { enableCount, resetMethodText, supportedResetMethods } from '../engine/pci-attrs';
 import { powerDir } from './power';
 import { busName, pciBusDir } from './pci-bus';
@@ -176,7 +177,7 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     e.push(['subsystem', relLink(here, 'bus/pci')]);
     e.push(['subsystem_device', ro(() => hex(s.device, 4))]);
     e.push(['subsystem_vendor', ro(() => hex(s.vendor, 4))]);
-    e.push(['uevent', uevent(() => ueventVars(d))]);
+    e.push(['uevent', uevent(() => ueventVars(d), (raw) => synthPciUevent(m, d, raw))]);
     e.push(['vendor', ro(() => hex(f.id.vendor, 4))]);
     return e;
   }, 0o755, () => m.generation));

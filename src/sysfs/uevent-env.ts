@@ -7,8 +7,8 @@ import type { Uevent } from '../engine/group-events';
 import { deviceDirPath } from './paths';
 import { ueventVars } from './pci-device';
 
-/** KEY=VALUE lines, in the kernel's order. DRIVER= only on bind: at add the driver has not
- * probed yet, and at unbind and remove it is gone (dev->driver is NULL). */
+/** KEY=VALUE lines, in the kernel's order: a synthetic uevent's own variables come before
+ * the device's (kobject_uevent_env adds envp_ext first). */
 export function ueventEnv(e: Uevent): string[] {
-  return [`ACTION=${e.action}`, `DEVPATH=/${deviceDirPath(e.device)}`, 'SUBSYSTEM=pci', ...ueventVars(e.device, e.action === 'bind' ? e.driver : null)];
+  return [`ACTION=${e.action}`, `DEVPATH=/${deviceDirPath(e.device)}`, 'SUBSYSTEM=pci', ...(e.synth ?? []), ...ueventVars(e.device, e.driver)];
 }

@@ -92,4 +92,25 @@ rm -f $K $U`;
     assert.match(uadd.props.get('USEC_INITIALIZED')!, /^\d+$/);
     assert.equal(uadd.props.get('MODALIAS'), add.props.get('MODALIAS'));
   });
+
+  it('udevadm trigger --subsystem-match=pci --settle gets its change events back (SYNTH_UUID) and returns', async (t) => {
+    const tools = await sh('command -v udevadm && command -v perl');
+    if (tools.code !== 0) return t.skip('udevadm or perl is not installed');
+    const script = `
+U=$(mktemp)
+udevadm monitor --udev --property > $U 2>&1 & UM=$!
+for i in $(seq 100); do grep -q '^UDEV - ' $U && break; sleep 0.05; done
+timeout 20 udevadm trigger --subsystem-match=pci --action=change --settle; echo "@@ status"; echo $?
+sleep 0.3
+kill $UM; wait
+echo "@@ devices"; ls /sys/bus/pci/devices | wc -l
+echo "@@ udev"; cat $U; rm -f $U`;
+    const r = await run(process.execPath, [CLI, 'run', SRIOV, '--', 'bash', '-c', script], { timeoutMs: 90_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const sections = splitSections(r.stdout);
+    assert.equal(section(sections, 'status'), '0\n', 'trigger --settle returned on its own');
+    const changes = events(section(sections, 'udev')).filter((e) => e.action === 'change');
+    assert.equal(changes.length, Number(section(sections, 'devices').trim()));
+    for (const e of changes) assert.match(e.props.get('SYNTH_UUID')!, /^[0-9a-f-]{36}$/);
+  });
 });

@@ -12,6 +12,8 @@ import { removeStore, rescanAll } from '../../../src/engine/hotplug';
 import type { Machine } from '../../../src/engine/machine';
 import { numVfsStore } from '../../../src/engine/sriov';
 import { setGroupType } from '../../../src/engine/group-type';
+import { parseSynthUevent, synthPciUevent } from '../../../src/engine/uevent';
+import { ueventEnv } from '../../../src/sysfs/uevent-env';
 import { NIC, PF, bootDomains, groupOf, pci } from './domains-fixture';
 
 /** The group events of `op`, as the events file shows them but numbered from 1. */
@@ -217,5 +219,27 @@ describe('group events', () => {
     ]);
     assert.equal(parseGroupLine('x group 1 removed'), undefined);
     assert.equal(parseGroupLine('1 group 1 claim'), undefined);
+  });
+
+  it('a write to a PCI device\'s uevent sends a synthetic uevent with SYNTH_UUID and SYNTH_ARG_*', () => {
+    const uuid = '2b5a7c3e-1f4d-4e6a-9b8c-0d1e2f3a4b5c';
+    assert.deepEqual(parseSynthUevent('change\n'), { action: 'change', env: ['SYNTH_UUID=0'] });
+    assert.deepEqual(parseSynthUevent(`add ${uuid} A=1 b2=x`), { action: 'add', env: [`SYNTH_UUID=${uuid}`, 'SYNTH_ARG_A=1', 'SYNTH_ARG_b2=x'] });
+    const m = bootDomains();
+    const r = m.changes.followUevents();
+    synthPciUevent(m, pci(m, NIC), `change ${uuid}`);
+    assert.throws(() => synthPciUevent(m, pci(m, NIC), 'nope'));
+    const [e] = r.take(Infinity);
+    assert.ok(e && e.kind === 'uevent');
+    // envp_ext before the device's own variables; DRIVER= of the bound driver.
+    assert.deepEqual(ueventEnv(e).slice(0, 6), [
+      'ACTION=change',
+      'DEVPATH=/devices/pci0000:00/0000:00:01.0/0000:01:00.0',
+      'SUBSYSTEM=pci',
+      `SYNTH_UUID=${uuid}`,
+      'DRIVER=e1000e',
+      'PCI_CLASS=20000',
+    ]);
+    assert.deepEqual(r.take(Infinity), []);
   });
 });
