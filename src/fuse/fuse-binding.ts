@@ -144,10 +144,18 @@ export function toNativeOps(ops: FsOps, mapper: ErrnoMapper, log: Logger, kernel
           else void invalidated.then(answer);
           return;
         }
-        published = published.then(() => invalidated).then(() => {
-          publish();
-          answer();
-        });
+        published = published
+          .then(() => invalidated)
+          .then(() => {
+            try {
+              publish();
+            } catch (e) {
+              // A reader's trouble must not keep this write, or any later one, from answering.
+              log(`iommufs: publishing the events of a write to ${path} failed: ${String(e)}`);
+            }
+            answer();
+          })
+          .catch((e: unknown) => log(`iommufs: answering a write to ${path} failed: ${String(e)}`));
       }),
     release: (path, fd, cb) => done('release', path, cb, () => ops.release(path, fd)),
     truncate: (path, size, cb) => done('truncate', path, cb, () => ops.truncate(path, size)),
