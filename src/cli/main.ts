@@ -18,7 +18,7 @@ import { diffCommand, DIFF_USAGE } from './diff';
 /** Each command's usage line, as `iommufs <command> --help` prints it. */
 const USAGES: Record<string, string> = {
   mount: 'iommufs mount <topology.yaml> <mountpoint> [--allow-other] [--state FILE] [--debug]',
-  run: 'iommufs run <topology.yaml> [--cpu-flags LIST] -- <command> [args...]',
+  run: 'iommufs run <topology.yaml> [--cpu-flags LIST] [--host-sys] -- <command> [args...]',
   export: 'iommufs export <topology.yaml> <dir>',
   groups: 'iommufs groups <topology.yaml> [--json]',
   explain: 'iommufs explain <topology.yaml> <device>',
@@ -91,9 +91,9 @@ const commands: Record<string, Command> = {
     // Everything after the first `--` is the command, options and all.
     const sep = args.indexOf('--');
     if (sep < 0) throw new CliError(`run: expected -- before the command\n${USAGE}`, 2);
-    const { pos, values } = positionals(args.slice(0, sep), { 'cpu-flags': { type: 'string' } }, 1, 'run');
+    const { pos, values } = positionals(args.slice(0, sep), { 'cpu-flags': { type: 'string' }, 'host-sys': { type: 'boolean' } }, 1, 'run');
     const cpuFlags = values['cpu-flags'];
-    return runCommand({ topology: pos[0]!, command: args.slice(sep + 1), cpuFlags: typeof cpuFlags === 'string' ? cpuFlags : undefined }, io);
+    return runCommand({ topology: pos[0]!, command: args.slice(sep + 1), cpuFlags: typeof cpuFlags === 'string' ? cpuFlags : undefined, hostSys: values['host-sys'] === true }, io);
   },
   export(args, io) {
     const { pos } = positionals(args, {}, 2, 'export');

@@ -1,7 +1,8 @@
 // The script `iommufs run` executes inside the new mount namespace, before the command.
 // It runs as `sh -c SCRIPT iommufs-run CMD ARGS...` (POSIX sh: /bin/sh is dash on Debian),
 // with the run's directory in $IOMMUFS_RUN_DIR. That directory (made by run.ts) holds:
-//   sys/      the FUSE mount of the simulated machine, bound over /sys
+//   sys/      the FUSE mount of the simulated machine, bound over /sys (with --host-sys,
+//             only its parts: hostsys/ holds the plan and views of run-host-sys.ts)
 //   vfio/     /dev/vfio's entries, kept in step with vfio-pci bindings by the daemon
 //   udev/     /run/udev (data/+pci:<BDF> per device), kept in step by the daemon
 //   cmdline   the topology's kernel command line, bound over /proc/cmdline
@@ -26,6 +27,7 @@
 // lower layer refuses connections, so each one is bound over its path. If a private layer cannot be made the run stops (status
 // 125) rather than let the command write to the host.
 
+import { HOST_SYS_SCRIPT } from './run-host-sys';
 import { UEVENT_SENDER_FILE } from './run-uevents';
 
 /** Status when the namespace could not be set up (not the command's own): the convention
@@ -37,7 +39,10 @@ d=$IOMMUFS_RUN_DIR
 unset IOMMUFS_RUN_DIR
 fail() { echo "iommufs run: $*" >&2; exit ${SETUP_FAILED}; }
 warn() { echo "iommufs run: warning: $*" >&2; }
-mount --bind "$d/sys" /sys || fail "cannot bind the simulated tree over /sys"
+${HOST_SYS_SCRIPT}
+if [ -f "$d/hostsys/plan" ]; then host_sys
+else mount --bind "$d/sys" /sys || fail "cannot bind the simulated tree over /sys"
+fi
 
 # Mount points strictly below $1, in mount order (field 5 of mountinfo; escaped names skipped).
 submounts() { awk -v p="$1/" 'index($5, p) == 1 && $5 !~ /\\\\/ { print $5 }' /proc/self/mountinfo; }

@@ -1,6 +1,8 @@
-// `iommufs run <topology> [--cpu-flags LIST] -- <command> [args...]` (docs/cli.md):
-// serve the machine at a private temporary directory, run the command in a private mount
-// namespace where that mount is bound over /sys, then unmount and exit with its status.
+// `iommufs run <topology> [--cpu-flags LIST] [--host-sys] -- <command> [args...]`
+// (docs/cli.md): serve the machine at a private temporary directory, run the command in a
+// private mount namespace where that mount is bound over /sys (with --host-sys: the host's
+// /sys with only the simulated parts placed over it, run-host-sys.ts), then unmount and exit
+// with its status.
 // What else the namespace holds, and why, is in run-namespace.ts; in short:
 // - /etc and /run: private writable layers, so nothing the command writes reaches the host.
 // - /run/udev: the udev database of the simulated devices (run-udev.ts), and
@@ -56,6 +58,7 @@ import { loadPciIds } from './pci-ids';
 import { NAMESPACE_SCRIPT, SETUP_FAILED } from './run-namespace';
 import { procModulesText } from '../sysfs/module';
 import { UdevDb, VERIFY_SYSFS_ENV } from './run-udev';
+import { startHostSys, type HostSysViews } from './run-host-sys';
 import { UEVENT_SENDER, UEVENT_SENDER_FILE, UeventForwarder } from './run-uevents';
 import type { Writable } from 'node:stream';
 
@@ -67,6 +70,8 @@ export interface RunArgs {
   command: string[];
   /** `--cpu-flags` as given (comma list); undefined for the automatic rule. */
   cpuFlags?: string | undefined;
+  /** `--host-sys`: keep the host's /sys around the simulated parts. */
+  hostSys?: boolean;
 }
 
 /** The prefix of every run's private directory under the system temp dir. */
@@ -262,12 +267,23 @@ export async function runCommand(a: RunArgs, io: Io): Promise<number> {
   for (const w of warnings) io.err(`warning: ${w}`);
   const dir = await prepareRunDir(edits ?? cpuFlagEditsFor(machine.topology), machine.topology.cmdline.raw);
   let syncer: ReturnType<typeof stateSyncer> | undefined;
+  let views: HostSysViews | undefined;
   try {
     let handle;
-    syncer = stateSyncer(machine, dir.base);
-    const sync = syncer.sync;
-    sync();
     const tree = sysfsTree(machine);
+    try {
+      views = a.hostSys === true ? startHostSys(tree, join(dir.base, 'hostsys')) : undefined;
+    } catch (e) {
+      throw new CliError(`run: --host-sys: ${(e as Error).message}`, SETUP_FAILED);
+    }
+    syncer = stateSyncer(machine, dir.base);
+    const own = syncer.sync;
+    const hostViews = views;
+    const sync = (): void => {
+      own();
+      hostViews?.sync();
+    };
+    sync();
     const uevents = new UeventForwarder(tree.events!, machine, loadPciIds(), (t) => io.err(t));
     try {
       handle = await mountSysfs(tree, dir.sys, { name: 'iommufs' }, { afterWrite: sync, afterPublish: () => uevents.flush() });
@@ -285,6 +301,7 @@ export async function runCommand(a: RunArgs, io: Io): Promise<number> {
       await new Promise<void>((res) => spawn('fusermount', ['-uz', '--', dir.sys], { stdio: 'ignore' }).on('close', () => res()).on('error', () => res()));
     }
     syncer?.clear();
+    views?.clear();
     await removeRunDir(dir);
   }
 }
