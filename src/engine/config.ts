@@ -8,6 +8,7 @@ import type { PciFunction } from '../pci/enumerate';
 import type { Machine } from './machine';
 import type { PciDevice } from './types';
 import { positionAmong } from '../pci/add-order-index';
+import { linkCapOf, linkStatusOf, portNumberOf } from '../pci/link';
 
 export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
   const f = d.fn;
@@ -23,8 +24,9 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
     pcie: f.pcie,
     pcieType: f.pcieType,
     ...(f.secondary ? { primaryBus: f.bus.number, secondaryBus: f.secondary.number, subordinateBus: f.secondary.subordinate } : {}),
-    ...(isPciePort(f) ? { slotImplemented: f.pcieType !== 5, portNumber: 0 } : {}),
+    ...(isPciePort(f) ? { slotImplemented: f.pcieType !== 5 } : {}),
     ...(physicalSlot(m, f) !== undefined ? { physicalSlot: physicalSlot(m, f)! } : {}),
+    ...modelInput(f),
     // A topology port with `ari: true` supports ARI forwarding; otherwise its model says.
     ...(f.headerType === 1 && f.ari ? { ariForwardingSupported: true } : {}),
     ...(f.headerType === 1 ? { ariForwardingEnabled: functionZeroHasAri(f) } : {}),
@@ -56,6 +58,25 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
     ...(busMaster(m, d) ? { busMaster: true } : {}),
     ...(m.driverEffects.vectors(d).length > 0 ? { msiEnabled: true } : {}),
     ...(m.driverEffects.idleSuspended(d) ? { dState: 3 as const } : {}),
+  };
+}
+
+/** The topology's device model (pci/link.ts for the link): link capability and the trained
+ * link, port number, slot hot-plug and chassis, and the MSI, MSI-X and PM capabilities. */
+function modelInput(f: PciFunction): Partial<ConfigFunction> {
+  const cap = linkCapOf(f);
+  const status = linkStatusOf(f);
+  const s = f.spec;
+  const own = !f.physfn;
+  return {
+    ...(cap ? { linkCap: cap } : {}),
+    ...(status ? { linkStatus: status } : {}),
+    ...(f.pcie ? { portNumber: portNumberOf(f) } : {}),
+    ...(own && s.hotplug !== undefined ? { hotplug: s.hotplug } : {}),
+    ...(own && s.chassis !== undefined ? { chassis: s.chassis } : {}),
+    ...(own && s.msi ? { msi: s.msi } : {}),
+    ...(own && s.msix !== undefined ? { msixVectors: s.msix } : {}),
+    ...(own && s.pm !== undefined ? { pm: s.pm } : {}),
   };
 }
 
@@ -100,18 +121,33 @@ function nicSerial(m: Machine, f: PciFunction): bigint {
   return 0x525400ffff123400n | BigInt((0x56 + Math.max(0, index)) & 0xff);
 }
 
-/** Registers a user may write (pci_write_config_* through the config file): the command
- * register, cache line size, latency timer and interrupt line. Other bytes are read-only in
- * the simulated hardware, as IDs and capability structures are on real devices. */
-export const WRITABLE_CONFIG: ReadonlySet<number> = new Set([0x04, 0x05, 0x0c, 0x0d, 0x3c]);
+/**
+ * Registers a user may write (pci_write_config_* through the config file), each with the bits
+ * the hardware lets software change; other bytes are read-only in the simulated hardware, as
+ * IDs and capability structures are on real devices. Command: I/O, memory, bus master, parity
+ * error response, SERR# and INTx disable (0x0547, QEMU's pci_init_wmask and what PCIe keeps
+ * writable: special cycles, MWI, VGA snoop and fast back-to-back are hardwired 0 there, b11-15
+ * reserved); cache line size, latency timer and interrupt line are whole read-write bytes.
+ */
+const WRITE_MASK: ReadonlyMap<number, number> = new Map([
+  [0x04, 0x47],
+  [0x05, 0x05],
+  [0x0c, 0xff],
+  [0x0d, 0xff],
+  [0x3c, 0xff],
+]);
 
-/** The bytes a write at `offset` sets, as offset → value: writable registers within `size`. */
+export const WRITABLE_CONFIG: ReadonlySet<number> = new Set(WRITE_MASK.keys());
+
+/** The bytes a write at `offset` sets, as offset → value: writable registers within `size`,
+ * with their read-only bits 0 (they read 0 in every image). */
 export function configWriteBytes(size: number, offset: number, data: Buffer): Map<number, number> {
   const out = new Map<number, number>();
   for (let i = 0; i < data.length; i++) {
     const at = offset + i;
     if (at >= size) break;
-    if (WRITABLE_CONFIG.has(at)) out.set(at, data[i]!);
+    const mask = WRITE_MASK.get(at);
+    if (mask !== undefined) out.set(at, data[i]! & mask);
   }
   return out;
 }

@@ -105,9 +105,12 @@ export class DriverEffectsRegistry {
     if (t.matchesPorts && (d.fn.pcieType === PCI_EXP_TYPE.ROOT_PORT || d.fn.pcieType === PCI_EXP_TYPE.RC_EC)) this.markWakeupCapable(d.fn);
     if (t.msiVectors > 0) {
       const cfg = this.m.configBytes(d);
-      const kind = findCap(cfg, CAP_ID.MSIX) !== undefined ? 'msix' : findCap(cfg, CAP_ID.MSI) !== undefined ? 'msi' : null;
-      // Plain MSI gives one vector here (multiple-message MSI is not modelled).
-      const n = kind === 'msix' ? t.msiVectors : kind === 'msi' ? 1 : 0;
+      const msix = findCap(cfg, CAP_ID.MSIX);
+      const kind = msix !== undefined ? 'msix' : findCap(cfg, CAP_ID.MSI) !== undefined ? 'msi' : null;
+      // A driver gets at most the MSI-X table's entries (pci_msix_vec_count); plain MSI gives
+      // one vector here (multiple-message MSI is not modelled).
+      const tableSize = msix === undefined ? 0 : ((cfg[msix + 2]! | (cfg[msix + 3]! << 8)) & 0x7ff) + 1;
+      const n = kind === 'msix' ? Math.min(t.msiVectors, tableSize) : kind === 'msi' ? 1 : 0;
       for (let i = 0; i < n; i++) s.vectors.push({ irq: this.irqs().alloc(), kind: kind! });
     }
     for (const kind of t.classDevices) s.classDevices.push(this.newClassDevice(kind));

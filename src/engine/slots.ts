@@ -13,13 +13,14 @@ function isSlotPort(f: PciFunction): boolean {
 }
 
 /**
- * The physical slot number of a root or downstream port. The topology does not carry the
- * firmware's numbers, so ports are numbered 1, 2, ... in the order Linux adds them, which is
- * what QEMU gives root ports created in address order (`slot=1..6` on the recorded rootports
- * machines; the switch machine's downstream ports were given 11-13 on QEMU's command line).
+ * The physical slot number of a root or downstream port: the topology's `slot.number`, else
+ * 1, 2, ... over the ports in the order Linux adds them, which is what QEMU gives root ports
+ * created in address order (`slot=1..6` on the recorded rootports machines; the switch
+ * machine's downstream ports, given 11-13 on QEMU's command line, say so in the topology).
  */
 export function physicalSlot(m: Machine, f: PciFunction): number | undefined {
   if (!isSlotPort(f)) return undefined;
+  if (f.spec.slotNumber !== undefined) return f.spec.slotNumber;
   const i = positionAmong(m.pci.addOrder, isSlotPort, f);
   return i < 0 ? undefined : i + 1;
 }

@@ -37,9 +37,26 @@ export function findExtCap(b: Uint8Array, id: number): number | undefined {
 const SPEEDS = ['Unknown', '2.5 GT/s PCIe', '5.0 GT/s PCIe', '8.0 GT/s PCIe', '16.0 GT/s PCIe', '32.0 GT/s PCIe', '64.0 GT/s PCIe'];
 
 /**
- * pci-sysfs.c max_link_speed_show & co. Root Complex integrated endpoints and event
- * collectors have no link registers (pci.c pcie_cap_has_lnkctl), so they read as zero: the
- * speeds print "Unknown" and a zero LNKCAP gives PCIE_LNK_WIDTH_UNKNOWN (255).
+ * pci.c pcie_get_speed_cap: the highest speed in LNKCAP2's Supported Link Speeds Vector when
+ * the register is implemented (capability version 2) and not zero; otherwise LNKCAP, where
+ * only 2.5 and 5.0 GT/s are understood (PCIe r2.x), anything else is unknown.
+ */
+function speedCap(b: Uint8Array, exp: number, lnkcap: number): number {
+  const lnkcap2 = (u16(b, exp + 2) & 0xf) >= 2 ? u32(b, exp + 0x2c) : 0;
+  if (lnkcap2 !== 0) {
+    for (let code = 6; code >= 1; code--) if (lnkcap2 & (1 << code)) return code;
+    return 0;
+  }
+  const sls = lnkcap & 0xf;
+  return sls === 1 || sls === 2 ? sls : 0;
+}
+
+/**
+ * pci-sysfs.c max_link_speed_show (pcie_get_speed_cap), max_link_width_show
+ * (pcie_get_width_cap), current_link_speed_show and current_link_width_show (LNKSTA), with
+ * pci_speed_string's words. Root Complex integrated endpoints and event collectors have no
+ * link registers (pci.c pcie_cap_has_lnkctl), so they read as zero: the speeds print
+ * "Unknown" and a zero LNKCAP gives PCIE_LNK_WIDTH_UNKNOWN (255).
  */
 export function linkInfo(b: Uint8Array, pcieType: number | null): { maxSpeed: string; maxWidth: number; curSpeed: string; curWidth: number } | undefined {
   const exp = findCap(b, CAP_ID.EXP);
@@ -48,7 +65,7 @@ export function linkInfo(b: Uint8Array, pcieType: number | null): { maxSpeed: st
   const lnkcap = hasLink ? u32(b, exp + 0x0c) : 0;
   const lnksta = hasLink ? u16(b, exp + 0x12) : 0;
   return {
-    maxSpeed: SPEEDS[lnkcap & 0xf] ?? 'Unknown',
+    maxSpeed: SPEEDS[hasLink ? speedCap(b, exp, lnkcap) : 0] ?? 'Unknown',
     maxWidth: lnkcap === 0 ? 255 : (lnkcap >> 4) & 0x3f,
     curSpeed: SPEEDS[lnksta & 0xf] ?? 'Unknown',
     curWidth: (lnksta >> 4) & 0x3f,

@@ -8,10 +8,13 @@ import { ConfigImage } from './capabilities/image';
 import { EXT_CAP, writeAcs, writeAer, writeAri, writeDsn, writePasid, writeSriov } from './capabilities/extended';
 import type { ExtKind, SriovRegs } from './capabilities/extended';
 import { extSizeOf, nextFreeStd, placeExt, selectModel } from './capabilities/layout';
-import type { ExtWant } from './capabilities/layout';
+import type { ExtWant, RoleInput } from './capabilities/layout';
+import { withTopologyCaps } from './capabilities/overrides';
 import { MSIX_TABLE_SIZE_BY_ID } from './capabilities/qemu-models';
+import type { Shape } from './capabilities/qemu-models';
 import { CAP, writeStdCap } from './capabilities/standard';
 import type { ExpParams, PlacedStdCap } from './capabilities/standard';
+import type { LinkSpec, MsiSpec, PmSpec } from '../topology/model';
 
 export { CAP } from './capabilities/standard';
 export { EXT_CAP } from './capabilities/extended';
@@ -41,8 +44,20 @@ export interface ConfigFunction {
   /** Default: true on root and downstream ports, false elsewhere. */
   slotImplemented?: boolean;
   physicalSlot?: number;
-  /** Chassis number in a conventional bridge's slot numbering capability. */
+  /** Chassis number in a conventional bridge's slot numbering capability (a hardware
+   * bridge has that capability only when given one). */
   chassis?: number;
+  /** SLTCAP Hot-Plug Capable (or a PCI bridge's SHPC); default: the model's (QEMU's slots
+   * are hot-plug capable, real hardware's are not). */
+  hotplug?: boolean;
+  /** LNKCAP speed and width; default: the model's. */
+  linkCap?: LinkSpec;
+  /** LNKSTA: the trained link (pci/link.ts); default: the model's (QEMU: 2.5 GT/s x1). */
+  linkStatus?: LinkSpec;
+  /** The topology's `msi`, `msix` (table size) and `pm` (null: no PM capability). */
+  msi?: MsiSpec;
+  msixVectors?: number;
+  pm?: PmSpec | null;
   /** DEVCAP2 b5; default: the model's (QEMU root and downstream ports have it). */
   ariForwardingSupported?: boolean;
   /** DEVCTL2 b5: Linux turned ARI forwarding on (pci_configure_ari: fn 0 below has ARI). */
@@ -107,7 +122,7 @@ export function buildConfigSpace(f: ConfigFunction): Uint8Array {
   img.u8(0x0b, (f.classCode >>> 16) & 0xff);
   img.u8(0x0e, f.headerType | (f.multifunctionBit && !isVf ? 0x80 : 0));
 
-  const subsystem = f.subsystem ?? (f.headerType === 0 ? { vendor: f.vendor, device: f.device } : { vendor: 0, device: 0 });
+  const subsystem = subsystemOf(f);
   if (f.headerType === 0) {
     img.u16(0x2c, subsystem.vendor);
     img.u16(0x2e, subsystem.device);
@@ -131,7 +146,7 @@ export function buildConfigSpace(f: ConfigFunction): Uint8Array {
   img.u8(0x3c, f.interruptLine ?? 0);
   img.u8(0x3d, pin);
 
-  const std = stdCapsFor(f, shape.std);
+  const std = stdCapsFor(f, shape);
   const exp = f.pcie ? expParams(f, shape) : null;
   for (const cap of std) writeStdCap(img, cap, { subsystem, chassis: f.chassis ?? 0, exp });
   if (f.msiEnabled) enableInterrupts(img, std);
@@ -141,12 +156,25 @@ export function buildConfigSpace(f: ConfigFunction): Uint8Array {
   return img.bytes;
 }
 
-function stdCapsFor(f: ConfigFunction, base: PlacedStdCap[]): PlacedStdCap[] {
-  const out: PlacedStdCap[] = base.map((c) => {
+/**
+ * The subsystem IDs Linux reads (probe.c pci_setup_device): a type 0 header's own registers,
+ * which default to the function's IDs; a bridge's SSVID capability, which reads 0000:0000 on
+ * QEMU's bridges and, on real hardware, the bridge's own IDs unless the topology gives others.
+ */
+export function subsystemOf(f: RoleInput & { vendor: number; device: number; subsystem?: { vendor: number; device: number } }): { vendor: number; device: number } {
+  if (f.subsystem) return f.subsystem;
+  if (f.headerType === 0 || selectModel(f).shape.hardware) return { vendor: f.vendor, device: f.device };
+  return { vendor: 0, device: 0 };
+}
+
+function stdCapsFor(f: ConfigFunction, shape: Shape): PlacedStdCap[] {
+  const vf = f.isVf === true && shape.vfStd !== undefined;
+  let out: PlacedStdCap[] = (vf ? shape.vfStd! : shape.std).map((c) => {
     if (c.kind !== 'msix') return c;
     const row = MSIX_TABLE_SIZE_BY_ID.find((r) => r.vendor === f.vendor && r.device === f.device);
     return row ? { ...c, tableSize: row.size } : c;
   });
+  if (!vf) out = withTopologyCaps(out, f, shape);
   // A PCIe function must carry the PCIe capability (it is what makes Linux read 4096 bytes).
   if (f.pcie && !out.some((c) => c.kind === 'exp')) out.push({ kind: 'exp', at: nextFreeStd(out) });
   // Linux reads a bridge's subsystem IDs from the SSVID capability (probe.c pci_setup_device).
@@ -154,11 +182,16 @@ function stdCapsFor(f: ConfigFunction, base: PlacedStdCap[]): PlacedStdCap[] {
   return out;
 }
 
-function expParams(f: ConfigFunction, shape: ReturnType<typeof selectModel>['shape']): ExpParams {
+function expParams(f: ConfigFunction, shape: Shape): ExpParams {
   const type = f.pcieType ?? (f.headerType === 1 ? PCI_EXP_TYPE.ROOT_PORT : 0);
   const isPort = PORT_TYPES.has(type);
   const slotDefault = type === PCI_EXP_TYPE.ROOT_PORT || type === PCI_EXP_TYPE.DOWNSTREAM;
   const link = shape.link ?? { speed: 1, width: 1, activeReporting: false };
+  const speed = f.linkCap?.speed ?? link.speed;
+  const width = f.linkCap?.width ?? link.width;
+  // QEMU 7.2 trains every emulated link at 2.5 GT/s x1; hardware at what pci/link.ts worked out.
+  const status = { speed: f.linkStatus?.speed ?? (shape.hardware ? speed : 1), width: f.linkStatus?.width ?? (shape.hardware ? width : 1) };
+  const up = shape.hardware === true && status.width > 0;
   return {
     version: shape.expVersion ?? 2,
     type,
@@ -166,9 +199,18 @@ function expParams(f: ConfigFunction, shape: ReturnType<typeof selectModel>['sha
     physicalSlot: f.physicalSlot ?? 0,
     portNumber: f.portNumber ?? 0,
     flr: f.flr ?? shape.flr ?? false,
-    linkSpeed: link.speed,
-    linkWidth: link.width,
+    linkSpeed: speed,
+    linkWidth: width,
     linkActiveReporting: link.activeReporting,
+    statusSpeed: status.speed,
+    statusWidth: status.width,
+    // Real hardware: the slot clock is the platform's (LnkSta SlotClk+), the data link layer
+    // reports the link active on ports that can, and a slot with a card shows presence.
+    slotClock: up,
+    dlActive: up && link.activeReporting,
+    presence: up,
+    hotplug: f.hotplug ?? !shape.hardware,
+    hardware: shape.hardware === true,
     ariForwardingSupported: f.ariForwardingSupported ?? shape.ariForwarding ?? false,
     ariForwardingEnabled: f.ariForwardingEnabled === true,
     errorReportingEnabled: isPort && (f.aer ?? shape.aer ?? false),
@@ -186,7 +228,7 @@ function enableInterrupts(img: ConfigImage, std: PlacedStdCap[]): void {
   if (msi) img.u16(msi.at + 2, img.get16(msi.at + 2) | 0x1);
 }
 
-function writeExtended(img: ConfigImage, f: ConfigFunction, shape: ReturnType<typeof selectModel>['shape'], isVf: boolean): void {
+function writeExtended(img: ConfigImage, f: ConfigFunction, shape: Shape, isVf: boolean): void {
   const type = f.pcieType ?? 0;
   const acsCap = f.acs?.cap ?? 0;
   const want = (kind: ExtKind): ExtWant => ({ kind, size: extSizeOf(kind, acsCap) });

@@ -8,6 +8,7 @@ import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
 import { ariForwardingEnabled, CAP_ID, findCap, linkInfo, EXT_CAP_ID, findExtCap } from '../pci/config-read';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
+import { subsystemOf } from '../pci/config-space';
 import { dir, emptyDir, owned, relLink, ro, rw, rwRaw, uevent, wo } from './build';
 import type { Entries } from './build';
 import type { AttrNode, DirNode } from './node';
@@ -30,7 +31,7 @@ const HEX = (n: number, w: number): string => n.toString(16).toUpperCase().padSt
 
 export function subsystemIds(d: PciDevice): { vendor: number; device: number } {
   const f = d.fn;
-  return f.subsystem ?? (f.headerType === 0 ? { vendor: f.id.vendor, device: f.id.device } : { vendor: 0, device: 0 });
+  return subsystemOf({ ...f.id, headerType: f.headerType, pcie: f.pcie, pcieType: f.pcieType, classCode: f.classCode, ...(f.subsystem ? { subsystem: f.subsystem } : {}) });
 }
 
 /** drivers/pci/pci-driver.c pci_uevent / pci-sysfs.c modalias_show. */

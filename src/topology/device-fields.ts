@@ -7,7 +7,7 @@ import type { At, YamlReader } from './yaml-reader';
 
 export const SRIOV_KEYS = ['total', 'offset', 'stride', 'vf-id', 'vf-driver', 'num'] as const;
 export const MDEV_KEYS = ['type', 'name', 'available', 'device-api'] as const;
-export const SLOT_KEYS = ['bus'] as const;
+export const SLOT_KEYS = ['bus', 'number', 'chassis', 'hotplug'] as const;
 
 interface TypeInfo {
   /** Has a secondary bus (type 1 header): may have `devices` and `slot`. */
@@ -154,16 +154,49 @@ export function readDmaAlias(r: YamlReader, at: At, ariBus: boolean): number[] {
   return out;
 }
 
-/** `slot: { bus: N }`: the fixed secondary bus number. */
-export function readSlot(r: YamlReader, at: At): { bus: number; offset: number } | undefined {
+export interface SlotFields {
+  bus?: number;
+  busOffset: number;
+  number?: number;
+  chassis?: number;
+  hotplug?: boolean;
+}
+
+/** Which slot keys a bridge type takes: `number` is a PCIe slot's (root and downstream ports,
+ * SLTCAP), `chassis` a PCI bridge's (slot numbering capability), `hotplug` either's (SLTCAP
+ * Hot-Plug Capable, or the SHPC capability of a bridge to conventional PCI). */
+const SLOT_KEYS_OF: Partial<Record<PciType, readonly string[]>> = {
+  'root-port': ['bus', 'number', 'hotplug'],
+  'downstream-port': ['bus', 'number', 'hotplug'],
+  'pci-bridge': ['bus', 'chassis', 'hotplug'],
+  'pcie-pci-bridge': ['bus', 'chassis', 'hotplug'],
+};
+
+/** `slot: { bus: N, number: N, chassis: N, hotplug: bool }`, each optional. */
+export function readSlot(r: YamlReader, at: At, type: PciType): SlotFields | undefined {
   const m = r.map(at, SLOT_KEYS);
   if (!m) return undefined;
-  const busAt = m.get('bus');
-  if (!busAt) {
-    r.error(at.offset, at.path, 'missing required key "bus"');
-    return undefined;
+  const allowed = SLOT_KEYS_OF[type] ?? ['bus'];
+  for (const k of SLOT_KEYS) {
+    if (m.has(k) && !allowed.includes(k)) r.error(m.keyOffset(k), `${at.path}.${k}`, `slot.${k} does not apply to type ${type} (it takes: ${allowed.join(', ')})`);
   }
+  const out: SlotFields = { busOffset: at.offset };
+  const busAt = m.get('bus');
   // A secondary bus is always above its primary, so never 0.
-  const bus = r.int(busAt, 1, 0xff);
-  return bus === undefined ? undefined : { bus, offset: busAt.offset };
+  if (busAt) {
+    const bus = r.int(busAt, 1, 0xff);
+    if (bus !== undefined) out.bus = bus;
+    out.busOffset = busAt.offset;
+  }
+  const numberAt = m.get('number');
+  // SLTCAP Physical Slot Number: 13 bits.
+  const number = numberAt && allowed.includes('number') ? r.int(numberAt, 0, 0x1fff) : undefined;
+  if (number !== undefined) out.number = number;
+  const chassisAt = m.get('chassis');
+  const chassis = chassisAt && allowed.includes('chassis') ? r.int(chassisAt, 0, 0xff) : undefined;
+  if (chassis !== undefined) out.chassis = chassis;
+  const hotplugAt = m.get('hotplug');
+  const hotplug = hotplugAt && allowed.includes('hotplug') ? r.bool(hotplugAt) : undefined;
+  if (hotplug !== undefined) out.hotplug = hotplug;
+  return out;
 }

@@ -80,6 +80,30 @@ export interface MdevTypeSpec {
   deviceApi: string;
 }
 
+/** A PCIe link: speed as the LNKCAP/LNKSTA code (1 = 2.5 GT/s .. 6 = 64 GT/s), width in lanes. */
+export interface LinkSpec {
+  speed?: number;
+  width?: number;
+}
+
+/** `msi`: the MSI capability (vectors 0 = none). Unset fields take the model's. */
+export interface MsiSpec {
+  vectors: number;
+  is64?: boolean;
+  masking?: boolean;
+}
+
+/** `pm`: the power management capability's PMC register, as lspci -vvv decodes it. */
+export interface PmSpec {
+  /** PCI PM spec version field: 1 (1.0), 2 (1.1), 3 (1.2). */
+  version: number;
+  d1: boolean;
+  d2: boolean;
+  /** PME_Support: bit 0 D0, 1 D1, 2 D2, 3 D3hot, 4 D3cold. */
+  pme: number;
+  noSoftReset?: boolean;
+}
+
 export interface DeviceSpec {
   /** The key as written ("01.0", or "00.a5" below an ARI port). */
   key: string;
@@ -101,6 +125,22 @@ export interface DeviceSpec {
   pasidBits: number;
   /** Fixed secondary bus number (bridges only). */
   fixedSecondaryBus?: number;
+  /** `slot.number`: the physical slot number of a root or downstream port (SLTCAP PSN). */
+  slotNumber?: number;
+  /** `slot.chassis`: a PCI bridge's chassis number (slot numbering capability). */
+  chassis?: number;
+  /** `slot.hotplug`: the slot is hot-plug capable (SLTCAP, or SHPC on a PCI bridge). */
+  hotplug?: boolean;
+  /** `link`: LNKCAP speed and width; `link-status`: LNKSTA, when not the trained link. */
+  link?: LinkSpec;
+  linkStatus?: LinkSpec;
+  /** `port`: LNKCAP port number. */
+  port?: number;
+  msi?: MsiSpec;
+  /** `msix`: MSI-X table size (0 = no MSI-X capability). */
+  msix?: number;
+  /** `pm`: the PM capability, or null for none. */
+  pm?: PmSpec | null;
   devices: DeviceSpec[];
   /** Extra DMA alias devfns on the same bus (topology `dma-alias`). */
   dmaAlias: number[];

@@ -13,9 +13,10 @@ import {
   readSlot,
   readSriov,
 } from './device-fields';
+import { readLink, readMsi, readMsix, readPm } from './hardware-fields';
 import { MAX_PASID_BITS } from './read-iommus';
 import { hex2, parseDeviceKey, parsePciId } from './values';
-import type { At, YamlReader } from './yaml-reader';
+import type { At, MapView, YamlReader } from './yaml-reader';
 
 export const DEVICE_KEYS = [
   'id',
@@ -36,6 +37,12 @@ export const DEVICE_KEYS = [
   'mdev',
   'numa-node',
   'label',
+  'link',
+  'link-status',
+  'port',
+  'msi',
+  'msix',
+  'pm',
 ] as const;
 
 /** What a bus is, as far as the devices on it are concerned. */
@@ -190,6 +197,8 @@ function readDevice(r: YamlReader, key: string, keyOffset: number, at: At, devfn
   const label = labelAt && r.string(labelAt);
   if (label !== undefined) dev.label = label;
 
+  readModelFields(r, m, dev);
+
   for (const k of ['slot', 'devices'] as const) {
     if (m.has(k) && !info.bridge) {
       r.error(m.keyOffset(k), `${path}.${k}`, `${k}: only a bridge has a secondary bus; this is ${article(dev.type)}`);
@@ -197,11 +206,14 @@ function readDevice(r: YamlReader, key: string, keyOffset: number, at: At, devfn
   }
   if (!info.bridge) return dev;
   const slotAt = m.get('slot');
-  const slot = slotAt && readSlot(r, slotAt);
-  if (slot) {
+  const slot = slotAt && readSlot(r, slotAt, dev.type);
+  if (slot?.bus !== undefined) {
     dev.fixedSecondaryBus = slot.bus;
-    notes.fixedBusOffset.set(dev, slot.offset);
+    notes.fixedBusOffset.set(dev, slot.busOffset);
   }
+  if (slot?.number !== undefined) dev.slotNumber = slot.number;
+  if (slot?.chassis !== undefined) dev.chassis = slot.chassis;
+  if (slot?.hotplug !== undefined) dev.hotplug = slot.hotplug;
   const devicesAt = m.get('devices');
   if (devicesAt) {
     const conventional = info.conventionalBelow || !dev.pcie;
@@ -216,6 +228,46 @@ function readDevice(r: YamlReader, key: string, keyOffset: number, at: At, devfn
     dev.devices = readDeviceMap(r, devicesAt, child, notes);
   }
   return dev;
+}
+
+/** `link`, `link-status`, `port` (PCIe functions with a link), `msi`, `msix`, `pm`. */
+function readModelFields(r: YamlReader, m: MapView, dev: DeviceSpec): void {
+  // Root Complex integrated endpoints and event collectors have no link (pci.c
+  // pcie_cap_has_lnkctl); a conventional function has no PCI Express capability at all.
+  const linkless = !dev.pcie || dev.type === 'rc-endpoint' || dev.type === 'rc-event-collector';
+  for (const k of ['link', 'link-status', 'port'] as const) {
+    const a = m.get(k);
+    if (!a) continue;
+    if (linkless) {
+      r.error(m.keyOffset(k), a.path, dev.pcie ? `${article(dev.type)} has no link` : 'a conventional function has no PCIe link');
+      continue;
+    }
+    if (k === 'port') {
+      const port = r.int(a, 0, 0xff);
+      if (port !== undefined) dev.port = port;
+      continue;
+    }
+    const link = readLink(r, a, k === 'link-status');
+    if (link && k === 'link') dev.link = link;
+    if (link && k === 'link-status') dev.linkStatus = link;
+  }
+  const cap = dev.link;
+  const st = dev.linkStatus;
+  const stAt = m.get('link-status');
+  if (cap && st && stAt) {
+    // A link trains at most at what both ends support (lspci flags more as "overdriven").
+    if (cap.speed !== undefined && st.speed !== undefined && st.speed > cap.speed) r.error(stAt.offset, stAt.path, 'link-status speed is above the link capability\'s');
+    if (cap.width !== undefined && st.width !== undefined && st.width > cap.width) r.error(stAt.offset, stAt.path, 'link-status width is above the link capability\'s');
+  }
+  const msiAt = m.get('msi');
+  const msi = msiAt && readMsi(r, msiAt);
+  if (msi) dev.msi = msi;
+  const msixAt = m.get('msix');
+  const msix = msixAt && readMsix(r, msixAt);
+  if (msix !== undefined) dev.msix = msix;
+  const pmAt = m.get('pm');
+  const pm = pmAt && readPm(r, pmAt);
+  if (pm !== undefined) dev.pm = pm;
 }
 
 function readId(r: YamlReader, at: At): PciId | undefined {

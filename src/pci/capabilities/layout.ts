@@ -3,6 +3,7 @@
 
 import { acsSize, EXT_SIZE } from './extended';
 import type { ExtKind } from './extended';
+import { HARDWARE_MODELS } from './hardware-models';
 import { QEMU_MODELS } from './qemu-models';
 import type { QemuModel, Role, Shape } from './qemu-models';
 import type { PlacedStdCap, StdCap } from './standard';
@@ -37,10 +38,15 @@ export function roleOf(f: RoleInput): Role {
 export function selectModel(f: RoleInput & { vendor: number; device: number }): { model: QemuModel; shape: Shape } {
   const role = roleOf(f);
   const shapeOf = (m: QemuModel): Shape | undefined => (f.pcie ? m.pcie : m.conventional);
+  // QEMU's models by their IDs (the recorded machines), else real hardware by role and
+  // class, else the conventional fallbacks.
   const byId = QEMU_MODELS.find(
     (m) => m.role === role && m.vendor === f.vendor && m.devices !== null && f.device >= m.devices[0] && f.device <= m.devices[1] && shapeOf(m),
   );
-  const model = byId ?? QEMU_MODELS.find((m) => m.role === role && m.vendor === null);
+  const model =
+    byId ??
+    HARDWARE_MODELS.find((m) => m.role === role && (m.classMatch === undefined || m.classMatch(f.classCode)) && shapeOf(m)) ??
+    QEMU_MODELS.find((m) => m.role === role && m.vendor === null);
   const shape = model && shapeOf(model);
   if (!model || !shape) throw new Error(`no capability layout for role ${role} (${f.pcie ? 'PCIe' : 'conventional'})`);
   return { model, shape };

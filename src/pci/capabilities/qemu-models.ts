@@ -1,9 +1,9 @@
 // Capability layouts of the QEMU 7.2 device models the reference machines use, as data.
 // Each row names the QEMU source that builds the layout; offsets, chain order and register
 // defaults were checked against the config files recorded in test/fixtures/reference
-// (`config_hex`). A row applies to functions with its vendor/device ID in its role; every
-// role also has a default row, the QEMU model Linux would most likely see in that role,
-// so a topology's own IDs still get a layout QEMU would present.
+// (`config_hex`). A row applies to functions with its vendor/device ID in its role; other
+// IDs get the real hardware of their class (hardware-models.ts), which these recorded
+// machines never see.
 
 import type { ExtKind } from './extended';
 import type { PlacedStdCap } from './standard';
@@ -36,15 +36,28 @@ export interface Shape {
   statusExtra?: number;
   /** DEVCAP2 ARI Forwarding Supported (QEMU's pcie_cap_arifwd_init). */
   ariForwarding?: boolean;
+  /**
+   * Real hardware (hardware-models.ts), not a QEMU model: its link trains with its partner's
+   * (QEMU 7.2's emulated links all train at 2.5 GT/s x1), LNKCAP2 is always filled, its slot
+   * is hot-plug capable only when the topology says so, a bridge's subsystem defaults to its
+   * own IDs, and a PCI bridge has the slot numbering capability only with a chassis number.
+   */
+  hardware?: boolean;
+  /** A root or downstream port as wide as the card below it (`link.width` when empty). */
+  fitsChild?: boolean;
+  /** A VF's standard capabilities, where they differ from its PF's (hardware VFs: MSI-X only). */
+  vfStd?: PlacedStdCap[];
 }
 
 export interface QemuModel {
   name: string;
   source: string;
   role: Role;
-  /** null: the role's default row. */
+  /** null: any vendor and device (hardware rows, chosen by role and class). */
   vendor: number | null;
   devices: [number, number] | null;
+  /** Hardware rows: the class codes the row is for (absent: any). */
+  classMatch?: (classCode: number) => boolean;
   pcie?: Shape;
   conventional?: Shape;
 }
@@ -71,8 +84,8 @@ export const QEMU_MODELS: QemuModel[] = [
     name: 'pcie-root-port',
     source: 'hw/pci-bridge/pcie_root_port.c, gen_pcie_root_port.c (x-speed=16, x-width=32)',
     role: 'root-port',
-    vendor: null,
-    devices: null,
+    vendor: 0x1b36,
+    devices: [0x000c, 0x000c],
     pcie: {
       std: [
         { kind: 'exp', at: 0x54 },
@@ -92,8 +105,8 @@ export const QEMU_MODELS: QemuModel[] = [
     name: 'x3130-upstream',
     source: 'hw/pci-bridge/xio3130_upstream.c',
     role: 'upstream-port',
-    vendor: null,
-    devices: null,
+    vendor: 0x104c,
+    devices: [0x8232, 0x8232],
     pcie: {
       std: [
         { kind: 'exp', at: 0x90 },
@@ -111,8 +124,8 @@ export const QEMU_MODELS: QemuModel[] = [
     name: 'xio3130-downstream',
     source: 'hw/pci-bridge/xio3130_downstream.c (link capability left empty)',
     role: 'downstream-port',
-    vendor: null,
-    devices: null,
+    vendor: 0x104c,
+    devices: [0x8233, 0x8233],
     pcie: {
       std: [
         { kind: 'exp', at: 0x90 },
@@ -132,8 +145,8 @@ export const QEMU_MODELS: QemuModel[] = [
     name: 'pcie-pci-bridge',
     source: 'hw/pci-bridge/pcie_pci_bridge.c',
     role: 'pcie-pci-bridge',
-    vendor: null,
-    devices: null,
+    vendor: 0x1b36,
+    devices: [0x000e, 0x000e],
     pcie: {
       std: [
         { kind: 'msi', at: 0x8c, is64: true, perVectorMask: true },
@@ -153,8 +166,8 @@ export const QEMU_MODELS: QemuModel[] = [
     name: 'pci-bridge',
     source: 'hw/pci-bridge/pci_bridge_dev.c',
     role: 'pci-bridge',
-    vendor: null,
-    devices: null,
+    vendor: 0x1b36,
+    devices: [0x0001, 0x0001],
     conventional: {
       std: [
         { kind: 'msi', at: 0x4c, is64: true, perVectorMask: true },
@@ -170,8 +183,8 @@ export const QEMU_MODELS: QemuModel[] = [
     name: 'nvme',
     source: 'hw/nvme/ctrl.c (nvme_init_pci; ARI and SR-IOV with sriov_max_vfs)',
     role: 'pcie-endpoint',
-    vendor: null,
-    devices: null,
+    vendor: 0x1b36,
+    devices: [0x0010, 0x0010],
     pcie: {
       std: [
         { kind: 'msix', at: 0x40, tableSize: 65, bir: 0, tableOffset: 0x2000, pbaOffset: 0x3000 },

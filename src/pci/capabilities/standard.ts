@@ -31,6 +31,18 @@ export interface ExpParams {
   linkWidth: number;
   /** LNKCAP b20 (DLL Link Active reporting) and b21 (link bandwidth notification). */
   linkActiveReporting: boolean;
+  /** LNKSTA: current speed code and negotiated width (0: the link is down). */
+  statusSpeed: number;
+  statusWidth: number;
+  /** LNKSTA b12 Slot Clock Configuration, b13 Data Link Layer Link Active. */
+  slotClock: boolean;
+  dlActive: boolean;
+  /** SLTSTA b6 Presence Detect State. */
+  presence: boolean;
+  /** SLTCAP hot-plug capable (with the controls and indicators a hot-plug slot has). */
+  hotplug: boolean;
+  /** Real hardware, not a QEMU model: LNKCAP2 always, a slot power limit, no interlock. */
+  hardware: boolean;
   ariForwardingSupported: boolean;
   ariForwardingEnabled: boolean;
   /** DEVCTL error reporting enables (b3:0), which the AER service turns on for ports. */
@@ -40,7 +52,8 @@ export interface ExpParams {
 export type StdCap =
   /** pmc: the PM Capabilities register (b2:0 version, b5 device-specific init, ...). */
   | { kind: 'pm'; noSoftReset: boolean; pmc: number }
-  | { kind: 'msi'; is64: boolean; perVectorMask: boolean }
+  /** vectors: Multiple Message Capable (1, 2, 4 .. 32; default 1). */
+  | { kind: 'msi'; is64: boolean; perVectorMask: boolean; vectors?: number }
   | { kind: 'msix'; tableSize: number; bir: number; tableOffset: number; pbaOffset: number }
   | { kind: 'exp' }
   | { kind: 'ssvid' }
@@ -74,7 +87,8 @@ export function writeStdCap(img: ConfigImage, cap: PlacedStdCap, ctx: StdContext
       return;
     case 'msi':
       img.stdCap(at, CAP.MSI);
-      img.u16(at + 2, (cap.is64 ? 0x80 : 0) | (cap.perVectorMask ? 0x100 : 0));
+      // +2 control: b3:1 Multiple Message Capable (log2 of the vectors), b7 64-bit, b8 per-vector masking.
+      img.u16(at + 2, (Math.log2(cap.vectors ?? 1) << 1) | (cap.is64 ? 0x80 : 0) | (cap.perVectorMask ? 0x100 : 0));
       return;
     case 'msix':
       img.stdCap(at, CAP.MSIX);
@@ -141,26 +155,39 @@ function writeExp(img: ConfigImage, at: number, e: ExpParams): void {
     (e.linkActiveReporting ? (1 << 20) | (1 << 21) : 0) |
     ((e.portNumber & 0xff) << 24);
   img.u32(at + 0x0c, lnkcap >>> 0);
-  // +0x12 LNKSTA: every QEMU 7.2 link trains at 2.5 GT/s x1.
-  img.u16(at + 0x12, 0x0011);
+  // +0x12 LNKSTA: speed b3:0, negotiated width b9:4, slot clock b12, DL active b13.
+  img.u16(at + 0x12, (e.statusSpeed & 0xf) | ((e.statusWidth & 0x3f) << 4) | (e.slotClock ? 0x1000 : 0) | (e.dlActive ? 0x2000 : 0));
   if (e.version === 1) return;
-  if (e.slotImplemented) {
-    // +0x14 SLTCAP: attention button, power controller, attention/power indicators, hot-plug
-    // surprise and capable (0x7b), electromechanical interlock b17 (as QEMU's hot-plug
-    // capable slots), physical slot number b31:19.
-    img.u32(at + 0x14, (0x7b | 0x20000 | ((e.physicalSlot & 0x1fff) << 19)) >>> 0);
+  if (e.slotImplemented) img.u32(at + 0x14, sltcap(e));
+  if (e.slotImplemented && e.hotplug) {
     // +0x18 SLTCTL: attention indicator off, power indicator on.
     img.u16(at + 0x18, 0x01c0);
   }
+  // +0x1a SLTSTA b6: a card is present.
+  if (e.slotImplemented && e.presence) img.u16(at + 0x1a, 0x0040);
   // +0x24 DEVCAP2: b5 ARI forwarding supported; b20/b21 extended fmt field and end-end TLP
   // prefix support, which QEMU sets on every v2 capability.
   img.u32(at + 0x24, ((e.ariForwardingSupported ? 0x20 : 0) | 0x300000) >>> 0);
   // +0x28 DEVCTL2 b5: ARI forwarding enabled (pci_configure_ari turns it on on the bridge).
   img.u16(at + 0x28, e.ariForwardingSupported && e.ariForwardingEnabled ? 0x20 : 0);
-  if (e.type === PCI_EXP_TYPE_ROOT_PORT || e.type === PCI_EXP_TYPE_RC_EC || e.linkSpeed > 1) {
+  if (e.hardware || e.type === PCI_EXP_TYPE_ROOT_PORT || e.type === PCI_EXP_TYPE_RC_EC || e.linkSpeed > 1) {
     // +0x2c LNKCAP2 supported speeds vector (b1 = 2.5 GT/s ..), +0x30 LNKCTL2 target speed.
     const top = Math.max(1, e.linkSpeed);
     img.u32(at + 0x2c, ((1 << (top + 1)) - 2) & 0xfe);
     img.u16(at + 0x30, top);
   }
+}
+
+/**
+ * +0x14 SLTCAP, physical slot number in b31:19. QEMU's slots (always hot-plug capable):
+ * attention button, power controller, attention/power indicators, hot-plug surprise and
+ * capable (0x7b) and an electromechanical interlock (b17). Real hardware: a hot-plug slot
+ * has power control, indicators, surprise and capable (0x7a), no interlock; every slot states
+ * its power limit (b14:7 value, b16:15 scale 1.0x): 75 W for a x16 slot, 25 W below.
+ */
+function sltcap(e: ExpParams): number {
+  const psn = (e.physicalSlot & 0x1fff) << 19;
+  if (!e.hardware) return ((e.hotplug ? 0x7b | 0x20000 : 0) | psn) >>> 0;
+  const watts = e.linkWidth >= 16 ? 75 : 25;
+  return ((e.hotplug ? 0x7a : 0) | (watts << 7) | psn) >>> 0;
 }

@@ -166,8 +166,11 @@ describe('buildConfigSpace encodings', () => {
   });
 
   it('SR-IOV alone still starts the extended chain at 0x100', () => {
+    // QEMU's nvme places ARI at 0x100 and SR-IOV at 0x120; without ARI, SR-IOV moves down.
     const b = buildConfigSpace({
       ...endpoint,
+      vendor: 0x1b36,
+      device: 0x0010,
       sriov: { total: 8, initial: 8, num: 0, offset: 2, stride: 2, vfDevice: 0x1018, ariHierarchy: false, vfEnable: false },
     });
     assert.deepEqual(capList(b).filter((c) => c.startsWith('ext')), ['ext 0x10@0x100']);

@@ -19,6 +19,22 @@ const NIC = 'id: 8086:10d3, class: 0x020000';
 
 const cases: { rule: string; yaml: string[]; expect: string[] }[] = [
   {
+    rule: 'device model: link speed and width as lspci writes them, only on functions with a link',
+    yaml: bus(
+      '"01.0": { id: 8086:0e02, type: root-port, link: { speed: 9GT/s, width: 3 }, slot: { chassis: 2 } }',
+      '"02.0": { id: 8086:1d10, type: root-port, link: { width: 4 }, devices: { "00.0": { id: 8086:1521, class: 0x020000, link-status: { width: 8 }, link: { width: 4 } } } }',
+      '"03.0": { id: 8086:0e00, class: 0x060000, type: host-bridge, link: { width: 1 }, msi: 3, pm: true }',
+    ),
+    expect: [
+      'x.yaml:4:64: pci[0].devices."01.0".link.speed: "9GT/s" is not a PCIe link speed (one of: 2.5GT/s, 5GT/s, 8GT/s, 16GT/s, 32GT/s, 64GT/s)',
+      'x.yaml:4:78: pci[0].devices."01.0".link.width: width 3 is not a PCIe link width (1, 2, 4, 8, 12, 16, 32)',
+      'x.yaml:4:91: pci[0].devices."01.0".slot.chassis: slot.chassis does not apply to type root-port (it takes: bus, number, hotplug)',
+      'x.yaml:5:135: pci[0].devices."02.0".devices."00.0".link-status: link-status width is above the link capability\'s',
+      'x.yaml:6:68: pci[0].devices."03.0".link: a conventional function has no PCIe link',
+      'x.yaml:6:93: pci[0].devices."03.0".msi: MSI offers 1, 2, 4, 8, 16 or 32 vectors (0: no MSI capability), not 3',
+    ],
+  },
+  {
     rule: 'YAML syntax errors carry a position',
     yaml: ['version: 1', 'pci: [', '  {'],
     expect: [
