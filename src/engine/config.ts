@@ -58,6 +58,7 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
     ...(busMaster(m, d) ? { busMaster: true } : {}),
     ...(m.driverEffects.vectors(d).length > 0 ? { msiEnabled: true } : {}),
     ...(m.driverEffects.idleSuspended(d) ? { dState: 3 as const } : {}),
+    resources: m.resources.registers(f),
   };
 }
 

@@ -64,6 +64,7 @@ export function rescanBridge(m: Machine, d: PciDevice, raw: string): void {
 function rescanBus(m: Machine, bus: PciBus): void {
   const added: PciDevice[] = [];
   collectMissing(m, bus, added);
+  m.resources.rescanned(added.map((d) => d.fn));
   for (const d of added) m.probePci(d);
   for (const d of added) m.autoBind(d, false);
 }

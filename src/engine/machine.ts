@@ -27,6 +27,7 @@ import type { Driver } from './drivers';
 import { canProbe } from './driver-ops';
 import { configInputFor, configInputKey, configWriteBytes, DRIVER_OWNED_BITS } from './config';
 import { buildConfigSpace } from '../pci/config-space';
+import { MachineResources } from './resources';
 import { DriverEffectsRegistry } from './driver-effects';
 import type { DriverTraits } from './driver-traits';
 import { parentPath } from './paths';
@@ -38,6 +39,8 @@ import { PowerStates, pciPmDriverChange } from './power';
 export class Machine {
   readonly topology: Topology;
   readonly pci: PciTopology;
+  /** BARs, ROMs and bridge windows as firmware and Linux assigned them. */
+  readonly resources: MachineResources;
   readonly units: IommuUnit[];
   readonly groups = new Map<number, IommuGroup>();
   /** Present devices by name, in the order they were added. */
@@ -81,6 +84,7 @@ export class Machine {
     this.topology = topology;
     this.units = activeUnits(topology, this.warnings);
     this.pci = enumerate(topology);
+    this.resources = new MachineResources(this.pci, (f) => this.deviceOf(f) !== undefined);
     const ivrsPresent = topology.iommus.some((u) => u.type === 'amd-vi');
     this.acs = {
       ivrsPresent,

@@ -3,8 +3,8 @@
 // sequence, driver, override, NUMA node, SR-IOV count and autoprobe switch and the config
 // bytes that differ from a fresh image; every group with its number, members (in join order)
 // and type; dynamic IDs; drivers_autoprobe; mdevs; the PCI flags users write
-// (broken_parity_status, d3cold_allowed, msi_bus, enable, reset_method), platform devices'
-// driver_override, resource_alignment, the mdev bus's drivers_autoprobe, power/ settings (control, async, wakeup) of every
+// (broken_parity_status, d3cold_allowed, msi_bus, enable, reset_method, rom), platform devices'
+// driver_override, resource_alignment, the rescans that placed resources afresh, the mdev bus's drivers_autoprobe, power/ settings (control, async, wakeup) of every
 // device that has them, and the loaded modules with their parameters and the PCI drivers'
 // registration order, and what drivers left on each device (driver-effects.ts: masks, vectors,
 // class devices, wake-up sources), which depends on the history of binds. The engine turns a machine into this plain value and back; reading and
@@ -74,6 +74,7 @@ function saveDevice(m: Machine, d: PciDevice, bootSeq: number): SavedDevice {
   if (config) s.config = config;
   if (d.seq >= bootSeq) s.steps = d.steps.map((x) => ({ ...x }));
   if (d.brokenParity) s.brokenParity = true;
+  if (d.romEnabled) s.romEnabled = true;
   if (d.d3coldAllowed !== null) s.d3coldAllowed = d.d3coldAllowed;
   if (d.noMsi) s.noMsi = true;
   if (d.userEnables !== 0) s.enables = d.userEnables;
@@ -124,6 +125,7 @@ export function captureState(m: Machine, fingerprint: string): SavedState {
     mdevs: m.mdev.all().map((x) => ({ uuid: x.name, parent: x.parent.name, type: x.type, seq: x.seq })),
     ...(m.mdev.autoprobe ? {} : { mdevAutoprobe: false }),
     ...(m.resourceAlignment !== null ? { resourceAlignment: m.resourceAlignment } : {}),
+    ...(m.resources.rescans().length > 0 ? { rescans: m.resources.rescans() } : {}),
     platformOverrides: Object.fromEntries([...m.devices.values()].flatMap((d) => (d.kind === 'platform' && d.driverOverride !== null ? [[d.name, d.driverOverride]] : []))),
     power: capturePower(m),
     modules: m.modules.saved(),
@@ -220,6 +222,7 @@ function restoreDevices(m: Machine, s: SavedState, bootSeqs: ReadonlyMap<string,
     if (isSriovPf(d)) d.sriovAutoprobe = sd.sriovAutoprobe ?? true;
     d.seq = sd.seq;
     d.brokenParity = sd.brokenParity ?? false;
+    d.romEnabled = sd.romEnabled ?? false;
     d.d3coldAllowed = sd.d3coldAllowed ?? null;
     d.noMsi = sd.noMsi ?? false;
     d.userEnables = sd.enables ?? 0;
@@ -234,6 +237,7 @@ function restoreDevices(m: Machine, s: SavedState, bootSeqs: ReadonlyMap<string,
     d.driverOverride = text;
   }
   m.resourceAlignment = s.resourceAlignment ?? null;
+  m.resources.replay(s.rescans ?? []);
   m.mdev.autoprobe = s.mdevAutoprobe ?? true;
 }
 

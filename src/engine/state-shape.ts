@@ -35,6 +35,8 @@ export interface SavedDevice {
   steps?: GroupStep[];
   /** broken_parity_status, when written to 1. */
   brokenParity?: boolean;
+  /** `rom` made readable (1 written). */
+  romEnabled?: boolean;
   /** d3cold_allowed, once written. */
   d3coldAllowed?: boolean;
   /** msi_bus written to 0 (no_msi, or PCI_BUS_FLAGS_NO_MSI of a bridge's bus). */
@@ -95,6 +97,9 @@ export interface SavedState {
   mdevAutoprobe?: boolean;
   /** /sys/bus/pci/resource_alignment, when set. */
   resourceAlignment?: string;
+  /** Functions rescans found again, one list per rescan, in order (their resources were
+   * placed afresh). */
+  rescans?: string[][];
   /** driver_override of platform devices, when set. */
   platformOverrides?: Record<string, string>;
   /** power/ settings that differ from what nobody's writes would give: by the kernel name of
@@ -195,7 +200,7 @@ function checkOverride(v: unknown, at: string): void {
 }
 
 function checkDevice(v: unknown, path: string): void {
-  const o = object(v, path, ['seq', 'driver'], ['override', 'numaNode', 'numvfs', 'sriovAutoprobe', 'config', 'steps', 'brokenParity', 'd3coldAllowed', 'noMsi', 'enables', 'resetMethods', 'effects']);
+  const o = object(v, path, ['seq', 'driver'], ['override', 'numaNode', 'numvfs', 'sriovAutoprobe', 'config', 'steps', 'brokenParity', 'romEnabled', 'd3coldAllowed', 'noMsi', 'enables', 'resetMethods', 'effects']);
   integer(o.seq, jsonPath(path, 'seq'), 0, MAX_SEQ);
   if (o.driver !== null) string(o.driver, jsonPath(path, 'driver'), NAME, 'a driver name');
   if ('override' in o) checkOverride(o.override, jsonPath(path, 'override'));
@@ -208,7 +213,7 @@ function checkDevice(v: unknown, path: string): void {
     for (const [k, b] of Object.entries(c)) integer(b, jsonPath(at, k), 0, 255);
   }
   if ('steps' in o) list(o.steps, jsonPath(path, 'steps')).forEach((step, i) => checkStep(step, jsonPath(jsonPath(path, 'steps'), i)));
-  for (const k of ['brokenParity', 'd3coldAllowed', 'noMsi']) if (k in o) boolean(o[k], jsonPath(path, k));
+  for (const k of ['brokenParity', 'romEnabled', 'd3coldAllowed', 'noMsi']) if (k in o) boolean(o[k], jsonPath(path, k));
   if ('enables' in o) integer(o.enables, jsonPath(path, 'enables'), -1, MAX_INT);
   if ('resetMethods' in o) {
     const at = jsonPath(path, 'resetMethods');
@@ -301,7 +306,7 @@ export function checkStateShape(v: unknown, fingerprint: string): SavedState {
   if (isRecord(v) && v.version !== STATE_VERSION) {
     fail(jsonPath($, 'version'), `${shown(v.version)} is not ${STATE_VERSION}${v.version === 1 ? ' (written by an older iommufs, which did not keep group numbers: remove the file)' : ''}`);
   }
-  const o = object(v, $, ['version', 'topology', 'driversAutoprobe', 'nextSeq', 'devices', 'groups', 'dynIds', 'mdevs'], ['mdevAutoprobe', 'resourceAlignment', 'platformOverrides', 'power', 'modules', 'drivers']);
+  const o = object(v, $, ['version', 'topology', 'driversAutoprobe', 'nextSeq', 'devices', 'groups', 'dynIds', 'mdevs'], ['mdevAutoprobe', 'resourceAlignment', 'rescans', 'platformOverrides', 'power', 'modules', 'drivers']);
   string(o.topology, jsonPath($, 'topology'), SHA256, 'a sha256 in hex');
   if (o.topology !== fingerprint) fail(jsonPath($, 'topology'), 'it was written for a different topology file');
   boolean(o.driversAutoprobe, jsonPath($, 'driversAutoprobe'));
@@ -319,6 +324,9 @@ export function checkStateShape(v: unknown, fingerprint: string): SavedState {
   if ('resourceAlignment' in o) {
     // resource_alignment_store keeps up to the first newline, less than PAGE_SIZE - 1 bytes.
     string(o.resourceAlignment, jsonPath($, 'resourceAlignment'), /^[^\0\n]{1,4094}$/, 'a resource_alignment (one line, no NUL, not empty)');
+  }
+  if ('rescans' in o) {
+    list(o.rescans, jsonPath($, 'rescans')).forEach((r, i) => list(r, jsonPath(jsonPath($, 'rescans'), i)).forEach((n, k) => string(n, jsonPath(jsonPath(jsonPath($, 'rescans'), i), k), PCI_NAME, 'a PCI device name (0000:00:00.0)')));
   }
   if ('platformOverrides' in o) {
     const at = jsonPath($, 'platformOverrides');

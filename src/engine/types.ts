@@ -41,6 +41,8 @@ export interface PciDevice {
   userEnables: number;
   /** broken_parity_status, as written. */
   brokenParity: boolean;
+  /** `rom` made readable by writing 1 (pci-sysfs.c pdev->rom_attr_enabled). */
+  romEnabled?: boolean;
   /** d3cold_allowed as written; null until then (the default rule applies). */
   d3coldAllowed: boolean | null;
   /** msi_bus written 0: no MSI for future drivers (a bridge: for its subordinate bus). */

@@ -13,6 +13,8 @@ import { withTopologyCaps } from './capabilities/overrides';
 import { MSIX_TABLE_SIZE_BY_ID } from './capabilities/qemu-models';
 import type { Shape } from './capabilities/qemu-models';
 import { CAP, writeStdCap } from './capabilities/standard';
+import { ioWindowRegs, memWindowRegs, prefWindowRegs } from './resources/registers';
+import type { RegisterView } from './resources/view';
 import type { ExpParams, PlacedStdCap } from './capabilities/standard';
 import type { LinkSpec, MsiSpec, PmSpec } from '../topology/model';
 
@@ -91,6 +93,9 @@ export interface ConfigFunction {
   flr?: boolean;
   /** PMCSR D-state (0 = D0, 3 = D3hot: vfio-pci suspends idle devices); default 0. */
   dState?: 0 | 1 | 2 | 3;
+  /** BARs, ROM BAR and bridge windows as firmware assigned them (resources/assign.ts);
+   * absent: all zero and every window closed. */
+  resources?: RegisterView;
 }
 
 export interface CapabilityRef {
@@ -130,17 +135,15 @@ export function buildConfigSpace(f: ConfigFunction): Uint8Array {
     img.u8(0x18, f.primaryBus ?? 0);
     img.u8(0x19, f.secondaryBus ?? 0);
     img.u8(0x1a, f.subordinateBus ?? 0);
-    // No resources are modelled, so every window reads as disabled (base above limit).
-    img.u8(0x1c, 0xf0);
-    img.u8(0x1d, 0x00);
-    img.u16(0x20, 0xfff0);
-    img.u16(0x22, 0x0000);
-    img.u16(0x24, 0xfff1);
-    img.u16(0x26, 0x0001);
+    writeWindows(img, f.resources?.windows);
     // Secondary status mirrors the primary side's legacy 66 MHz / fast back-to-back bits.
     img.u16(0x1e, shape.statusExtra ?? 0);
     // Bridge control: SERR# forwarding on, as firmware leaves every QEMU bridge.
     img.u16(0x3e, 0x0002);
+  }
+  if (f.resources) {
+    f.resources.bars.forEach((v, i) => img.u32(0x10 + 4 * i, v));
+    img.u32(f.headerType === 0 ? 0x30 : 0x38, f.resources.rom);
   }
   const pin = f.interruptPin ?? shape.interruptPin;
   img.u8(0x3c, f.interruptLine ?? 0);
@@ -154,6 +157,21 @@ export function buildConfigSpace(f: ConfigFunction): Uint8Array {
   if (pm && f.dState) img.u16(pm.at + 4, img.get16(pm.at + 4) | f.dState);
   if (f.pcie) writeExtended(img, f, shape, isVf);
   return img.bytes;
+}
+
+/** I/O, memory and prefetchable windows (0x1c-0x2f, 0x30-0x33); a closed one reads base above limit. */
+function writeWindows(img: ConfigImage, w: RegisterView['windows']): void {
+  const io = ioWindowRegs(w?.io);
+  img.u8(0x1c, io.base);
+  img.u8(0x1d, io.limit);
+  const mem = memWindowRegs(w?.mem);
+  img.u16(0x20, mem.base);
+  img.u16(0x22, mem.limit);
+  const pref = prefWindowRegs(w?.pref);
+  img.u16(0x24, pref.base);
+  img.u16(0x26, pref.limit);
+  img.u32(0x28, pref.baseUpper);
+  img.u32(0x2c, pref.limitUpper);
 }
 
 /**
@@ -258,7 +276,7 @@ function writeExtended(img: ConfigImage, f: ConfigFunction, shape: Shape, isVf: 
         if (f.ari) writeAri(img, at, f.ari.nextFunction);
         break;
       case 'sriov':
-        if (f.sriov) writeSriov(img, at, f.sriov);
+        if (f.sriov) writeSriov(img, at, f.sriov, f.resources?.vfBars);
         break;
       case 'pasid':
         writePasid(img, at, f.pasidBits ?? 0);

@@ -1,8 +1,8 @@
 // A PCI device's directory, as drivers/pci/pci-sysfs.c (pci_dev_attrs, pcie_dev_attrs,
 // pci_bridge_attrs, pci_dev_config_attr, reset attrs), drivers/pci/pcie/aer.c,
 // drivers/pci/iov.c and the driver core (drivers/base/core.c, dd.c) lay it out.
-// Entries that come from firmware (firmware_node, resourceN, rom, waiting_for_supplier)
-// are not simulated.
+// Entries that come from ACPI (firmware_node, waiting_for_supplier) are not simulated; the
+// resource files are pci-resources.ts.
 
 import type { Machine } from '../engine/machine';
 import type { PciDevice } from '../engine/types';
@@ -22,6 +22,7 @@ import { powerDir } from './power';
 import { busName, pciBusDir } from './pci-bus';
 import { portServiceEntries } from './port-services';
 import { sriovEntries } from './sriov-attrs';
+import { resourceEntries } from './pci-resources';
 import { mdevChildEntries, mdevParentEntries } from './mdev';
 import { classDeviceEntries } from './class-devices';
 import { localCpusText } from './system';
@@ -56,12 +57,6 @@ export function ueventVars(d: PciDevice, driver: string | null = d.driver): stri
     `MODALIAS=${modalias(d)}`,
   ];
   return lines;
-}
-
-/** pci-sysfs.c resource_show: start, end, flags per resource; 13 lines, 17 for bridges. */
-function resourceText(d: PciDevice): string {
-  const zero = '0x0000000000000000 0x0000000000000000 0x0000000000000000';
-  return Array.from({ length: d.fn.headerType === 1 ? 17 : 13 }, () => zero).join('\n');
 }
 
 function configAttr(m: Machine, d: PciDevice): AttrNode {
@@ -168,7 +163,7 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
       e.push(['reset_method', rwRaw(() => resetMethodText(d, resets), w.resetMethod)]);
     }
     if (isBridge) e.push(['reset_subordinate', wo(w.resetSubordinate)]);
-    e.push(['resource', ro(() => resourceText(d))]);
+    e.push(...resourceEntries(m, d));
     e.push(['revision', ro(() => hex(f.revision, 2))]);
     if (isBridge && f.secondary) {
       e.push(['secondary_bus_number', ro(() => String(f.secondary!.number))]);

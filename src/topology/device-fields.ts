@@ -3,9 +3,10 @@
 
 import type { MdevTypeSpec, PciType, SriovSpec } from './model';
 import { ACS_ALL, ACS_FLAGS, acsBit, parseDeviceKey, parsePciId } from './values';
+import { readBars } from './read-bars';
 import type { At, YamlReader } from './yaml-reader';
 
-export const SRIOV_KEYS = ['total', 'offset', 'stride', 'vf-id', 'vf-driver', 'num'] as const;
+export const SRIOV_KEYS = ['total', 'offset', 'stride', 'vf-id', 'vf-driver', 'num', 'vf-bars'] as const;
 export const MDEV_KEYS = ['type', 'name', 'available', 'device-api'] as const;
 export const SLOT_KEYS = ['bus', 'number', 'chassis', 'hotplug'] as const;
 
@@ -108,9 +109,22 @@ export function readSriov(r: YamlReader, at: At): SriovSpec | undefined {
   if (num !== undefined && total !== undefined && num > total && numAt) {
     r.error(numAt.offset, numAt.path, `num ${num} is above total ${total}`);
   }
+  // The SR-IOV capability has six VF BAR registers (PCIe 6.0 9.3.3.14).
+  const vfBarsAt = m.get('vf-bars');
+  const vfBars = vfBarsAt && readBars(r, vfBarsAt, 6);
   if (total === undefined || offset === undefined || stride === undefined || vfId === undefined || num === undefined) return undefined;
   const pos = r.pos(at.offset);
-  return { total, offset, stride, vfId, ...(vfDriver !== undefined ? { vfDriver } : {}), num, pos, numPos: numAt ? r.pos(numAt.offset) : pos };
+  return {
+    total,
+    offset,
+    stride,
+    vfId,
+    ...(vfDriver !== undefined ? { vfDriver } : {}),
+    num,
+    ...(vfBars ? { vfBars } : {}),
+    pos,
+    numPos: numAt ? r.pos(numAt.offset) : pos,
+  };
 }
 
 export function readMdev(r: YamlReader, at: At): MdevTypeSpec[] {

@@ -61,6 +61,16 @@ export interface PciId {
   device: number;
 }
 
+/** A BAR as `lspci -vvv` describes it: `Region 1: Memory at ... (64-bit, prefetchable) [size=256M]`. */
+export interface BarSpec {
+  /** BAR number 0-5 (0-1 on a bridge); a 64-bit BAR also takes the next number. */
+  index: number;
+  /** Bytes, a power of two. */
+  size: number;
+  kind: 'mem32' | 'mem64' | 'io';
+  prefetch: boolean;
+}
+
 export interface SriovSpec {
   total: number;
   offset: number;
@@ -68,6 +78,8 @@ export interface SriovSpec {
   vfId: PciId;
   vfDriver?: string;
   num: number;
+  /** The SR-IOV capability's VF BARs (one VF's size each); default by class. */
+  vfBars?: BarSpec[];
   /** Where the `sriov` mapping and its `num` (or the mapping, when num is left out) are written. */
   pos: SourcePos;
   numPos: SourcePos;
@@ -149,6 +161,10 @@ export interface DeviceSpec {
   mdev: MdevTypeSpec[];
   numaNode: number;
   label?: string;
+  /** BARs as the topology gives them (`bars`); default: the QEMU model's or the class's. */
+  bars?: BarSpec[];
+  /** Expansion ROM size in bytes, 0 for none (`rom`); default as for `bars`. */
+  rom?: number;
   pos: SourcePos;
   /** The YAML path for messages, e.g. `pci[0].devices."01.0"`. */
   path: string;

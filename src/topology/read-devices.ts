@@ -14,6 +14,7 @@ import {
   readSriov,
 } from './device-fields';
 import { readLink, readMsi, readMsix, readPm } from './hardware-fields';
+import { readBars, readRom } from './read-bars';
 import { MAX_PASID_BITS } from './read-iommus';
 import { hex2, parseDeviceKey, parsePciId } from './values';
 import type { At, MapView, YamlReader } from './yaml-reader';
@@ -43,6 +44,8 @@ export const DEVICE_KEYS = [
   'msi',
   'msix',
   'pm',
+  'bars',
+  'rom',
 ] as const;
 
 /** What a bus is, as far as the devices on it are concerned. */
@@ -196,6 +199,13 @@ function readDevice(r: YamlReader, key: string, keyOffset: number, at: At, devfn
   const labelAt = m.get('label');
   const label = labelAt && r.string(labelAt);
   if (label !== undefined) dev.label = label;
+  // A type 1 header has two BAR registers, a type 0 header six (PCI-to-PCI Bridge 1.2 3.2).
+  const barsAt = m.get('bars');
+  const bars = barsAt && readBars(r, barsAt, info.bridge ? 2 : 6);
+  if (bars) dev.bars = bars;
+  const romAt = m.get('rom');
+  const rom = romAt && readRom(r, romAt);
+  if (rom !== undefined) dev.rom = rom;
 
   readModelFields(r, m, dev);
 

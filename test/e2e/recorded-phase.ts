@@ -8,10 +8,11 @@
 import { q, sh } from './harness';
 import type { RecordedPhase } from '../helpers/reference';
 
-/** Entries that come from ACPI or the firmware's resource assignment, not from the kernel's rules. */
-const FIRMWARE_ENTRY = /^(firmware_node|resource\d+(_wc)?|rom|waiting_for_supplier)$/;
-/** Attribute values that are the firmware's (addresses, IRQ routing, CPU masks). */
-const FIRMWARE_VALUE = new Set(['irq', 'resource', 'local_cpus', 'local_cpulist', 'waiting_for_supplier']);
+/** Entries that come from ACPI, not from the kernel's rules. (resourceN, resourceN_wc and
+ * rom are compared: the assignment reproduces SeaBIOS's, pci/resources/assign.ts.) */
+const FIRMWARE_ENTRY = /^(firmware_node|waiting_for_supplier)$/;
+/** Attribute values that are the firmware's (IRQ routing, CPU masks); `resource` is compared. */
+const FIRMWARE_VALUE = new Set(['irq', 'local_cpus', 'local_cpulist', 'waiting_for_supplier']);
 
 interface Entry {
   perms: string;

@@ -150,11 +150,12 @@ describe('iommufs export', () => {
         assert.ok(ours.stdout.split('\n').length > 1000);
         assert.equal(exported.stdout, ours.stdout);
         // The content of every readable attribute (write-only ones refuse reads on the mount,
-        // EACCES as in sysfs, and are empty in the export; so is power/autosuspend_delay_ms,
-        // whose read is EIO on the mount as in sysfs, checked below; the events file reads
-        // like trace_pipe on the mount, waiting for the next event, and is empty in the export).
+        // EACCES as in sysfs, and are empty in the export; so are power/autosuspend_delay_ms
+        // and the BAR files, whose reads fail on the mount as in sysfs, checked below; `rom`
+        // too, EINVAL until enabled; the events file reads like trace_pipe on the mount,
+        // waiting for the next event, and is empty in the export).
         const contents = (root: string): string =>
-          `cd ${q(root)} && find . -type f -perm -u=r ! -name autosuspend_delay_ms ! -path ./kernel/debug/iommufs/events -print0 | LC_ALL=C sort -z | xargs -0 md5sum`;
+          `cd ${q(root)} && find . -type f -perm -u=r ! -name autosuspend_delay_ms ! -name 'resource[0-9]*' ! -name rom ! -path ./kernel/debug/iommufs/events -print0 | LC_ALL=C sort -z | xargs -0 md5sum`;
         const [oursC, exportedC] = await Promise.all([sh(contents(mnt), { timeoutMs: 60_000 }), sh(contents(target), { timeoutMs: 60_000 })]);
         assert.equal(oursC.code, 0, oursC.stderr);
         assert.equal(oursC.stderr, '');
@@ -163,6 +164,9 @@ describe('iommufs export', () => {
         const eio = await sh(`cat ${q(mnt)}/bus/pci/devices/0000:01:00.0/power/autosuspend_delay_ms; cat ${q(target)}/bus/pci/devices/0000:01:00.0/power/autosuspend_delay_ms | wc -c`);
         assert.match(eio.stderr, /Input\/output error/);
         assert.equal(eio.stdout, '0\n');
+        const bar = await sh(`cat ${q(mnt)}/bus/pci/devices/0000:01:00.0/resource0; cat ${q(target)}/bus/pci/devices/0000:01:00.0/resource0 | wc -c`);
+        assert.match(bar.stderr, /Input\/output error/);
+        assert.equal(bar.stdout, '0\n');
       });
       // A write-only attribute is an empty file with its mode; a readable one holds its text.
       const wo = await sh(`stat -c '%a %s' ${q(target)}/bus/pci/rescan ${q(target)}/bus/pci/devices/0000:01:00.0/power/autosuspend_delay_ms; cat ${q(target)}/bus/pci/devices/0000:01:00.0/vendor`);

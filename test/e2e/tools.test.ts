@@ -196,6 +196,16 @@ for (const name of MACHINES) {
       });
     }
 
+    // The firmware's assignment (pci/resources/assign.ts reproduces SeaBIOS and Linux on
+    // these machines): every Region, Expansion ROM and bridge window line, device by device.
+    it('lspci -vvv: Region, Expansion ROM and bridge window lines equal the recording\'s', async () => {
+      const { theirs, ours } = await lspciBoth(m, ['-vvv']);
+      const resourceLines = (text: string): string[] =>
+        text.split('\n').filter((l) => /^[0-9a-f]{2}:|^\t+(Region \d|Expansion ROM|I\/O behind bridge|Memory behind bridge|Prefetchable memory behind bridge)/.test(l)).map((l) => l.replace(/ \(prog-if.*$/, ''));
+      assert.ok(resourceLines(theirs).some((l) => /Region 0: Memory at/.test(l)));
+      assert.deepEqual(lineDiff(resourceLines(theirs).join('\n'), resourceLines(ours).join('\n')), []);
+    });
+
     it('lspci -nn: every device with its recorded vendor:device and class', async () => {
       const { ours } = await lspciBoth(m, ['-nn']);
       const problems: string[] = [];

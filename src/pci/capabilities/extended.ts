@@ -79,7 +79,8 @@ export function writeAri(img: ConfigImage, at: number, nextFunction: number): vo
   img.u16(at + 4, (nextFunction & 0xff) << 8);
 }
 
-export function writeSriov(img: ConfigImage, at: number, s: SriovRegs): void {
+/** `vfBars`: the six VF BAR registers (+0x24), as firmware or Linux assigned them. */
+export function writeSriov(img: ConfigImage, at: number, s: SriovRegs, vfBars: number[] = []): void {
   img.extCap(at, EXT_CAP.SRIOV);
   // +8 control: b0 VF Enable, b3 VF Memory Space Enable (set together by sriov_enable),
   // b4 ARI Capable Hierarchy (set by sriov_init when the bus forwards ARI).
@@ -93,6 +94,7 @@ export function writeSriov(img: ConfigImage, at: number, s: SriovRegs): void {
   // +0x1c supported page sizes (4K, 8K, 64K, 256K, 1M, 4M as QEMU offers), +0x20 system page size 4K.
   img.u32(at + 0x1c, 0x553);
   img.u32(at + 0x20, 0x1);
+  vfBars.forEach((v, i) => img.u32(at + 0x24 + 4 * i, v));
 }
 
 export function writePasid(img: ConfigImage, at: number, bits: number): void {

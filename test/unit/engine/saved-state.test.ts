@@ -39,6 +39,16 @@ function groupOf(m: Machine, name: string): number | undefined {
 }
 
 describe('saved state: directed round trips', () => {
+  it('a root port removed and rescanned keeps the resources Linux gave it afresh', () => {
+    const text = readFileSync(join(TOPOLOGIES, 'qemu-writes.yaml'), 'utf8');
+    const m = bootText(text);
+    const before = read(m, 'bus/pci/devices/0000:00:05.1/resource');
+    write(m, 'bus/pci/devices/0000:00:05.1/remove', '1\n');
+    write(m, 'bus/pci/rescan', '1\n');
+    assert.notEqual(read(m, 'bus/pci/devices/0000:00:05.1/resource'), before);
+    assertSameTree(m, restart(m, text), 'after remove and rescan');
+  });
+
   it('a removed VF stays removed, sriov_numvfs still counts it', () => {
     const m = bootText(SRIOV);
     write(m, 'bus/pci/drivers/nvme/bind', '0000:01:00.0\n');

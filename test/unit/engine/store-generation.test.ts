@@ -74,6 +74,8 @@ function attempts(m: Machine, path: string, name: string, shown: string | undefi
       return [fixed('1\n')];
     case 'resource_alignment':
       return [fixed('20@0000:00:02.0\n')];
+    case 'rom':
+      return [fixed('1\n')];
     case 'broken_parity_status':
     case 'd3cold_allowed':
     case 'msi_bus':

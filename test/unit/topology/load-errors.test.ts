@@ -43,6 +43,40 @@ const cases: { rule: string; yaml: string[]; expect: string[] }[] = [
     ],
   },
   {
+    rule: 'a BAR size that is not a power of two',
+    yaml: bus(`"02.0": { ${NIC}, bars: { 0: 3M mem32 } }`),
+    expect: ['x.yaml:4:60: pci[0].devices."02.0".bars."0": size 3M is not a power of two (a BAR decodes a power-of-two range)'],
+  },
+  {
+    rule: 'a 64-bit BAR on the last BAR register',
+    yaml: bus(`"02.0": { ${NIC}, bars: { 5: 16K mem64 } }`),
+    expect: ['x.yaml:4:60: pci[0].devices."02.0".bars."5": a 64-bit BAR takes two registers, so BAR 5, the last, cannot be one'],
+  },
+  {
+    rule: 'a BAR given where a 64-bit BAR has its upper half',
+    yaml: bus(`"02.0": { ${NIC}, bars: { 0: 16K mem64, 1: 4K mem32 } }`),
+    expect: ['x.yaml:4:74: pci[0].devices."02.0".bars."1": BAR 1 is the upper half of 64-bit BAR 0'],
+  },
+  {
+    rule: 'BAR words: unknown kind, prefetchable I/O, I/O above 256 bytes',
+    yaml: bus(`"02.0": { ${NIC}, bars: { 0: 16K mem, 2: 32 io prefetchable, 4: 1K io } }`),
+    expect: [
+      'x.yaml:4:60: pci[0].devices."02.0".bars."0": "16K mem" is not a BAR: write "<size> <mem32|mem64|io> [prefetchable]", e.g. "256M mem64 prefetchable" or "128 io"',
+      'x.yaml:4:72: pci[0].devices."02.0".bars."2": an I/O BAR cannot be prefetchable (the bit exists only in memory BARs)',
+      'x.yaml:4:95: pci[0].devices."02.0".bars."4": an I/O BAR is 4 to 256 bytes, not 1K',
+    ],
+  },
+  {
+    rule: 'a bridge has BARs 0 and 1 only',
+    yaml: bus('"01.0": { id: 8086:1901, type: root-port, bars: { 2: 4K mem32 } }'),
+    expect: ['x.yaml:4:57: pci[0].devices."01.0".bars."2": BAR 2 does not exist: this header has BARs 0-1 (the expansion ROM is "rom")'],
+  },
+  {
+    rule: 'a ROM size out of range',
+    yaml: bus(`"02.0": { ${NIC}, rom: 1K }`),
+    expect: ['x.yaml:4:54: pci[0].devices."02.0".rom: a ROM is 2K to 16M, not 1K'],
+  },
+  {
     rule: 'duplicate keys',
     yaml: ['version: 1', 'version: 1'],
     expect: ['x.yaml:2:1: version: duplicate key "version" (first at line 1)'],
