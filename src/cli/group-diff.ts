@@ -80,13 +80,13 @@ export function isIsolated(d: Device): boolean | null {
   return g.devices.every((o) => o === d || (d.kind === 'pci' && o.kind === 'pci' && (sameCard(o, d) || isUpstreamOf(o, d))));
 }
 
-function stateOf(d: Device): DeviceState {
+function stateOf(m: Machine, d: Device): DeviceState {
   return {
     name: d.name,
     group: d.group?.id ?? null,
     shared_with: d.group ? memberNames(d.group).filter((n) => n !== d.name) : [],
     isolated: isIsolated(d),
-    reasons: groupReasons(d),
+    reasons: groupReasons(m, d),
   };
 }
 
@@ -110,7 +110,7 @@ export function diffGroups(before: Machine, after: Machine, key: DeviceKey): Gro
       continue;
     }
     if (da.name !== db.name) out.moved.push({ before: db.name, after: da.name });
-    const change = { device: da.name, before: stateOf(db), after: stateOf(da) };
+    const change = { device: da.name, before: stateOf(before, db), after: stateOf(after, da) };
     if (change.before.isolated === false && change.after.isolated === true) out.became_isolated.push(change);
     else if (change.before.isolated === true && change.after.isolated === false) out.lost_isolation.push(change);
     else if (others(db) !== others(da)) out.regrouped.push(change);

@@ -4,6 +4,8 @@
 // vfio-dev/vfio0, nvme/nvme0). Numbers come from the kernel's allocators, lowest free first.
 
 import { CAP_ID, findCap } from '../pci/config-read';
+import { interruptCapability } from '../pci/config-space';
+import { configInputFor } from './config';
 import type { PciFunction } from '../pci/enumerate';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
 import { CLASS_DEVICE_NAMING } from './driver-traits';
@@ -43,6 +45,8 @@ interface DeviceEffects {
   classDevices: ClassDevice[];
 }
 
+const NONE: never[] = [];
+
 /** Legacy IOAPIC interrupts 0-23 come first on x86 (arch/x86/kernel/apic/io_apic.c gsi_top). */
 const FIRST_DYNAMIC_IRQ = 24;
 function reserved(n: number): IdAllocator {
@@ -52,7 +56,8 @@ function reserved(n: number): IdAllocator {
 }
 
 export class DriverEffectsRegistry {
-  private state = new WeakMap<PciDevice, DeviceEffects>();
+  /** A Map: removed() takes a device out, and WeakMaps of many keys slow the collector. */
+  private state = new Map<PciDevice, DeviceEffects>();
   private readonly names = new Map<ClassDeviceKind, IdAllocator>();
   private irqAllocator: IdAllocator | undefined;
 
@@ -61,7 +66,9 @@ export class DriverEffectsRegistry {
   private of(d: PciDevice): DeviceEffects {
     let s = this.state.get(d);
     if (!s) {
-      s = { dmaMaskBits: 32, powerKnown: false, wakeupCapable: false, wakeup: null, vectors: [], classDevices: [] };
+      // Every device below a PME-capable port gets a record: the empty lists are shared
+      // until a driver fills them (bound makes new ones).
+      s = { dmaMaskBits: 32, powerKnown: false, wakeupCapable: false, wakeup: null, vectors: NONE, classDevices: NONE };
       this.state.set(d, s);
     }
     return s;
@@ -104,16 +111,14 @@ export class DriverEffectsRegistry {
     if (t.enablesDevice || t.idleD3hot) s.powerKnown = true;
     if (t.matchesPorts && (d.fn.pcieType === PCI_EXP_TYPE.ROOT_PORT || d.fn.pcieType === PCI_EXP_TYPE.RC_EC)) this.markWakeupCapable(d.fn);
     if (t.msiVectors > 0) {
-      const cfg = this.m.configBytes(d);
-      const msix = findCap(cfg, CAP_ID.MSIX);
-      const kind = msix !== undefined ? 'msix' : findCap(cfg, CAP_ID.MSI) !== undefined ? 'msi' : null;
+      const { kind, tableSize } = interruptCapability(configInputFor(this.m, d));
       // A driver gets at most the MSI-X table's entries (pci_msix_vec_count); plain MSI gives
       // one vector here (multiple-message MSI is not modelled).
-      const tableSize = msix === undefined ? 0 : ((cfg[msix + 2]! | (cfg[msix + 3]! << 8)) & 0x7ff) + 1;
       const n = kind === 'msix' ? Math.min(t.msiVectors, tableSize) : kind === 'msi' ? 1 : 0;
+      if (n > 0) s.vectors = [...s.vectors];
       for (let i = 0; i < n; i++) s.vectors.push({ irq: this.irqs().alloc(), kind: kind! });
     }
-    for (const kind of t.classDevices) s.classDevices.push(this.newClassDevice(kind));
+    if (t.classDevices.length > 0) s.classDevices = [...s.classDevices, ...t.classDevices.map((kind) => this.newClassDevice(kind))];
     // device_wakeup_enable fails on a device that is not wakeup-capable.
     if (t.wakeupSource && s.wakeupCapable && s.wakeup === null) {
       s.wakeup = this.newClassDevice('wakeup');
@@ -130,7 +135,7 @@ export class DriverEffectsRegistry {
   /** A state file without saved effects: those of the drivers bound now, made again in add
    * order. */
   rebuild(): void {
-    this.state = new WeakMap();
+    this.state = new Map();
     this.names.clear();
     this.irqAllocator = undefined;
     for (const d of this.m.pciDevicesInOrder()) if (d.driver !== null) this.bound(d);
@@ -153,7 +158,7 @@ export class DriverEffectsRegistry {
   /** Puts saved effects back as served; the allocators then hold exactly the numbers in use.
    * Throws a message naming a number two devices claim. */
   restore(saved: ReadonlyMap<PciDevice, SavedEffects>): void {
-    this.state = new WeakMap();
+    this.state = new Map();
     this.names.clear();
     this.irqAllocator = undefined;
     const irqs = new Set<number>();

@@ -33,8 +33,8 @@ function quirkLines(d: Device): string[] {
 }
 
 /** The reasons `explain` gives under "Why:" for a device: its quirks, then each grouping step. */
-export function groupReasons(d: Device): string[] {
-  return [...quirkLines(d), ...d.steps.map((s) => s.text)];
+export function groupReasons(m: Machine, d: Device): string[] {
+  return [...quirkLines(d), ...m.groupSteps(d).map((s) => s.text)];
 }
 
 export function explainDevice(m: Machine, name: string): string | undefined {
@@ -54,12 +54,12 @@ export function explainDevice(m: Machine, name: string): string | undefined {
     out.push(`IOMMU group ${g.id} (type ${g.defaultType})${others.length ? ` shared with ${others.join(' ')}` : ', alone: the device can be assigned by itself'}.`);
   }
   out.push('Why:');
-  for (const line of groupReasons(d)) out.push(`  - ${line}`);
+  for (const line of groupReasons(m, d)) out.push(`  - ${line}`);
   if (g && g.devices.length > 1) {
     out.push('How the other members joined:');
     for (const other of g.devices) {
       if (other === d) continue;
-      const why = other.steps.filter((s) => s.joined || s.kind === 'acs' || s.kind === 'alias');
+      const why = m.groupSteps(other).filter((s) => s.joined || s.kind === 'acs' || s.kind === 'alias');
       out.push(`  ${other.name}: ${why.map((s) => s.text).join('; ') || 'created the group'}`);
     }
   }

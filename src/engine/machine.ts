@@ -5,7 +5,7 @@
 import { enabledAcsCtrl } from '../pci/acs';
 import type { AcsContext } from '../pci/acs';
 import { enumerate } from '../pci/enumerate';
-import type { PciFunction, PciTopology } from '../pci/enumerate';
+import type { PciBus, PciFunction, PciTopology } from '../pci/enumerate';
 import { dmaAliasQuirks } from '../pci/quirks/dma-alias-quirks';
 import { matchesDeviceList } from '../pci/device-match';
 import type { Topology } from '../topology/model';
@@ -17,7 +17,8 @@ import { pciDeviceGroup } from './pci-device-group';
 import { platformDeviceGroup } from './platform-device-group';
 import { deviceRegions, formatRegion, mergeRegions } from './reserved-regions';
 import { bootDriverFor } from './boot-drivers';
-import type { Device, IommuGroup, IommuUnit, MdevDevice, PciDevice, PlatformDevice } from './types';
+import type { GroupingContext } from './pci-device-group';
+import type { Device, GroupStep, IommuGroup, IommuUnit, MdevDevice, PciDevice, PlatformDevice } from './types';
 import { MdevRegistry } from './mdev';
 import { buildDrivers, driverMatches, probeKeeps } from './drivers';
 import { DomainRegistry } from './domains';
@@ -46,7 +47,9 @@ export class Machine {
   /** Present devices by name, in the order they were added. */
   readonly devices = new Map<string, Device>();
   readonly warnings: string[] = [];
-  private readonly byFunction = new WeakMap<PciFunction, PciDevice>();
+  /** A Map, not a WeakMap: a device leaves it when it leaves the machine, and a WeakMap of
+   * 100,000 keys costs the garbage collector more than the whole grouping. */
+  private readonly byFunction = new Map<PciFunction, PciDevice>();
   private readonly ids = new IdAllocator();
   private seq = 0;
   /** The add sequence number after boot: devices with a lower one have been there since. */
@@ -107,7 +110,13 @@ export class Machine {
     const pciDevices = m.pci.addOrder.map((f) => m.createPciDevice(f));
     // Platform devices are probed by the IOMMU before PCI (bus_iommu_probe order).
     for (const d of m.devices.values()) if (d.kind === 'platform') m.probePlatform(d);
-    for (const d of pciDevices) m.probePci(d);
+    // Grouped without steps: `explain` asks for them (groupSteps), rarely, and making them for
+    // every device was most of the grouping's time and memory.
+    pciDevices.forEach((d, i) => {
+      d.bootIndex = i;
+      d.steps = null;
+      m.groupPci(d, m.groupingNow());
+    });
     for (const d of pciDevices) if (d.driver !== null) m.driverProbed(d);
     m.modules.afterBoot();
     // VFs enabled at start (topology sriov.num): the PF driver enabled them as it probed.
@@ -137,8 +146,9 @@ export class Machine {
       onRootBus: f.bus.parent === null,
       parentIsPcieNonPcieBridge: parentIsPcieButNotPciBridge(f),
     });
-    const mask = new Set<number>(quirks.aliasDevfns);
-    if (!f.physfn) for (const a of f.spec.dmaAlias) mask.add(a);
+    // Most devices have no alias: they share one empty mask and one empty quirk list.
+    const aliases = f.physfn ? quirks.aliasDevfns : [...quirks.aliasDevfns, ...f.spec.dmaAlias];
+    const mask = aliases.length === 0 ? NO_ALIASES : new Set<number>(aliases);
     const unit = coveringUnit(this.units, f);
     const dev: PciDevice = {
       kind: 'pci',
@@ -149,7 +159,7 @@ export class Machine {
       dmaAliasMask: mask,
       pcieBridgeAlias: quirks.pcieBridgeAlias,
       bridgeXlateRoot: quirks.bridgeXlateRoot,
-      aliasQuirks: quirks.applied.map((q) => q.quirk),
+      aliasQuirks: quirks.applied.length === 0 ? NO_QUIRKS : quirks.applied.map((q) => q.quirk),
       acsCtrl: enabledAcsCtrl(f.acsCap, {
         requested: this.units.some((u) => u.active),
         noats: boot.noats,
@@ -166,13 +176,15 @@ export class Machine {
       sriovAutoprobe: true,
       numaNode: f.spec.numaNode,
       steps: [],
+      bootIndex: -1,
     };
     this.byFunction.set(f, dev);
     this.devices.set(dev.name, dev);
     const parent = parentPath(f.sysfsPath);
     const siblings = this.children.get(parent) ?? [];
     siblings.push(dev);
-    siblings.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const before = siblings[siblings.length - 2];
+    if (before !== undefined && before.name > dev.name) siblings.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     this.children.set(parent, siblings);
     // device_add: KOBJ_ADD, before any driver probes it.
     this.changes.note({ device: dev, events: uevent('add', dev) });
@@ -181,6 +193,7 @@ export class Machine {
 
   /** Takes a PCI device off the machine: out of its group, its driver released. */
   destroyPciDevice(dev: PciDevice): void {
+    if (dev.bootIndex >= 0) this.keepBootStepsBelow(dev.fn.bus);
     if (dev.driver !== null) this.detachDriver(dev);
     this.driverEffects.removed(dev);
     this.mdev.parentGone(dev);
@@ -275,8 +288,8 @@ export class Machine {
   /** The driver in d.driver has probed: what it sets up, and the registers it wrote. */
   private driverProbed(d: PciDevice): void {
     this.driverEffects.bound(d);
-    // bound() read the image to find the MSI capabilities; at boot no change is noted between
-    // then and the next read, so the image made before the vectors existed must go.
+    // At boot no change is noted between a probe and the next read, so an image made before
+    // the vectors existed must go.
     this.config.delete(d);
     const traits = this.driverEffects.traitsOf(d);
     if (traits) this.driverWroteConfig(d, traits);
@@ -373,7 +386,11 @@ export class Machine {
     }
     const bytes = buildConfigSpace(input);
     for (const [at, v] of this.configWrites.get(d) ?? []) bytes[at] = v;
+    this.config.delete(d);
     this.config.set(d, { generation: this.generation, key, bytes });
+    // The images made last are kept: a walk reads every device's (4 KiB each), and one made
+    // again from the same input is the same image, written bytes laid over it.
+    if (this.config.size > CONFIG_IMAGES_KEPT) this.config.delete(this.config.keys().next().value as PciDevice);
     return bytes;
   }
 
@@ -410,15 +427,55 @@ export class Machine {
     return dev;
   }
 
-  /** iommu_probe_device for a PCI device: find or make its group and join it. */
+  /** iommu_probe_device for a PCI device: find or make its group and join it, with its steps. */
   probePci(dev: PciDevice): void {
-    if (!dev.unit) {
-      dev.steps = [{ kind: 'new', text: 'no IOMMU translates this device: it has no group' }];
-      return;
+    const steps: GroupStep[] = [];
+    dev.steps = steps;
+    this.groupPci(dev, { ...this.groupingNow(), steps });
+  }
+
+  private groupPci(dev: PciDevice, ctx: GroupingContext): void {
+    const join = decidePciGroup(dev, ctx);
+    if (join !== undefined) this.joinGroup(dev, join ?? this.newGroup(dev.unit!));
+  }
+
+  /** The machine as it is, for pci_device_group. */
+  private groupingNow(): GroupingContext {
+    return { acs: this.acs, deviceOf: (f) => this.byFunction.get(f), groupOf: (d) => d.group, order: (d) => d.seq };
+  }
+
+  /** Why the device sits in its group, as `explain` gives it: the steps its grouping took.
+   * A device grouped at boot is grouped again with a recorder against the machine as it was
+   * then: the devices of boot's probe loop are there, those before it in the loop grouped. A
+   * removal changes what that replay would see, so it makes the steps it could change first
+   * (destroyPciDevice → keepBootStepsBelow). */
+  groupSteps(d: Device): readonly GroupStep[] {
+    if (d.kind !== 'pci') return d.steps;
+    if (d.steps !== null) return d.steps;
+    const steps: GroupStep[] = [];
+    const at = d.bootIndex;
+    decidePciGroup(d, {
+      acs: this.acs,
+      deviceOf: (f) => {
+        const x = this.byFunction.get(f);
+        return x !== undefined && x.bootIndex >= 0 ? x : undefined;
+      },
+      groupOf: (x) => (x.bootIndex < at && x.unit !== null ? GROUPED_BEFORE : null),
+      order: (x) => x.bootIndex,
+      steps,
+    });
+    d.steps = steps;
+    return steps;
+  }
+
+  /** A device's grouping looks at its own bus and the buses above it: before a boot device
+   * leaves, the boot devices whose replay would look at it get their steps made. */
+  private keepBootStepsBelow(bus: PciBus): void {
+    for (const f of bus.devices) {
+      const d = this.byFunction.get(f);
+      if (d?.steps === null) this.groupSteps(d);
+      if (f.secondary) this.keepBootStepsBelow(f.secondary);
     }
-    const decision = pciDeviceGroup(dev, { acs: this.acs, deviceOf: (f) => this.byFunction.get(f) });
-    dev.steps = decision.steps;
-    this.joinGroup(dev, decision.join ?? this.newGroup(dev.unit));
   }
 
   private probePlatform(dev: PlatformDevice): void {
@@ -509,10 +566,13 @@ export class Machine {
   regroupInAddOrder(): void {
     this.dropGroups([]);
     const all = [...this.devices.values()].sort((a, b) => a.seq - b.seq);
-    const steps = new Map(all.map((d) => [d, d.steps]));
-    for (const d of all) if (d.kind === 'platform') this.probePlatform(d);
-    for (const d of all) if (d.kind === 'pci') this.probePci(d);
-    for (const [d, s] of steps) d.steps = s;
+    for (const d of all) {
+      if (d.kind !== 'platform') continue;
+      const steps = d.steps;
+      this.probePlatform(d);
+      d.steps = steps;
+    }
+    for (const d of all) if (d.kind === 'pci') this.groupPci(d, this.groupingNow());
   }
 
   /**
@@ -562,6 +622,25 @@ export class Machine {
 export function memberNames(g: IommuGroup): string[] {
   return g.devices.map((d) => d.name).sort();
 }
+
+/** iommu_probe_device: a device no IOMMU translates is not probed and gets no group
+ * (undefined); otherwise pci_device_group's answer. */
+function decidePciGroup(dev: PciDevice, ctx: GroupingContext): IommuGroup | null | undefined {
+  if (!dev.unit) {
+    ctx.steps?.push({ kind: 'new', text: 'no IOMMU translates this device: it has no group' });
+    return undefined;
+  }
+  return pciDeviceGroup(dev, ctx);
+}
+
+const CONFIG_IMAGES_KEPT = 1024;
+
+const NO_ALIASES: ReadonlySet<number> = new Set();
+const NO_QUIRKS: readonly string[] = [];
+
+/** What a replay of boot's grouping is told of a device grouped before: that it had a group
+ * (which one does not change the steps). */
+const GROUPED_BEFORE: IommuGroup = { id: -1, kind: 'iommu', unit: null, devices: [], defaultType: 'unknown' };
 
 function parentIsPcieButNotPciBridge(f: PciFunction): boolean {
   const parent = f.bus.bridge;

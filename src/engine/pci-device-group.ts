@@ -1,7 +1,8 @@
 // Which group a PCI device joins: drivers/iommu/iommu.c pci_device_group() with its helpers
 // get_pci_alias_or_group, get_pci_alias_group and get_pci_function_alias_group, over the DMA
-// alias walk of drivers/pci/search.c pci_for_each_dma_alias. Every decision is recorded as a
-// step so that `explain` can say why.
+// alias walk of drivers/pci/search.c pci_for_each_dma_alias. Given a recorder, every decision
+// is recorded as a step so that `explain` can say why; without one nothing is built (boot
+// groups without it and `explain` runs the same code again with one: Machine.groupSteps).
 
 import { firstAcsFailureOnPath, pciAcsEnabled, REQ_ACS_FLAGS } from '../pci/acs';
 import type { AcsContext } from '../pci/acs';
@@ -14,17 +15,17 @@ export interface GroupingContext {
   acs: AcsContext;
   /** The engine's device for a function present on the bus (grouped or not yet). */
   deviceOf(f: PciFunction): PciDevice | undefined;
-}
-
-export interface GroupDecision {
-  /** The group to join, or null when a new group must be allocated. */
-  join: IommuGroup | null;
-  steps: GroupStep[];
+  /** The group a device is in (null: none yet). */
+  groupOf(d: PciDevice): IommuGroup | null;
+  /** The device's place in the bus's device list (the order Linux added them). */
+  order(d: PciDevice): number;
+  /** Where the steps go; without it no step is built. */
+  steps?: GroupStep[];
 }
 
 interface AliasHop {
   owner: PciFunction;
-  why: string;
+  why(): string;
 }
 
 /** The devices whose requester ID the IOMMU sees for `f`, nearest first (search.c). */
@@ -41,32 +42,32 @@ function dmaAliasOwners(dev: PciDevice, ctx: GroupingContext): AliasHop[] {
     if (bdev?.bridgeXlateRoot) break;
     if (b.pcie) {
       if (b.pcieType === PCI_EXP_TYPE.PCI_BRIDGE) {
-        hops.push({ owner: b, why: `${b.name} is a PCIe-to-PCI bridge: it issues DMA for everything below it with its own requester ID` });
+        hops.push({ owner: b, why: () => `${b.name} is a PCIe-to-PCI bridge: it issues DMA for everything below it with its own requester ID` });
       } else if (b.pcieType === PCI_EXP_TYPE.PCIE_BRIDGE) {
-        hops.push({ owner: b, why: `${b.name} is a PCI-to-PCIe bridge and takes ownership of the transactions it forwards` });
+        hops.push({ owner: b, why: () => `${b.name} is a PCI-to-PCIe bridge and takes ownership of the transactions it forwards` });
       }
     } else {
-      hops.push({ owner: b, why: `${b.name} is a conventional PCI bridge: devices below it cannot be told apart from it` });
+      hops.push({ owner: b, why: () => `${b.name} is a conventional PCI bridge: devices below it cannot be told apart from it` });
     }
     bus = bus.parent;
   }
   return hops;
 }
 
-export function pciDeviceGroup(dev: PciDevice, ctx: GroupingContext): GroupDecision {
-  const steps: GroupStep[] = [];
-  const join = (g: IommuGroup, step: GroupStep): GroupDecision => {
-    steps.push(step);
-    return { join: g, steps };
-  };
-
+/** The group `dev` joins, or null when a new group must be allocated. */
+export function pciDeviceGroup(dev: PciDevice, ctx: GroupingContext): IommuGroup | null {
+  const steps = ctx.steps;
   // (1) DMA alias walk: the last device reached becomes the anchor for what follows.
   let anchor: PciFunction = dev.fn;
   for (const hop of dmaAliasOwners(dev, ctx)) {
     anchor = hop.owner;
     const owner = ctx.deviceOf(hop.owner);
-    steps.push({ kind: 'alias', text: hop.why });
-    if (owner?.group) return join(owner.group, { kind: 'alias', text: `joins the group of ${hop.owner.name}`, joined: hop.owner.name });
+    steps?.push({ kind: 'alias', text: hop.why() });
+    const g = owner ? ctx.groupOf(owner) : null;
+    if (g) {
+      steps?.push({ kind: 'alias', text: `joins the group of ${hop.owner.name}`, joined: hop.owner.name });
+      return g;
+    }
   }
 
   // (2) Walk up to the first bridge whose whole path to the root has ACS.
@@ -79,20 +80,26 @@ export function pciDeviceGroup(dev: PciDevice, ctx: GroupingContext): GroupDecis
     }
     const failing = firstAcsFailureOnPath(b, REQ_ACS_FLAGS, ctx.acs);
     if (!failing) {
-      steps.push({ kind: 'acs', text: `${b.name} and every bridge above it isolate with ACS (${describeAcs(b, ctx)})` });
+      steps?.push({ kind: 'acs', text: `${b.name} and every bridge above it isolate with ACS (${describeAcs(b, ctx)})` });
       break;
     }
-    const verdict = pciAcsEnabled(failing, REQ_ACS_FLAGS, ctx.acs);
-    steps.push({
-      kind: 'acs',
-      text:
-        failing === b
-          ? `${b.name} does not isolate its downstream devices: ${verdict.why}`
-          : `${b.name} sits below ${failing.name}, which does not isolate: ${verdict.why}`,
-    });
+    if (steps) {
+      const verdict = pciAcsEnabled(failing, REQ_ACS_FLAGS, ctx.acs);
+      steps.push({
+        kind: 'acs',
+        text:
+          failing === b
+            ? `${b.name} does not isolate its downstream devices: ${verdict.why}`
+            : `${b.name} sits below ${failing.name}, which does not isolate: ${verdict.why}`,
+      });
+    }
     anchor = b;
     const bdev = ctx.deviceOf(b);
-    if (bdev?.group) return join(bdev.group, { kind: 'acs', text: `joins the group of ${b.name}`, joined: b.name });
+    const g = bdev ? ctx.groupOf(bdev) : null;
+    if (g) {
+      steps?.push({ kind: 'acs', text: `joins the group of ${b.name}`, joined: b.name });
+      return g;
+    }
     bus = bus.parent;
   }
 
@@ -100,19 +107,20 @@ export function pciDeviceGroup(dev: PciDevice, ctx: GroupingContext): GroupDecis
   const anchorDev = ctx.deviceOf(anchor);
   if (anchorDev) {
     const seen = new Set<number>();
-    const viaAlias = aliasGroup(anchorDev, seen, ctx, steps);
-    if (viaAlias) return { join: viaAlias, steps };
-    const viaSlot = slotGroup(anchorDev, seen, ctx, steps);
-    if (viaSlot) return { join: viaSlot, steps };
+    const viaAlias = aliasGroup(anchorDev, seen, ctx);
+    if (viaAlias) return viaAlias;
+    const viaSlot = slotGroup(anchorDev, seen, ctx);
+    if (viaSlot) return viaSlot;
   }
-  steps.push({ kind: 'new', text: 'no alias, bridge or slot ties it to an existing group: a new group' });
-  return { join: null, steps };
+  steps?.push({ kind: 'new', text: 'no alias, bridge or slot ties it to an existing group: a new group' });
+  return null;
 }
 
 function describeAcs(b: PciFunction, ctx: GroupingContext): string {
   return pciAcsEnabled(b, REQ_ACS_FLAGS, ctx.acs).why;
 }
 
+/** The other devices on p's bus, in the order Linux added them (the bus's device list). */
 function busPeers(p: PciDevice, ctx: GroupingContext): PciDevice[] {
   const out: PciDevice[] = [];
   for (const f of p.fn.bus.devices) {
@@ -120,7 +128,9 @@ function busPeers(p: PciDevice, ctx: GroupingContext): PciDevice[] {
     const d = ctx.deviceOf(f);
     if (d) out.push(d);
   }
-  return out.sort((a, b) => a.seq - b.seq);
+  // Usually added in devfn order already: sort only when not.
+  for (let i = 1; i < out.length; i++) if (ctx.order(out[i - 1]!) > ctx.order(out[i]!)) return out.sort((a, b) => ctx.order(a) - ctx.order(b));
+  return out;
 }
 
 /** pci_devs_are_dma_aliases: either one's alias mask names the other. */
@@ -128,17 +138,31 @@ function areDmaAliases(a: PciDevice, b: PciDevice): boolean {
   return a.dmaAliasMask.has(b.fn.devfn) || b.dmaAliasMask.has(a.fn.devfn);
 }
 
+/** Whether any device on p's bus is a DMA alias of p (most buses have none: no list to sort). */
+function hasDmaAliasPeer(p: PciDevice, ctx: GroupingContext): boolean {
+  for (const f of p.fn.bus.devices) {
+    if (f === p.fn) continue;
+    const q = ctx.deviceOf(f);
+    if (q && areDmaAliases(p, q)) return true;
+  }
+  return false;
+}
+
 /** get_pci_alias_group */
-function aliasGroup(p: PciDevice, seen: Set<number>, ctx: GroupingContext, steps: GroupStep[]): IommuGroup | null {
+function aliasGroup(p: PciDevice, seen: Set<number>, ctx: GroupingContext): IommuGroup | null {
   if (seen.has(p.fn.devfn)) return null;
   seen.add(p.fn.devfn);
-  if (p.group) return p.group;
+  const own = ctx.groupOf(p);
+  if (own) return own;
+  if (!hasDmaAliasPeer(p, ctx)) return null;
   for (const q of busPeers(p, ctx)) {
     if (!areDmaAliases(p, q)) continue;
-    const quirk = [...p.aliasQuirks, ...q.aliasQuirks].join(', ') || 'dma-alias';
-    const g = aliasGroup(q, seen, ctx, steps) ?? slotGroup(q, seen, ctx, steps);
+    const g = aliasGroup(q, seen, ctx) ?? slotGroup(q, seen, ctx);
     if (g) {
-      steps.push({ kind: 'alias-quirk', text: `${p.name} and ${q.name} are DMA aliases of each other (${quirk}): joins ${q.name}'s group`, joined: q.name });
+      if (ctx.steps) {
+        const quirk = [...p.aliasQuirks, ...q.aliasQuirks].join(', ') || 'dma-alias';
+        ctx.steps.push({ kind: 'alias-quirk', text: `${p.name} and ${q.name} are DMA aliases of each other (${quirk}): joins ${q.name}'s group`, joined: q.name });
+      }
       return g;
     }
   }
@@ -146,7 +170,7 @@ function aliasGroup(p: PciDevice, seen: Set<number>, ctx: GroupingContext, steps
 }
 
 /** get_pci_function_alias_group: functions of one slot that both fail ACS share a group. */
-function slotGroup(p: PciDevice, seen: Set<number>, ctx: GroupingContext, steps: GroupStep[]): IommuGroup | null {
+function slotGroup(p: PciDevice, seen: Set<number>, ctx: GroupingContext): IommuGroup | null {
   if (!p.fn.multifunction) return null;
   const own = pciAcsEnabled(p.fn, REQ_ACS_FLAGS, ctx.acs);
   if (own.ok) return null;
@@ -154,9 +178,9 @@ function slotGroup(p: PciDevice, seen: Set<number>, ctx: GroupingContext, steps:
     if (slotOf(q.fn.devfn) !== slotOf(p.fn.devfn)) continue;
     const theirs = pciAcsEnabled(q.fn, REQ_ACS_FLAGS, ctx.acs);
     if (theirs.ok) continue;
-    const g = aliasGroup(q, seen, ctx, steps);
+    const g = aliasGroup(q, seen, ctx);
     if (g) {
-      steps.push({
+      ctx.steps?.push({
         kind: 'slot',
         text: `${p.name} is a function of a multifunction slot and does not isolate (${own.why}); ${q.name} in the same slot does not either (${theirs.why}): joins its group`,
         joined: q.name,

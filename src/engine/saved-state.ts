@@ -72,7 +72,7 @@ function saveDevice(m: Machine, d: PciDevice, bootSeq: number): SavedDevice {
   }
   const config = writtenConfig(m, d);
   if (config) s.config = config;
-  if (d.seq >= bootSeq) s.steps = d.steps.map((x) => ({ ...x }));
+  if (d.seq >= bootSeq) s.steps = m.groupSteps(d).map((x) => ({ ...x }));
   if (d.brokenParity) s.brokenParity = true;
   if (d.romEnabled) s.romEnabled = true;
   if (d.d3coldAllowed !== null) s.d3coldAllowed = d.d3coldAllowed;

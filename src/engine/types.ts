@@ -26,12 +26,12 @@ export interface PciDevice {
   unit: IommuUnit | null;
   group: IommuGroup | null;
   /** Devfns on the device's own bus that its DMA also uses (quirks and topology `dma-alias`). */
-  dmaAliasMask: Set<number>;
+  dmaAliasMask: ReadonlySet<number>;
   /** Quirk flags from drivers/pci/quirks.c: PCI_DEV_FLAGS_PCIE_BRIDGE_ALIAS / BRIDGE_XLATE_ROOT. */
   pcieBridgeAlias: boolean;
   bridgeXlateRoot: boolean;
   /** Names of the alias quirks that applied, for `explain`. */
-  aliasQuirks: string[];
+  aliasQuirks: readonly string[];
   acsCtrl: number;
   /** Global add sequence: the order Linux added the device to the bus. */
   seq: number;
@@ -52,7 +52,11 @@ export interface PciDevice {
   /** PF only: sriov_drivers_autoprobe. */
   sriovAutoprobe: boolean;
   numaNode: number;
-  steps: GroupStep[];
+  /** Why it sits in its group, for `explain`; null for a device grouped in boot's probe loop,
+   * whose steps are made when asked (Machine.groupSteps). */
+  steps: GroupStep[] | null;
+  /** Its place in boot's probe loop (the add order), -1 for a device added after it. */
+  bootIndex: number;
 }
 
 export interface PlatformDevice {

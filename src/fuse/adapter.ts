@@ -78,9 +78,16 @@ export class SysfsFs implements FsOps {
   getattr(path: string): FsStat {
     const node = this.paths.resolve(path);
     const stat = this.stats.of(node);
-    this.kernelNames.served(path, node, stat.nlink);
+    this.kernelNames.served(path, node, stat.nlink, this.listingOf);
     return stat;
   }
+
+  /** The listing readdir serves now for a directory, if one is kept. */
+  private readonly listingOf = (dirPath: string): FsDirListing | undefined => {
+    const dir = this.paths.find(dirPath);
+    const cached = dir === undefined ? undefined : this.listings.get(dir);
+    return cached !== undefined && cached.version === this.version() ? cached.listing : undefined;
+  };
 
   /** The cached names and directory attributes that the changes since the last call
    * made untrue (none when nothing changed). Called after every write; absent for a

@@ -88,12 +88,12 @@ export function pciAcsEnabled(f: PciFunction, want: number, ctx: AcsContext): Ac
   if (q) {
     return { ok: q.verdict === 'pass', why: `${q.verdict === 'pass' ? 'isolated' : 'not isolated'} by ${q.name}`, quirk: q.name };
   }
-  if (!f.pcie) return { ok: false, why: 'conventional PCI (no ACS possible)' };
+  if (!f.pcie) return CONVENTIONAL;
   switch (f.pcieType) {
     case PCI_EXP_TYPE.PCI_BRIDGE:
     case PCI_EXP_TYPE.PCIE_BRIDGE:
     case PCI_EXP_TYPE.RC_EC:
-      return { ok: false, why: 'a PCIe-to-PCI bridge or event collector never isolates' };
+      return NEVER_ISOLATES;
     case PCI_EXP_TYPE.ROOT_PORT:
     case PCI_EXP_TYPE.DOWNSTREAM:
       return capOk(f, want, ctx);
@@ -101,21 +101,30 @@ export function pciAcsEnabled(f: PciFunction, want: number, ctx: AcsContext): Ac
     case PCI_EXP_TYPE.LEG_END:
     case PCI_EXP_TYPE.UPSTREAM:
     case PCI_EXP_TYPE.RC_END:
-      if (!f.multifunction) return { ok: true, why: 'single-function, needs no ACS' };
+      if (!f.multifunction) return SINGLE_FUNCTION;
       return capOk(f, want, ctx);
     default:
-      return { ok: true, why: 'this PCIe type needs no ACS' };
+      return NEEDS_NONE;
   }
 }
 
+// Grouping asks every function and bridge, so the answers without a quirk are made once.
+const CONVENTIONAL: AcsResult = { ok: false, why: 'conventional PCI (no ACS possible)' };
+const NEVER_ISOLATES: AcsResult = { ok: false, why: 'a PCIe-to-PCI bridge or event collector never isolates' };
+const SINGLE_FUNCTION: AcsResult = { ok: true, why: 'single-function, needs no ACS' };
+const NEEDS_NONE: AcsResult = { ok: true, why: 'this PCIe type needs no ACS' };
+const NO_CAP: AcsResult = { ok: false, why: 'no ACS capability' };
+const LACKS: AcsResult[] = NAMES_BY_BITS.map((names) => ({ ok: false, why: `ACS control lacks ${names}` }));
+const ENABLED: AcsResult[] = NAMES_BY_BITS.map((names) => ({ ok: true, why: `ACS enabled (${names || 'nothing needed'})` }));
+
 /** pci_acs_flags_enabled: bits the capability does not implement count as on (EC excepted). */
 function capOk(f: PciFunction, want: number, ctx: AcsContext): AcsResult {
-  if (f.acsCap === null) return { ok: false, why: 'no ACS capability' };
+  if (f.acsCap === null) return NO_CAP;
   const need = want & (f.acsCap | ACS.ec);
   const ctrl = ctx.ctrlOf(f);
   const missing = need & ~ctrl;
-  if (missing) return { ok: false, why: `ACS control lacks ${acsFlagNames(missing)}` };
-  return { ok: true, why: `ACS enabled (${acsFlagNames(ctrl) || 'nothing needed'})` };
+  if (missing) return LACKS[missing & 0x7f]!;
+  return ENABLED[ctrl & 0x7f]!;
 }
 
 /**

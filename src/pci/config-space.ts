@@ -185,6 +185,17 @@ export function subsystemOf(f: RoleInput & { vendor: number; device: number; sub
   return { vendor: 0, device: 0 };
 }
 
+/** The interrupt capability a driver's pci_alloc_irq_vectors finds in the image, MSI-X when
+ * there is one, else MSI, and the MSI-X table size the image shows (pci_msix_vec_count):
+ * read from the capability list buildConfigSpace writes, without building the image (a
+ * bound driver asks at every probe, boot's included). */
+export function interruptCapability(f: ConfigFunction): { kind: 'msix' | 'msi' | null; tableSize: number } {
+  const std = stdCapsFor(f, selectModel(f).shape);
+  const msix = std.find((c) => c.kind === 'msix');
+  if (msix) return { kind: 'msix', tableSize: ((msix.tableSize - 1) & 0x7ff) + 1 };
+  return { kind: std.some((c) => c.kind === 'msi') ? 'msi' : null, tableSize: 0 };
+}
+
 function stdCapsFor(f: ConfigFunction, shape: Shape): PlacedStdCap[] {
   const vf = f.isVf === true && shape.vfStd !== undefined;
   let out: PlacedStdCap[] = (vf ? shape.vfStd! : shape.std).map((c) => {

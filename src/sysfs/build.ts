@@ -11,36 +11,109 @@ export type Entries = Array<[string, Node]>;
 
 /**
  * A directory whose entries are computed from `build`. With `version` (the machine's
- * generation, bumped by every change that adds, removes or rebinds something), the entries
+ * generation, bumped by every change that adds, removes or rebinds something), the names
  * are computed once per version instead of on every lookup: a path walk touches each
- * ancestor, and `ls -lR` walks every entry. Entry contents stay live either way, since
- * attributes read the engine when they are shown.
+ * ancestor, and `ls -lR` walks every entry. The nodes themselves are kept only for the
+ * directories used last (BUILT_KEPT): a walk of a machine of 10,000 devices lists some
+ * 700,000 entries, and keeping a node for each was most of the daemon's memory, while a
+ * walk looks up the entries of a directory right after listing it. Entry contents stay
+ * live either way, since attributes read the engine when they are shown.
  */
 export function dir(build: () => Entries, mode = 0o755, version?: () => number): DirNode {
-  let cachedAt = -1;
-  let cached: Map<string, Node> | undefined;
-  let subdirs = 0;
-  const entries = (): Map<string, Node> => {
-    if (version !== undefined && cached !== undefined && version() === cachedAt) return cached;
-    const built = new Map(build());
-    subdirs = 0;
-    for (const node of built.values()) if (node.kind === 'dir') subdirs++;
-    if (version !== undefined) {
-      cached = built;
-      cachedAt = version();
+  return new ComputedDir(build, mode, version);
+}
+
+/** dir()'s node: a class, so that the many directories of a walk share their methods
+ * instead of each holding closures. */
+class ComputedDir implements DirNode {
+  readonly kind = 'dir';
+  owner?: object;
+  private cachedAt = -1;
+  private names: string[] | undefined;
+  /** Every built node, while the directory is among the last used. */
+  private nodes: Map<string, Node> | undefined;
+  /** Its directories and links, kept for the version: small, and what a warm walk asks
+   * for (readlink, a subdirectory's path); only attributes are built again. */
+  private others: Map<string, Node> | undefined;
+  private attrs = 0;
+  private subdirs = 0;
+
+  constructor(
+    private readonly build: () => Entries,
+    readonly mode: number,
+    private readonly version: (() => number) | undefined,
+  ) {}
+
+  list(): string[] {
+    return this.current() ? this.names!.slice() : [...this.entries().keys()];
+  }
+
+  lookup(name: string): Node | undefined {
+    if (this.nodes === undefined && this.current()) {
+      const other = this.others!.get(name);
+      // Not kept: an attribute of it, or nothing at all (a scan costs less than a build).
+      if (other !== undefined || this.attrs === 0 || !this.names!.includes(name)) return other;
     }
+    return this.entries().get(name);
+  }
+
+  subdirCount(): number {
+    if (!this.current()) this.entries();
+    return this.subdirs;
+  }
+
+  /** Drops the built attributes; names, directories and links stay for their version. */
+  drop(): void {
+    this.nodes = undefined;
+  }
+
+  private current(): boolean {
+    return this.version !== undefined && this.names !== undefined && this.version() === this.cachedAt;
+  }
+
+  private entries(): Map<string, Node> {
+    if (this.nodes !== undefined && this.current()) {
+      keep(this);
+      return this.nodes;
+    }
+    const built = new Map(this.build());
+    this.subdirs = 0;
+    for (const node of built.values()) if (node.kind === 'dir') this.subdirs++;
+    if (this.version === undefined) return built;
+    this.attrs = 0;
+    this.others = new Map();
+    for (const [name, node] of built) {
+      if (node.kind === 'attr') this.attrs++;
+      else this.others.set(name, node);
+    }
+    this.nodes = built;
+    this.names = [...built.keys()];
+    this.cachedAt = this.version();
+    keep(this);
     return built;
-  };
-  return {
-    kind: 'dir',
-    mode,
-    list: () => [...entries().keys()],
-    lookup: (name) => entries().get(name),
-    subdirCount: () => {
-      entries();
-      return subdirs;
-    },
-  };
+  }
+}
+
+/** How many directories keep their built nodes. */
+const BUILT_KEPT = 256;
+
+/** The directories holding built nodes, least recently used first (a Set keeps insertion
+ * order; using one moves it to the end). */
+const keptDirs = new Set<ComputedDir>();
+
+let lastKept: ComputedDir | undefined;
+
+function keep(d: ComputedDir): void {
+  // A walk looks up the entries of one directory in a row: nothing to move then.
+  if (d === lastKept) return;
+  lastKept = d;
+  keptDirs.delete(d);
+  keptDirs.add(d);
+  if (keptDirs.size > BUILT_KEPT) {
+    const oldest = keptDirs.values().next().value as ComputedDir;
+    keptDirs.delete(oldest);
+    oldest.drop();
+  }
 }
 
 /** `node` marked as the directory of the kernel object `owner` (a device, a group): files
@@ -63,7 +136,24 @@ export function link(target: string): LinkNode {
 
 /** A link from the directory `fromDir` to `to`, both relative to the sysfs root. */
 export function relLink(fromDir: string, to: string): LinkNode {
-  return link(posix.relative(fromDir, to));
+  return link(relativePath(fromDir, to));
+}
+
+/** Not a plain path ("a/b/c"): empty, '.' or '..' components, a leading or trailing slash. */
+const UNUSUAL = /(^|\/)\.{1,2}(\/|$)|\/\/|^\/|\/$/;
+
+/** posix.relative for two plain paths from the sysfs root, without resolving both against
+ * the working directory first (a directory's links are made again whenever it is built). */
+export function relativePath(from: string, to: string): string {
+  if (UNUSUAL.test(from) || UNUSUAL.test(to)) return posix.relative(from, to);
+  const a = from === '' ? [] : from.split('/');
+  const b = to === '' ? [] : to.split('/');
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  const parts: string[] = [];
+  for (let k = i; k < a.length; k++) parts.push('..');
+  for (let k = i; k < b.length; k++) parts.push(b[k]!);
+  return parts.join('/');
 }
 
 /** A read-only text attribute (0444 unless told). `show` returns the text without its newline. */

@@ -4,6 +4,8 @@ import { describe, it } from 'node:test';
 import { groupsJson, groupsText } from '../../../src/cli/groups';
 import { explainDevice } from '../../../src/engine/explain';
 import { Machine } from '../../../src/engine/machine';
+import { removeSubtree } from '../../../src/engine/hotplug';
+import type { PciDevice } from '../../../src/engine/types';
 import { loadTopology } from '../../../src/topology/load';
 
 function boot(yaml: string): Machine {
@@ -51,6 +53,18 @@ describe('pci_device_group rules', () => {
   it('the Intel multifunction-endpoint ACS quirk isolates an 82599 without an ACS capability', () => {
     const m = machine(`      "01.0": { ${RP_ACS}, devices: { "00.0": { id: 8086:10fb, class: 0x020000 }, "00.1": { id: 8086:10fb, class: 0x020000 } } }\n`);
     assert.deepEqual(lines(m).slice(2), ['group 2: 0000:01:00.0', 'group 3: 0000:01:00.1']);
+  });
+
+  it('explain gives the reasons of boot after the function a device joined is removed', () => {
+    // Boot groups without steps; explain makes them when asked, as of boot. Removing 01:00.0
+    // must not change why 01:00.2 joined it (a replay without it would name 01:00.1).
+    const slot = `      "01.0": { ${RP_ACS}, devices: { "00.0": { id: 10de:1b80, class: 0x030000 }, "00.1": { id: 10de:10f0, class: 0x040300 }, "00.2": { id: 10de:10f0, class: 0x040300 } } }\n`;
+    const why = (text: string): string => text.split('Why:')[1]!.split('How')[0]!;
+    const before = why(explainDevice(machine(slot), '0000:01:00.2')!);
+    assert.match(before, /0000:01:00\.2 is a function of a multifunction slot .*0000:01:00\.0 in the same slot does not either/);
+    const m = machine(slot);
+    removeSubtree(m, m.devices.get('0000:01:00.0') as PciDevice);
+    assert.equal(why(explainDevice(m, '0000:01:00.2')!), before);
   });
 
   it('the Ricoh func0 DMA alias pulls function 1 into function 0s group even when both have ACS', () => {
