@@ -70,6 +70,12 @@ const HIDDEN_UNLESS_SIMULATED = ['firmware/acpi/tables/DMAR', 'firmware/acpi/tab
 /** The classes simulated drivers put class devices in (driver-traits.ts). */
 const DRIVER_CLASSES = [...new Set(Object.values(CLASS_DEVICE_NAMING).map((n) => n.dir))].sort();
 
+/** Index directories of the devices a bound nvme driver adds below its PCI device (its disks,
+ * their `ng` char devices, its hwmon): their links lead into a simulated host bridge, so they
+ * follow binds like the classes above. `class/bdi` and `class/nvme-subsystem` are not among
+ * them: their devices live in `devices/virtual`, which stays the host's. */
+const DEVICE_INDEXES = ['block', 'class/block', 'class/hwmon', 'class/nvme-generic', 'dev/block', 'dev/char'];
+
 /** The host's directories of links that tools enumerate (libudev, hwloc, lsblk), and
  * its drivers' directories (bus/<bus>/drivers/<driver>/<device> links). */
 function indexDirs(host: HostSysProbe): string[] {
@@ -197,8 +203,8 @@ export function hostSysPlan(tree: SysfsTree, host: HostSysProbe): HostSysPlan {
   };
 
   const views: HostSysView[] = [];
-  for (const cls of DRIVER_CLASSES) {
-    views.push(hostSide(`class/${cls}`, true));
+  for (const rel of [...DRIVER_CLASSES.map((c) => `class/${c}`), ...DEVICE_INDEXES]) {
+    views.push(hostSide(rel, true));
   }
   if (platform.length > 0) views.push(hostSide('bus/platform/devices', true));
   for (const rel of indexDirs(host)) {

@@ -13,6 +13,9 @@ import type { ClassDeviceKind, DriverTraits } from './driver-traits';
 import { IdAllocator } from './id-allocator';
 import type { Machine } from './machine';
 import type { SavedEffects } from './state-shape';
+import { queueSettings, restoreQueueSettings } from './block-queue';
+import type { QueueSettings } from './block-queue';
+import { controllerSettings, namespacesOf, restoreControllerSettings } from './nvme';
 import { pciRuntimeSuspended } from './power';
 import type { PciDevice } from './types';
 
@@ -24,6 +27,19 @@ export interface ClassDevice {
   dir: string;
   /** The class device's name (`eth0`, `ptp0`, `vfio0`, `nvme0`, `card0`, `wakeup13`). */
   name: string;
+}
+
+/** A namespace's block device (nvme<C>n<N>) and generic char device (ng<C>n<N>), registered by
+ * nvme_alloc_ns below the controller's class device. */
+export interface BlockDisk {
+  /** Namespace ID (also the ns head's instance: a private namespace's ns_ida gives 1, 2 ...). */
+  nsid: number;
+  /** Minor of 259 from the ext devt IDA (blk_alloc_ext_minor, lowest free). */
+  minor: number;
+  /** Minor of the nvme-generic char device (nvme_ns_chr_minor_ida). */
+  generic: number;
+  /** disk->diskseq: a global counter, one more for every disk ever allocated (inc_diskseq). */
+  diskseq: number;
 }
 
 export interface MsiVector {
@@ -43,6 +59,21 @@ interface DeviceEffects {
   vectors: MsiVector[];
   /** Class devices of the bound driver, unregistered by its remove. */
   classDevices: ClassDevice[];
+  /** Its namespaces' disks (nvme), removed with the controller. */
+  disks: BlockDisk[];
+}
+
+/** A disk's written queue settings, for --state. */
+function settingsOf(k: BlockDisk): { settings?: QueueSettings } {
+  const settings = queueSettings(k);
+  return settings ? { settings } : {};
+}
+
+/** The NVMe controller's written settings (iopolicy, temperature thresholds), for --state. */
+function controllerSettingsOf(list: readonly ClassDevice[]): { controller?: Record<string, string | number> } {
+  const ctrl = list.find((c) => c.kind === 'nvme');
+  const settings = ctrl && controllerSettings(ctrl);
+  return settings ? { controller: settings } : {};
 }
 
 const NONE: never[] = [];
@@ -60,6 +91,10 @@ export class DriverEffectsRegistry {
   private state = new Map<PciDevice, DeviceEffects>();
   private readonly names = new Map<ClassDeviceKind, IdAllocator>();
   private irqAllocator: IdAllocator | undefined;
+  private readonly blockMinors = new IdAllocator();
+  private readonly genericMinors = new IdAllocator();
+  /** The last diskseq handed out (block/genhd.c diskseq, starting at 1). */
+  private diskseq = 0;
 
   constructor(private readonly m: Machine) {}
 
@@ -68,7 +103,7 @@ export class DriverEffectsRegistry {
     if (!s) {
       // Every device below a PME-capable port gets a record: the empty lists are shared
       // until a driver fills them (bound makes new ones).
-      s = { dmaMaskBits: 32, powerKnown: false, wakeupCapable: false, wakeup: null, vectors: NONE, classDevices: NONE };
+      s = { dmaMaskBits: 32, powerKnown: false, wakeupCapable: false, wakeup: null, vectors: NONE, classDevices: NONE, disks: NONE };
       this.state.set(d, s);
     }
     return s;
@@ -119,6 +154,10 @@ export class DriverEffectsRegistry {
       for (let i = 0; i < n; i++) s.vectors.push({ irq: this.irqs().alloc(), kind: kind! });
     }
     if (t.classDevices.length > 0) s.classDevices = [...s.classDevices, ...t.classDevices.map((kind) => this.newClassDevice(kind))];
+    // nvme_scan_work → nvme_alloc_ns, namespace by namespace in NSID order.
+    if (t.classDevices.includes('nvme')) {
+      s.disks = namespacesOf(d.fn).map((_, i) => ({ nsid: i + 1, minor: this.blockMinors.alloc(), generic: this.genericMinors.alloc(), diskseq: ++this.diskseq }));
+    }
     // device_wakeup_enable fails on a device that is not wakeup-capable.
     if (t.wakeupSource && s.wakeupCapable && s.wakeup === null) {
       s.wakeup = this.newClassDevice('wakeup');
@@ -135,10 +174,22 @@ export class DriverEffectsRegistry {
   /** A state file without saved effects: those of the drivers bound now, made again in add
    * order. */
   rebuild(): void {
+    this.clearNumbers();
+    for (const d of this.m.pciDevicesInOrder()) if (d.driver !== null) this.bound(d);
+  }
+
+  /** The last diskseq handed out (kept by --state: it never goes back). */
+  get lastDiskseq(): number {
+    return this.diskseq;
+  }
+
+  private clearNumbers(): void {
     this.state = new Map();
     this.names.clear();
     this.irqAllocator = undefined;
-    for (const d of this.m.pciDevicesInOrder()) if (d.driver !== null) this.bound(d);
+    this.blockMinors.reset([]);
+    this.genericMinors.reset([]);
+    this.diskseq = 0;
   }
 
   /** What --state keeps of a device (nothing while no driver ever touched it). */
@@ -152,16 +203,19 @@ export class DriverEffectsRegistry {
       wakeup: s.wakeup?.index ?? null,
       vectors: s.vectors.map((v) => ({ ...v })),
       classDevices: s.classDevices.map((c) => ({ kind: c.kind as Exclude<ClassDeviceKind, 'wakeup'>, index: c.index })),
+      ...(s.disks.length > 0 ? { disks: s.disks.map((k) => ({ ...k, ...settingsOf(k) })) } : {}),
+      ...controllerSettingsOf(s.classDevices),
     };
   }
 
   /** Puts saved effects back as served; the allocators then hold exactly the numbers in use.
    * Throws a message naming a number two devices claim. */
-  restore(saved: ReadonlyMap<PciDevice, SavedEffects>): void {
-    this.state = new Map();
-    this.names.clear();
-    this.irqAllocator = undefined;
+  restore(saved: ReadonlyMap<PciDevice, SavedEffects>, diskseq = 0): void {
+    this.clearNumbers();
+    this.diskseq = diskseq;
     const irqs = new Set<number>();
+    const minors = new Set<number>();
+    const generics = new Set<number>();
     const ids = new Map<ClassDeviceKind, Set<number>>();
     const take = (set: Set<number>, n: number, what: string): void => {
       if (set.has(n)) throw new Error(`${what} ${n} is used twice`);
@@ -176,6 +230,11 @@ export class DriverEffectsRegistry {
         return { kind, index, dir, name: `${prefix}${index}` };
       };
       for (const v of e.vectors) take(irqs, v.irq, 'IRQ');
+      for (const k of e.disks ?? []) {
+        take(minors, k.minor, 'block minor');
+        take(generics, k.generic, 'nvme-generic minor');
+        this.diskseq = Math.max(this.diskseq, k.diskseq);
+      }
       this.state.set(d, {
         dmaMaskBits: e.dmaMaskBits,
         powerKnown: e.powerKnown,
@@ -183,10 +242,19 @@ export class DriverEffectsRegistry {
         wakeup: e.wakeup === null ? null : cls('wakeup', e.wakeup),
         vectors: e.vectors.map((v) => ({ ...v })),
         classDevices: e.classDevices.map((c) => cls(c.kind, c.index)),
+        disks: (e.disks ?? []).map(({ settings, ...k }) => {
+          const disk = { ...k };
+          if (settings) restoreQueueSettings(disk, settings);
+          return disk;
+        }),
       });
+      const ctrl = this.state.get(d)!.classDevices.find((c) => c.kind === 'nvme');
+      if (ctrl && e.controller) restoreControllerSettings(ctrl, e.controller);
     }
     const first = FIRST_DYNAMIC_IRQ + this.m.units.filter((u) => u.active).length;
     this.irqs().reset([...Array(first).keys(), ...irqs]);
+    this.blockMinors.reset(minors);
+    this.genericMinors.reset(generics);
     for (const [kind, used] of ids) this.ids(kind).reset([...Array(CLASS_DEVICE_NAMING[kind].first).keys(), ...used]);
   }
 
@@ -207,6 +275,11 @@ export class DriverEffectsRegistry {
     s.vectors = [];
     for (const c of s.classDevices) this.ids(c.kind).free(c.index);
     s.classDevices = [];
+    for (const k of s.disks) {
+      this.blockMinors.free(k.minor);
+      this.genericMinors.free(k.generic);
+    }
+    s.disks = [];
   }
 
   /** The device left the machine: its wakeup source goes with it (device_del → device_wakeup_disable). */
@@ -284,6 +357,11 @@ export class DriverEffectsRegistry {
 
   vectors(d: PciDevice): readonly MsiVector[] {
     return this.state.get(d)?.vectors ?? [];
+  }
+
+  /** The disks of the NVMe controller bound to the device, in NSID order. */
+  disks(d: PciDevice): readonly BlockDisk[] {
+    return this.state.get(d)?.disks ?? [];
   }
 
   /** The class devices below the device, wakeup source included, by directory name. */

@@ -130,6 +130,7 @@ export function captureState(m: Machine, fingerprint: string): SavedState {
     power: capturePower(m),
     modules: m.modules.saved(),
     drivers: [...m.drivers.keys()],
+    ...(m.driverEffects.lastDiskseq > 0 ? { diskseq: m.driverEffects.lastDiskseq } : {}),
   };
 }
 
@@ -275,7 +276,7 @@ function restoreEffects(m: Machine, s: SavedState): void {
     return;
   }
   try {
-    m.driverEffects.restore(saved);
+    m.driverEffects.restore(saved, s.diskseq ?? 0);
   } catch (e) {
     fail(jsonPath($, 'devices'), e instanceof Error ? e.message : String(e));
   }

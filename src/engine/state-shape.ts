@@ -59,6 +59,10 @@ export interface SavedEffects {
   wakeup: number | null;
   vectors: Array<{ irq: number; kind: 'msi' | 'msix' }>;
   classDevices: Array<{ kind: Exclude<ClassDeviceKind, 'wakeup'>; index: number }>;
+  /** An NVMe controller's namespace disks (driver-effects.ts BlockDisk). */
+  disks?: Array<{ nsid: number; minor: number; generic: number; diskseq: number; settings?: Record<string, string | number> }>;
+  /** An NVMe controller's written iopolicy and temperature thresholds (kelvins). */
+  controller?: Record<string, string | number>;
 }
 
 export interface SavedGroup {
@@ -110,6 +114,8 @@ export interface SavedState {
   modules?: SavedModule[];
   /** Registered PCI drivers in registration order (the order probing tries them). */
   drivers?: string[];
+  /** The last disk sequence number handed out (block/genhd.c diskseq never goes back). */
+  diskseq?: number;
 }
 
 export class StateError extends Error {}
@@ -229,7 +235,7 @@ function checkDevice(v: unknown, path: string): void {
 }
 
 function checkEffects(v: unknown, path: string): void {
-  const o = object(v, path, ['dmaMaskBits', 'powerKnown', 'wakeupCapable', 'wakeup', 'vectors', 'classDevices']);
+  const o = object(v, path, ['dmaMaskBits', 'powerKnown', 'wakeupCapable', 'wakeup', 'vectors', 'classDevices'], ['disks', 'controller']);
   integer(o.dmaMaskBits, jsonPath(path, 'dmaMaskBits'), 24, 64);
   boolean(o.powerKnown, jsonPath(path, 'powerKnown'));
   boolean(o.wakeupCapable, jsonPath(path, 'wakeupCapable'));
@@ -247,6 +253,32 @@ function checkEffects(v: unknown, path: string): void {
     string(c.kind, jsonPath(at, 'kind'), new RegExp(`^(${kinds.join('|')})$`), `a class device kind (${kinds.join(', ')})`);
     integer(c.index, jsonPath(at, 'index'), 0, MAX_GROUP);
   });
+  if ('controller' in o) {
+    const at = jsonPath(path, 'controller');
+    const c = object(o.controller, at, [], ['iopolicy', 'temp1_max', 'temp1_min']);
+    if ('iopolicy' in c) string(c.iopolicy, jsonPath(at, 'iopolicy'), /^(numa|round-robin)$/, 'numa or round-robin');
+    for (const k of ['temp1_max', 'temp1_min']) if (k in c) integer(c[k], jsonPath(at, k), 0, 0xffff);
+  }
+  if ('disks' in o) {
+    list(o.disks, jsonPath(path, 'disks')).forEach((x, i) => {
+      const at = jsonPath(jsonPath(path, 'disks'), i);
+      const k = object(x, at, ['nsid', 'minor', 'generic', 'diskseq'], ['settings']);
+      if ('settings' in k) settingValues(k.settings, jsonPath(at, 'settings'), /^[a-z_]{1,32}$/);
+      integer(k.nsid, jsonPath(at, 'nsid'), i + 1, i + 1);
+      // MINORMASK: 20-bit minors.
+      integer(k.minor, jsonPath(at, 'minor'), 0, 0xfffff);
+      integer(k.generic, jsonPath(at, 'generic'), 0, 0xfffff);
+      integer(k.diskseq, jsonPath(at, 'diskseq'), 1, Number.MAX_SAFE_INTEGER);
+    });
+  }
+}
+
+/** Written attribute values by name: short text or integers (their stores check them again). */
+function settingValues(v: unknown, path: string, key: RegExp): void {
+  for (const [name, x] of Object.entries(record(v, path, key, 'an attribute name'))) {
+    const ok = (typeof x === 'number' && Number.isSafeInteger(x)) || (typeof x === 'string' && x.length <= 64);
+    if (!ok) fail(jsonPath(path, name), `must be an integer or a short text, got ${shown(x)}`);
+  }
 }
 
 function checkPower(v: unknown, path: string): void {
@@ -306,7 +338,8 @@ export function checkStateShape(v: unknown, fingerprint: string): SavedState {
   if (isRecord(v) && v.version !== STATE_VERSION) {
     fail(jsonPath($, 'version'), `${shown(v.version)} is not ${STATE_VERSION}${v.version === 1 ? ' (written by an older iommufs, which did not keep group numbers: remove the file)' : ''}`);
   }
-  const o = object(v, $, ['version', 'topology', 'driversAutoprobe', 'nextSeq', 'devices', 'groups', 'dynIds', 'mdevs'], ['mdevAutoprobe', 'resourceAlignment', 'rescans', 'platformOverrides', 'power', 'modules', 'drivers']);
+  const o = object(v, $, ['version', 'topology', 'driversAutoprobe', 'nextSeq', 'devices', 'groups', 'dynIds', 'mdevs'], ['mdevAutoprobe', 'resourceAlignment', 'rescans', 'platformOverrides', 'power', 'modules', 'drivers', 'diskseq']);
+  if ('diskseq' in o) integer(o.diskseq, jsonPath($, 'diskseq'), 0, Number.MAX_SAFE_INTEGER);
   string(o.topology, jsonPath($, 'topology'), SHA256, 'a sha256 in hex');
   if (o.topology !== fingerprint) fail(jsonPath($, 'topology'), 'it was written for a different topology file');
   boolean(o.driversAutoprobe, jsonPath($, 'driversAutoprobe'));

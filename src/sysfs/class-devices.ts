@@ -14,6 +14,9 @@ import type { Entries } from './build';
 import type { DirNode } from './node';
 import { deviceDirPath } from './paths';
 import { powerDir } from './power';
+import { CHAR_MAJOR } from '../engine/nvme';
+import { nvmeControllerEntries, nvmeControllerUevent } from './nvme';
+import { kernfsLink } from './block-devices';
 
 /** drivers/base/power/wakeup_stats.c: the counters of a source that has not fired yet. */
 const WAKEUP_STATS = [
@@ -28,18 +31,37 @@ const WAKEUP_STATS = [
   'wakeup_count',
 ];
 
+/** MAJOR:MINOR of a class device's char device: ptp, nvme and DRM minors are character
+ * devices (DRM's major 226, a render node's minor 128 + N); network interfaces, a 6.1
+ * vfio_device, a sound card and a wakeup source have no devt. */
+export function classDevt(c: ClassDevice): string | null {
+  switch (c.kind) {
+    case 'ptp':
+      return `${CHAR_MAJOR.ptp}:${c.index}`;
+    case 'nvme':
+      return `${CHAR_MAJOR.nvme}:${c.index}`;
+    case 'drm-card':
+    case 'drm-render':
+      return `${CHAR_MAJOR.drm}:${c.index}`;
+    default:
+      return null;
+  }
+}
+
+/** dev_uevent: MAJOR, MINOR and DEVNAME for a device node, then what the class adds. */
 function ueventOf(c: ClassDevice): string[] {
-  // Network interfaces have no device node; ptp, nvme and DRM minors are character devices
-  // (DRM's under dri/); a 6.1 vfio_device, a sound card and a wakeup source have no devt.
+  const devt = classDevt(c);
+  const node = devt === null ? [] : [`MAJOR=${devt.split(':')[0]}`, `MINOR=${devt.split(':')[1]}`];
   switch (c.kind) {
     case 'net':
       return [`INTERFACE=${c.name}`];
     case 'ptp':
+      return [...node, `DEVNAME=${c.name}`];
     case 'nvme':
-      return [`DEVNAME=${c.name}`];
+      return nvmeControllerUevent(c);
     case 'drm-card':
     case 'drm-render':
-      return [`DEVNAME=dri/${c.name}`, 'DEVTYPE=drm_minor'];
+      return [...node, `DEVNAME=dri/${c.name}`, 'DEVTYPE=drm_minor'];
     default:
       return [];
   }
@@ -48,7 +70,10 @@ function ueventOf(c: ClassDevice): string[] {
 function classDeviceDir(m: Machine, d: PciDevice, c: ClassDevice): DirNode {
   const here = `${deviceDirPath(d)}/${c.dir}/${c.name}`;
   return dir((): Entries => {
-    const e: Entries = [['device', relLink(here, deviceDirPath(d))]];
+    const e: Entries = [['device', kernfsLink(here, deviceDirPath(d))]];
+    const devt = classDevt(c);
+    if (c.kind === 'nvme') e.push(...nvmeControllerEntries(m, d, c));
+    else if (devt !== null) e.push(['dev', ro(() => devt)]);
     if (c.kind === 'wakeup') {
       for (const s of WAKEUP_STATS) e.push([s, ro(() => '0')]);
       e.push(['name', ro(() => d.name)]);
@@ -57,7 +82,7 @@ function classDeviceDir(m: Machine, d: PciDevice, c: ClassDevice): DirNode {
     e.push(['subsystem', relLink(here, `class/${c.dir}`)]);
     e.push(['uevent', uevent(() => ueventOf(c))]);
     return e.sort((a, b) => (a[0] < b[0] ? -1 : 1));
-  });
+  }, 0o755, () => m.generation);
 }
 
 /** The `<class>/<name>` directories below a PCI device. */

@@ -22,6 +22,9 @@ import { regionsChanged } from './change-scope';
 import { moduleDir } from './module';
 import { systemDir } from './system';
 import { EventGate } from './event-files';
+import { allDisks, classBdiDir, classBlockDir, sysBlockDir, virtualBdiDir } from './block-devices';
+import { sysDevDir } from './dev-links';
+import { hasNvmeControllers, nvmeClassEntries, virtualNvmeSubsystemDir } from './nvme';
 
 /** drivers/iommu/intel/iommu.c intel_iommu_groups: what QEMU's VT-d reports [rec]. */
 function intelIommuDir(m: Machine, unit: IommuUnit): DirNode {
@@ -89,11 +92,17 @@ function devicesDir(m: Machine): DirNode {
     const platform = [...m.devices.values()].filter((d): d is PlatformDevice => d.kind === 'platform');
     if (platform.length > 0) e.push(['platform', dir(() => platform.map((d): [string, DirNode] => [d.name, platformDeviceDir(m, d)]))]);
     e.push(['system', systemDir(m)]);
+    const bdi = virtualBdiDir(m);
+    const subsystems = virtualNvmeSubsystemDir(m);
     // One node per unit: a unit's directory caches its listing across lookups.
     const units = new Map(m.units.map((u) => [u, unitDir(m, u)]));
     e.push([
       'virtual',
-      dir(() => [['iommu', dir(() => activeUnits(m).map((u): [string, DirNode] => [u.name, units.get(u)!]))]]),
+      dir((): Entries => [
+        ...(allDisks(m).length > 0 ? ([['bdi', bdi]] satisfies Entries) : []),
+        ['iommu', dir(() => activeUnits(m).map((u): [string, DirNode] => [u.name, units.get(u)!]))],
+        ...(hasNvmeControllers(m) ? ([['nvme-subsystem', subsystems]] satisfies Entries) : []),
+      ], 0o755, () => m.generation),
     ]);
     return e;
   }, 0o755, () => m.generation);
@@ -103,6 +112,9 @@ function classDir(m: Machine): DirNode {
   const version = (): number => m.generation;
   return dir((): Entries => sortByName([
     ...classDeviceClasses(m),
+    ...nvmeClassEntries(m),
+    ...(allDisks(m).length > 0 ? ([['bdi', classBdiDir(m)]] satisfies Entries) : []),
+    ['block', classBlockDir(m)],
     ['iommu', dir(() => activeUnits(m).map((u) => [u.name, relLink('class/iommu', iommuUnitPath(u.name))]))],
     ...(mdevInUse(m) ? ([['mdev_bus', classMdevBusDir(m)]] satisfies Entries) : []),
     [
@@ -172,8 +184,10 @@ function kernelDir(m: Machine, gate: EventGate): DirNode {
 export function sysfsTree(m: Machine): SysfsTree {
   const gate = new EventGate(m);
   const root = dir(() => [
+    ['block', sysBlockDir(m)],
     ['bus', busDir(m)],
     ['class', classDir(m)],
+    ['dev', sysDevDir(m)],
     ['devices', devicesDir(m)],
     ['firmware', firmwareDir(m)],
     ['kernel', kernelDir(m, gate)],

@@ -92,6 +92,20 @@ export interface MdevTypeSpec {
   deviceApi: string;
 }
 
+/** One namespace of an NVMe controller: its size in bytes and LBA data size. */
+export interface NamespaceSpec {
+  bytes: number;
+  lba: number;
+}
+
+/** Topology `nvme`: what an NVMe controller's Identify data reports (nvme-fields.ts). */
+export interface NvmeSpec {
+  namespaces?: NamespaceSpec[];
+  model?: string;
+  serial?: string;
+  firmware?: string;
+}
+
 /** A PCIe link: speed as the LNKCAP/LNKSTA code (1 = 2.5 GT/s .. 6 = 64 GT/s), width in lanes. */
 export interface LinkSpec {
   speed?: number;
@@ -159,6 +173,7 @@ export interface DeviceSpec {
   driver?: string;
   sriov?: SriovSpec;
   mdev: MdevTypeSpec[];
+  nvme?: NvmeSpec;
   numaNode: number;
   label?: string;
   /** BARs as the topology gives them (`bars`); default: the QEMU model's or the class's. */

@@ -14,6 +14,7 @@ import {
   readSriov,
 } from './device-fields';
 import { readLink, readMsi, readMsix, readPm } from './hardware-fields';
+import { readNvme } from './nvme-fields';
 import { readBars, readRom } from './read-bars';
 import { MAX_PASID_BITS } from './read-iommus';
 import { hex2, parseDeviceKey, parsePciId } from './values';
@@ -38,6 +39,7 @@ export const DEVICE_KEYS = [
   'mdev',
   'numa-node',
   'label',
+  'nvme',
   'link',
   'link-status',
   'port',
@@ -196,6 +198,9 @@ function readDevice(r: YamlReader, key: string, keyOffset: number, at: At, devfn
   if (mdevAt) dev.mdev = readMdev(r, mdevAt);
   const numaAt = m.get('numa-node');
   if (numaAt) dev.numaNode = r.int(numaAt, -1, 1023) ?? -1;
+  const nvmeAt = m.get('nvme');
+  const nvme = nvmeAt && readNvme(r, nvmeAt, dev.classCode);
+  if (nvme) dev.nvme = nvme;
   const labelAt = m.get('label');
   const label = labelAt && r.string(labelAt);
   if (label !== undefined) dev.label = label;

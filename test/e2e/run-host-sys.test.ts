@@ -103,7 +103,7 @@ describe('iommufs run --host-sys', { skip: SKIP }, () => {
     const s = splitSections(r.stdout);
     assert.equal(section(s, 'dangling'), '');
     assert.equal(section(s, 'drivers'), '');
-    assert.equal(section(s, 'nvme'), 'nvme0\nnvme1\nnvme2\nnvme3\nDEVNAME=nvme0\n');
+    assert.equal(section(s, 'nvme'), 'nvme0\nnvme1\nnvme2\nnvme3\nMAJOR=243\nMINOR=0\nDEVNAME=nvme0\nNVME_TRTYPE=pcie\n');
     assert.equal(section(s, 'modules'), 'No such file or directory\n/sys/module/vfio_pci\n1\n');
     assert.equal(section(s, 'bound'), `nvme1\nnvme2\nnvme3\n../../devices/pci0000:17/0000:17:00.0/${NVME}/vfio-dev/vfio0\n`);
     assert.equal(section(s, 'readonly'), 'Read-only file system\n'.repeat(3));

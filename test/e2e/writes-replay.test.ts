@@ -194,7 +194,7 @@ interface SriovPhaseDevice {
   /** "power/control" → its text, for each readable file of a subdirectory. */
   subattrs: Record<string, string>;
   /** Subdirectory → its `ls -a` entries. */
-  subdirs: Record<string, Array<{ name: string }>>;
+  subdirs: Record<string, Array<{ name: string; nlink?: number }>>;
   links: Record<string, string>;
   vendor: string;
   device: string;
@@ -253,6 +253,9 @@ function sriovEffectLines(p: SriovPhase): string[] {
     const entries = (sub: string): string[] | undefined => d.subdirs[sub]?.map((e) => e.name).filter((n) => n !== '.' && n !== '..').sort();
     out.push(`${name} msi_irqs=${entries('msi_irqs')?.length ?? 0}`);
     for (const c of CLASS_DIRS) out.push(`${name} ${c}=${entries(c)?.join(',') ?? '(none)'}`);
+    // An NVMe controller's own subdirectories, counted by its link count: power/ and nvme's
+    // hwmon device (no namespace on QEMU's controller).
+    for (const e of d.subdirs.nvme ?? []) if (e.name !== '.' && e.name !== '..') out.push(`${name} nvme/${e.name} nlink=${e.nlink}`);
   }
   return out;
 }
@@ -266,6 +269,7 @@ async function effectLines(mnt: string, p: SriovPhase): Promise<string[]> {
     for (const f of POWER_FILES) lines.push(`echo "${name} power/${f}=$([ -e ${dir}/power/${f} ] && cat ${dir}/power/${f} || echo '(none)')"`);
     lines.push(`echo "${name} msi_irqs=$(ls ${dir}/msi_irqs 2>/dev/null | wc -l)"`);
     for (const c of CLASS_DIRS) lines.push(`echo "${name} ${c}=$([ -d ${dir}/${c} ] && ls ${dir}/${c} | sort | paste -sd, || echo '(none)')"`);
+    for (const e of p.pci_devices[name]!.subdirs.nvme ?? []) if (e.name !== '.' && e.name !== '..') lines.push(`echo "${name} nvme/${e.name} nlink=$(stat -c %h ${dir}/nvme/${e.name} 2>/dev/null)"`);
   }
   const r = await sh(lines.join('\n'), { timeoutMs: 30_000 });
   assert.equal(r.code, 0, r.stderr);

@@ -69,14 +69,20 @@ describe('run --host-sys: the plan', () => {
     const views = new Map(plan.views.map((v) => [v.rel, v]));
     assert.deepEqual([...views.get('class/net')!.host], [['lo', '../../devices/virtual/net/lo']]);
     assert.equal(views.get('class/net')!.live, true);
-    for (const rel of ['block', 'class/block', 'dev/block', 'bus/virtio/devices', 'class/gpio', 'bus/virtio/drivers/virtio_net']) {
+    for (const rel of ['bus/virtio/devices', 'class/gpio', 'bus/virtio/drivers/virtio_net']) {
       assert.equal(views.get(rel)?.host.size, 0, rel);
       assert.equal(views.get(rel)?.live, false, rel);
     }
+    // The disks' index directories: the host's vda is left out, the simulation's disks follow.
+    for (const rel of ['block', 'class/block', 'dev/block', 'dev/char', 'class/hwmon', 'class/nvme-generic']) {
+      assert.equal(views.get(rel)?.live, true, rel);
+      if (rel !== 'dev/char') assert.equal(views.get(rel)?.host.size, 0, rel);
+    }
+    assert.equal(views.get('dev/char')!.host.size, 1, 'the host\'s char device outside the replaced bridge stays');
     assert.deepEqual(views.get('class/gpio')!.carried, [{ name: 'export', dir: false }]);
     assert.deepEqual(views.get('bus/virtio/drivers/virtio_net')!.carried, [{ name: 'bind', dir: false }]);
     // Nothing of these leads into a simulated part: the host's own directory stays.
-    for (const rel of ['dev/char', 'bus/cpu/devices', 'bus/cpu/drivers/processor']) assert.ok(!views.has(rel), rel);
+    for (const rel of ['bus/cpu/devices', 'bus/cpu/drivers/processor']) assert.ok(!views.has(rel), rel);
     // Simulated or placed whole: never a view.
     for (const rel of ['class/iommu', 'class/pci_bus', 'bus/pci/devices']) assert.ok(!views.has(rel), rel);
     const text = planText(plan);
@@ -122,9 +128,13 @@ describe('run --host-sys: the plan', () => {
     assert.equal(readlinkSync(join(dir, 'nvme0')), '../../devices/pci0000:17/0000:17:00.0/0000:18:00.0/nvme/nvme0');
     const net = join(base, 'run', 'views', String(p.views.findIndex((v) => v.rel === 'class/net')));
     assert.deepEqual(readdirSync(net), ['lo']);
+    const block = join(base, 'run', 'views', String(p.views.findIndex((v) => v.rel === 'block')));
+    assert.deepEqual(readdirSync(block).sort(), ['nvme0n1', 'nvme1n1', 'nvme2n1', 'nvme3n1']);
+    assert.equal(readlinkSync(join(block, 'nvme0n1')), '../devices/pci0000:17/0000:17:00.0/0000:18:00.0/nvme/nvme0/nvme0n1');
     m.detachDriver(pciDevice(m, '0000:18:00.0'));
     views.sync();
     assert.deepEqual(readdirSync(dir).sort(), ['nvme1', 'nvme2', 'nvme3']);
+    assert.deepEqual(readdirSync(block).sort(), ['nvme1n1', 'nvme2n1', 'nvme3n1']);
     views.clear();
     assert.deepEqual(readdirSync(base).sort(), ['sys']);
   });

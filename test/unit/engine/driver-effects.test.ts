@@ -244,7 +244,7 @@ describe('DRM and sound class devices, boot_vga', () => {
   it('i915: drm/card0 and drm/renderD128; snd_hda_intel: sound/card0; boot_vga on the first VGA device only', () => {
     const m = bootDomains();
     assert.deepEqual(ls(m, `${devPath(m, GPU)}/drm`), ['card0', 'renderD128']);
-    assert.equal(cat(m, GPU, 'drm/card0/uevent'), 'DEVNAME=dri/card0\nDEVTYPE=drm_minor');
+    assert.equal(cat(m, GPU, 'drm/card0/uevent'), 'MAJOR=226\nMINOR=0\nDEVNAME=dri/card0\nDEVTYPE=drm_minor');
     assert.deepEqual(ls(m, `${devPath(m, NV_AUDIO)}/sound`), ['card0']);
     assert.deepEqual(ls(m, 'class/drm'), ['card0', 'renderD128']);
     assert.equal(cat(m, GPU, 'boot_vga'), '1');

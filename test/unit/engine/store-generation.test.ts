@@ -25,6 +25,15 @@ const IGNORED: Record<string, string> = {
   reset: 'a function reset (pci_reset_function) is not simulated: no sysfs state changes',
   reset_subordinate: 'a secondary bus reset is not simulated: no sysfs state changes',
   autosuspend_delay_ms: 'EIO for every value: no simulated driver uses autosuspend',
+  rescan_controller: 'nvme_sysfs_rescan: no namespace comes or goes on a simulated controller',
+  reset_controller: 'nvme_sysfs_reset on a live controller: it comes back as it was',
+  events_poll_msecs: 'ENODEV for every value: an NVMe disk has no disk events',
+  io_poll: 'EINVAL for every value: no poll queues (nvme.poll_queues=0)',
+  io_poll_delay: 'accepted and ignored in 6.1 (classic polling is gone)',
+  act_mask: 'blktrace is not simulated: EINVAL',
+  start_lba: 'blktrace is not simulated: EINVAL',
+  end_lba: 'blktrace is not simulated: EINVAL',
+  pid: 'blktrace is not simulated: EINVAL',
 };
 
 interface Attempt {
@@ -146,6 +155,40 @@ function attempts(m: Machine, path: string, name: string, shown: string | undefi
         };
         return [{ pre, text: (x: Machine) => (name === 'pasid_detach' ? `${d.name} 1\n` : `${d.name} 1 ${x.dma.lastAllocated}\n`) }];
       });
+    // An NVMe disk's queue/, iosched/, integrity/, its bdi and its subsystem's iopolicy.
+    case 'scheduler':
+      return other('none', 'mq-deadline');
+    case 'write_cache':
+      return other('write through', 'write back');
+    case 'iopolicy':
+      return other('round-robin', 'numa');
+    case 'wbt_lat_usec':
+    case 'read_ahead_kb':
+    case 'max_sectors_kb':
+    case 'nr_requests':
+    case 'io_timeout':
+    case 'discard_max_bytes':
+    case 'rotational':
+    case 'nomerges':
+    case 'rq_affinity':
+    case 'iostats':
+    case 'stable_writes':
+    case 'add_random':
+    case 'read_verify':
+    case 'write_generate':
+    case 'async_depth':
+    case 'fifo_batch':
+    case 'front_merges':
+    case 'prio_aging_expire':
+    case 'read_expire':
+    case 'write_expire':
+    case 'writes_starved':
+    case 'min_ratio':
+    case 'max_ratio':
+      return other('1', '0', '64', '4096');
+    case 'temp1_max':
+    case 'temp1_min':
+      return other('50000', '60000');
     default:
       // Module parameters (bool): the other value.
       if (path.startsWith('module/')) return other('Y', 'N');
