@@ -45,6 +45,9 @@ def walk(rel):
         out.append('l ' + rel + ' -> ' + os.readlink(p))
     elif st.st_mode & 0o444 == 0:
         out.append('f ' + rel + ' (write-only)')
+    elif rel == '/kernel/debug/iommufs/events':
+        # Reads like trace_pipe: a read waits for the next event.
+        out.append('f ' + rel + ' (stream)')
     else:
         try:
             with open(p, 'rb') as f:
