@@ -7,6 +7,7 @@ import { closeSync, openSync, readFileSync, readdirSync, writeSync, constants } 
 import { join } from 'node:path';
 import { CliError } from './errors';
 import type { Io } from './io';
+import { watchCommand } from './ctl-watch';
 
 export const CTL_DIR = 'kernel/debug/iommufs';
 
@@ -87,6 +88,7 @@ VERBS.free_domain = VERBS.free!;
 
 export const CTL_USAGE = `usage: iommufs ctl <mountpoint> <verb> [args...]
   status
+  watch [--json]
 ${Object.entries(VERBS)
   .filter(([name]) => !name.endsWith('_domain'))
   .map(([name, v]) => `  ${name} ${v.usage}`)
@@ -125,11 +127,12 @@ function status(mnt: string): string[] {
   });
 }
 
-export function ctlCommand(args: string[], io: Io): number {
+export function ctlCommand(args: string[], io: Io): number | Promise<number> {
   const [mnt, rawVerb, ...rest] = args;
   if (mnt === undefined || rawVerb === undefined) throw new CliError(`ctl: expected a mountpoint and a verb\n${CTL_USAGE}`, 2);
   const verbName = rawVerb.replace(/-/g, '_');
   try {
+    if (verbName === 'watch') return watchCommand(mnt, rest, io, (e) => strerror(errCode(e)));
     if (verbName === 'status') {
       if (rest.length > 0) throw new CliError(`ctl: status takes no arguments\n${CTL_USAGE}`, 2);
       for (const line of status(mnt)) io.out(line);

@@ -61,7 +61,17 @@ export function parsePciIds(text: string): PciIds {
   return ids;
 }
 
+const loaded = new Map<string, PciIds | undefined>();
+
+/** The first readable pci.ids of `paths`, parsed once per process (the run's udev database
+ * and its uevents both use it). */
 export function loadPciIds(paths: string[] = PCI_IDS_PATHS): PciIds | undefined {
+  const key = paths.join('\0');
+  if (!loaded.has(key)) loaded.set(key, readPciIds(paths));
+  return loaded.get(key);
+}
+
+function readPciIds(paths: string[]): PciIds | undefined {
   for (const p of paths) {
     try {
       return parsePciIds(readFileSync(p, 'utf8'));

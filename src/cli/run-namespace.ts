@@ -28,6 +28,7 @@
 // 125) rather than let the command write to the host.
 
 import { HOST_SYS_SCRIPT } from './run-host-sys';
+import { UEVENT_SENDER_FILE } from './run-uevents';
 
 /** Status when the namespace could not be set up (not the command's own): the convention
  * of env, chroot and timeout for the wrapper's own failure. */
@@ -111,5 +112,12 @@ mount --bind "$d/cmdline" /proc/cmdline || warn "/proc/cmdline left as the host'
 if [ -f "$d/cpuinfo" ]; then
   mount --bind "$d/cpuinfo" /proc/cpuinfo || warn "/proc/cpuinfo left as the host's"
 fi
+# The uevent sender (run-uevents.ts) reads the daemon's uevents on descriptor 3.
+if [ -f "$d/${UEVENT_SENDER_FILE}" ]; then
+  if command -v perl >/dev/null; then perl "$d/${UEVENT_SENDER_FILE}" <&3 >/dev/null &
+  else warn "no perl: no uevents are sent"
+  fi
+fi
+exec 3<&-
 exec "$@"
 `;

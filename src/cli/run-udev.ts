@@ -62,7 +62,15 @@ export class UdevDb {
     this.ids = ids;
     mkdirSync(this.data, { recursive: true });
     mkdirSync(join(dir, 'tags'), { recursive: true });
+    // udevd's control socket. sd-device-monitor disables a udev (group 2) monitor unless it
+    // exists or /dev is devtmpfs ("The udev service seems not to be active"); the run's /dev
+    // may be a tmpfs, and the run sends udev's messages itself (run-uevents.ts). A plain file:
+    // `udevadm settle` and `control` find nothing listening and say so, as before.
+    this.control = join(dir, 'control');
+    writeFileSync(this.control, '', { mode: 0o600 });
   }
+
+  private readonly control: string;
 
   private syncedAt = -1;
 
@@ -98,5 +106,6 @@ export class UdevDb {
   /** Removes what sync made (the run directory is then removed without recursion). */
   clear(): void {
     for (const name of readdirSync(this.data)) unlinkSync(join(this.data, name));
+    unlinkSync(this.control);
   }
 }

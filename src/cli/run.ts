@@ -59,6 +59,8 @@ import { NAMESPACE_SCRIPT, SETUP_FAILED } from './run-namespace';
 import { procModulesText } from '../sysfs/module';
 import { UdevDb, VERIFY_SYSFS_ENV } from './run-udev';
 import { startHostSys, type HostSysViews } from './run-host-sys';
+import { UEVENT_SENDER, UEVENT_SENDER_FILE, UeventForwarder } from './run-uevents';
+import type { Writable } from 'node:stream';
 
 export { NAMESPACE_SCRIPT, SETUP_FAILED };
 
@@ -160,6 +162,7 @@ async function prepareRunDir(edits: FlagEdit[], cmdline: string): Promise<RunDir
   await writeFile(join(base, 'cmdline'), `${cmdline}\n`, { mode: 0o444 });
   // Rewritten by the daemon, so writable by its owner; read-only to others, as /proc/modules.
   await writeFile(join(base, 'modules'), '', { mode: 0o644 });
+  await writeFile(join(base, UEVENT_SENDER_FILE), UEVENT_SENDER, { mode: 0o644 });
   await mkdir(join(base, 'tools'));
   const tools = join(__dirname, 'run-modtools.js');
   for (const t of MODULE_TOOLS) {
@@ -183,17 +186,20 @@ async function removeRunDir(dir: RunDir): Promise<void> {
   const quiet = (): undefined => undefined;
   const b = dir.base;
   syncVfioDir(join(b, 'vfio'), []);
-  for (const f of ['vfio/vfio', 'cmdline', 'modules', ...MODULE_TOOLS.map((t) => `tools/${t}`)]) await unlink(join(b, f)).catch(quiet);
+  for (const f of ['vfio/vfio', 'cmdline', 'modules', UEVENT_SENDER_FILE, ...MODULE_TOOLS.map((t) => `tools/${t}`)]) await unlink(join(b, f)).catch(quiet);
   if (dir.cpuinfo !== undefined) await unlink(dir.cpuinfo).catch(quiet);
   for (const d of ['vfio', 'tools', 'udev/data', 'udev/tags', 'udev', 'rw', 'hostdev', 'sys', '']) await rmdir(join(b, d)).catch(quiet);
 }
 
-function runChild(command: string[], dir: RunDir): Promise<number> {
+function runChild(command: string[], dir: RunDir, uevents: UeventForwarder): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn('unshare', [...unshareArgs(process.getuid?.() ?? 0), 'sh', '-c', NAMESPACE_SCRIPT, 'iommufs-run', ...command], {
-      stdio: 'inherit',
+      // Descriptor 3: the uevents, to the sender inside the namespace (run-uevents.ts).
+      stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
       env: { ...process.env, ...VERIFY_SYSFS_ENV, IOMMUFS_RUN_DIR: dir.base },
     });
+    uevents.attach(child.stdio[3] as Writable);
+    child.on('exit', () => uevents.close());
     // SIGTERM, SIGHUP and SIGQUIT are passed on; SIGINT from a terminal reaches the child
     // through its process group already, so here it is only kept from ending this process
     // first. SIGUSR1 is ignored: Node would open its inspector on it (fuse/signals.ts).
@@ -278,13 +284,14 @@ export async function runCommand(a: RunArgs, io: Io): Promise<number> {
       hostViews?.sync();
     };
     sync();
+    const uevents = new UeventForwarder(tree.events!, machine, loadPciIds(), (t) => io.err(t));
     try {
-      handle = await mountSysfs(tree, dir.sys, { name: 'iommufs' }, { afterWrite: sync });
+      handle = await mountSysfs(tree, dir.sys, { name: 'iommufs' }, { afterWrite: sync, afterPublish: () => uevents.flush() });
     } catch (e) {
       throw new CliError(`run: cannot mount at ${dir.sys}: ${(e as Error).message}`, SETUP_FAILED);
     }
     try {
-      return await runChild(a.command, dir);
+      return await runChild(a.command, dir, uevents);
     } finally {
       // The command's status stands even if the unmount fails; say so and go on cleaning.
       await handle.unmount().catch((e: unknown) => io.err(`run: unmount ${dir.sys}: ${e instanceof Error ? e.message : String(e)}`));

@@ -9,6 +9,8 @@ import type { Machine } from './machine';
 import type { PciDevice } from './types';
 import { positionAmong } from '../pci/add-order-index';
 import { linkCapOf, linkStatusOf, portNumberOf } from '../pci/link';
+import { declaredOf } from '../pci/resources/declared';
+import { resourceWriteMask } from '../pci/resources/write-mask';
 
 export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
   const f = d.fn;
@@ -143,17 +145,24 @@ const WRITE_MASK: ReadonlyMap<number, number> = new Map([
   [0x3c, 0xff],
 ]);
 
-export const WRITABLE_CONFIG: ReadonlySet<number> = new Set(WRITE_MASK.keys());
+/** Every register a user may write in `f`'s config space, byte offset → writable bits: the
+ * fixed ones above and the resource registers of its BARs, ROM and bridge windows. */
+export function configWriteMask(f: PciFunction): ReadonlyMap<number, number> {
+  const out = resourceWriteMask(f, declaredOf(f));
+  for (const [at, mask] of WRITE_MASK) out.set(at, mask);
+  for (const [at, mask] of out) if (mask === 0) out.delete(at);
+  return out;
+}
 
-/** The bytes a write at `offset` sets, as offset → value: writable registers within `size`,
- * with their read-only bits 0 (they read 0 in every image). */
-export function configWriteBytes(size: number, offset: number, data: Buffer): Map<number, number> {
+/** The bytes a write at `offset` sets, as offset → value: the writable bits from `data`, the
+ * others as `current` (the image) has them. */
+export function configWriteBytes(mask: ReadonlyMap<number, number>, current: Uint8Array, offset: number, data: Buffer): Map<number, number> {
   const out = new Map<number, number>();
   for (let i = 0; i < data.length; i++) {
     const at = offset + i;
-    if (at >= size) break;
-    const mask = WRITE_MASK.get(at);
-    if (mask !== undefined) out.set(at, data[i]! & mask);
+    if (at >= current.length) break;
+    const bits = mask.get(at);
+    if (bits !== undefined) out.set(at, (data[i]! & bits) | (current[at]! & ~bits & 0xff));
   }
   return out;
 }

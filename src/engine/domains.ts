@@ -11,6 +11,7 @@
 
 import { managesDma } from './drivers';
 import { Errno } from './errno';
+import type { GroupEventBody } from './group-events';
 import type { Machine } from './machine';
 import type { Device, IommuGroup, IommuUnit, PciDevice } from './types';
 
@@ -156,7 +157,7 @@ export class DomainRegistry {
     this.unitOf(g);
     if (this.dma(g).owner !== null) throw new Errno('EBUSY', `group ${g.id} is already owned`);
     this.dma(g).leaving = true;
-    this.m.changes.note({ group: g.id });
+    this.m.changes.note({ group: g.id, events: [{ kind: 'leave-host', group: g.id }] });
   }
 
   /** The user gave up before claiming: host drivers may bind again (state host or idle). */
@@ -166,7 +167,7 @@ export class DomainRegistry {
     if (s.owner !== null) throw new Errno('EBUSY', `group ${g.id} is owned by ${s.owner}; release it instead`);
     if (!s.leaving) throw new Errno('EINVAL', `group ${g.id} is not leaving the host`);
     s.leaving = false;
-    this.m.changes.note({ group: g.id });
+    this.m.changes.note({ group: g.id, events: [{ kind: 'return-host', group: g.id }] });
   }
 
   /** iommu_group_claim_dma_owner (6.1). */
@@ -187,7 +188,7 @@ export class DomainRegistry {
     }
     s.owner = owner;
     s.leaving = false;
-    this.m.changes.note({ group: g.id });
+    this.m.changes.note({ group: g.id, events: [{ kind: 'claim', group: g.id, owner }] });
     this.switchTo(g, s, blocking);
   }
 
@@ -197,11 +198,12 @@ export class DomainRegistry {
     const s = this.dma(g);
     if (s.owner === null) throw new Errno('EINVAL', `group ${g.id} is not owned`);
     if (s.owner !== owner) throw new Errno('EPERM', `group ${g.id} is owned by ${s.owner}, not ${owner}`);
+    // The owner's PASIDs go before the group does (an iommufd detaches them on close).
+    for (const dev of [...s.pasids.keys()]) this.forget(g, dev);
     s.owner = null;
     s.leaving = false;
-    this.m.changes.note({ group: g.id });
+    this.m.changes.note({ group: g.id, events: [{ kind: 'release', group: g.id, owner }] });
     this.switchTo(g, s, undefined);
-    s.pasids.clear();
   }
 
   allocate(unitName: string, caps: Partial<DomainCaps>): Domain {
@@ -263,13 +265,16 @@ export class DomainRegistry {
     if (cur.kind === 'user') throw new Errno('EBUSY', `group ${g.id} is attached to domain ${cur.id}; replace it instead`);
     this.checkCompatible(g, d);
     this.switchTo(g, s, d);
+    this.m.changes.note({ group: g.id, events: [{ kind: 'attach', group: g.id, domain: d.id }] });
   }
 
   /** Back to the core domain: blocking while owned. */
   detach(g: IommuGroup): void {
     const s = this.checkOwned(g);
-    if (this.currentDomain(g).kind !== 'user') throw new Errno('EINVAL', `group ${g.id} is not attached to a user domain`);
+    const cur = this.currentDomain(g);
+    if (cur.kind !== 'user') throw new Errno('EINVAL', `group ${g.id} is not attached to a user domain`);
     this.switchTo(g, s, s.blocking);
+    this.m.changes.note({ group: g.id, events: [{ kind: 'detach', group: g.id, domain: cur.id }] });
   }
 
   /** iommu_group_replace_domain: straight from one user domain to another; refused → unchanged. */
@@ -282,6 +287,7 @@ export class DomainRegistry {
     if (d === cur) return;
     this.checkCompatible(g, d);
     this.switchTo(g, s, d);
+    this.m.changes.note({ group: g.id, events: [{ kind: 'replace', group: g.id, from: cur.id, to: d.id }] });
   }
 
   /** iommu_attach_device_pasid (6.12 order of checks). */
@@ -297,8 +303,8 @@ export class DomainRegistry {
     const map = s.pasids.get(dev) ?? new Map<number, Domain>();
     if (map.has(pasid)) throw new Errno('EBUSY', `pasid ${pasid} of ${dev.name} is attached to domain ${map.get(pasid)!.id}`);
     map.set(pasid, d);
-    this.m.changes.note({ device: dev });
     s.pasids.set(dev, map);
+    this.m.changes.note({ device: dev, events: [{ kind: 'pasid-attach', group: g.id, device: dev.name, pasid, domain: d.id }] });
   }
 
   /** PASID replace: an attached PASID moves to another domain without a detour. */
@@ -311,22 +317,32 @@ export class DomainRegistry {
     const d = this.userDomain(id);
     if (!d.caps.pasid) throw new Errno('EOPNOTSUPP', `domain ${id} was not allocated for PASID use`);
     this.checkCompatible(g, d);
+    const from = map.get(pasid)!;
     map.set(pasid, d);
-    this.m.changes.note({ device: dev });
+    this.m.changes.note({ device: dev, events: [{ kind: 'pasid-replace', group: g.id, device: dev.name, pasid, from: from.id, to: d.id }] });
   }
 
   detachPasid(dev: PciDevice, pasid: number): void {
     const g = dev.group;
     if (!g) throw new Errno('ENODEV', `${dev.name} has no group`);
     const map = this.dma(g).pasids.get(dev);
-    if (!map?.delete(pasid)) throw new Errno('EINVAL', `pasid ${pasid} of ${dev.name} is not attached`);
-    this.m.changes.note({ device: dev });
+    const d = map?.get(pasid);
+    if (!map || !d) throw new Errno('EINVAL', `pasid ${pasid} of ${dev.name} is not attached`);
+    map.delete(pasid);
+    this.m.changes.note({ device: dev, events: [pasidDetached(g, dev, pasid, d)] });
   }
 
-  /** A device left its group (remove, VF disable): its PASIDs go with it. */
+  /** A device left its group (remove, VF disable) or the owner released it: its PASIDs go. */
   forget(g: IommuGroup, dev: PciDevice): void {
+    const map = this.dma(g).pasids.get(dev);
+    if (!map) return;
     this.dma(g).pasids.delete(dev);
+    this.m.changes.note({ device: dev, events: [...map].map(([pasid, d]) => pasidDetached(g, dev, pasid, d)) });
   }
+}
+
+function pasidDetached(g: IommuGroup, dev: PciDevice, pasid: number, d: Domain): GroupEventBody {
+  return { kind: 'pasid-detach', group: g.id, device: dev.name, pasid, domain: d.id };
 }
 
 export function unitCaps(u: IommuUnit): DomainCaps {

@@ -33,9 +33,8 @@ export function bind(m: Machine, driverName: string, raw: string): void {
   if (!d || !driverMatches(drv, d.fn, d.driverOverride)) throw new Errno('ENODEV', `${sysfsWord(raw)}: no such device for ${drv.name}`);
   if (d.driver !== null) throw new Errno('EBUSY', `${d.name} already has a driver`);
   if (!canProbe(m, d)) throw new Errno('ENODEV', `${d.name}: VF probing is disabled by sriov_drivers_autoprobe`);
-  // really_probe: dma_configure first, then the driver's probe, whose failure bind_store
-  // returns (device_driver_attach) and which leaves the device unbound.
-  m.dma.checkBind(d, drv.name);
+  // really_probe: dma_configure first (probeWith's checkBind), then the driver's probe,
+  // whose failure bind_store returns (device_driver_attach) and which leaves it unbound.
   if (!m.probeWith(d, drv)) throw new Errno('ENODEV', `${drv.name}'s probe does not take ${d.name}`);
 }
 

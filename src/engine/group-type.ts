@@ -28,6 +28,7 @@ export function setGroupType(m: Machine, g: IommuGroup, raw: string): void {
   const fqUpgrade = req === 'DMA-FQ' && g.defaultType === 'DMA';
   if (dev.driver !== null && !fqUpgrade) throw new Errno('EBUSY', 'Device is still bound to driver');
   const next = req === 'auto' ? globalDefaultType(m.topology.arch, m.topology.cmdline) : req;
+  const from = g.defaultType;
   g.defaultType = next;
-  m.changes.note({ group: g.id });
+  m.changes.note({ group: g.id, events: [{ kind: 'type', group: g.id, from, to: next }] });
 }

@@ -26,13 +26,14 @@ import { Errno } from './errno';
 import { enableVfs } from './sriov';
 import type { Driver } from './drivers';
 import { canProbe } from './driver-ops';
-import { configInputFor, configInputKey, configWriteBytes, DRIVER_OWNED_BITS } from './config';
+import { configInputFor, configInputKey, configWriteBytes, configWriteMask, DRIVER_OWNED_BITS } from './config';
 import { buildConfigSpace } from '../pci/config-space';
 import { MachineResources } from './resources';
 import { DriverEffectsRegistry } from './driver-effects';
 import type { DriverTraits } from './driver-traits';
 import { parentPath } from './paths';
 import { ChangeLog } from './change-log';
+import { driverEvent, membership, uevent } from './group-events';
 import { ModuleRegistry } from './modules';
 import { PowerStates, pciPmDriverChange } from './power';
 
@@ -185,7 +186,8 @@ export class Machine {
     const before = siblings[siblings.length - 2];
     if (before !== undefined && before.name > dev.name) siblings.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     this.children.set(parent, siblings);
-    this.changes.note({ device: dev });
+    // device_add: KOBJ_ADD, before any driver probes it.
+    this.changes.note({ device: dev, events: uevent('add', dev) });
     return dev;
   }
 
@@ -204,7 +206,8 @@ export class Machine {
     const siblings = (this.children.get(parent) ?? []).filter((d) => d !== dev);
     if (siblings.length > 0) this.children.set(parent, siblings);
     else this.children.delete(parent);
-    this.changes.note({ device: dev });
+    // device_del: KOBJ_REMOVE, after its driver and its group are gone.
+    this.changes.note({ device: dev, events: uevent('remove', dev) });
   }
 
   private readonly vfs = new Map<PciDevice, PciDevice[]>();
@@ -273,14 +276,13 @@ export class Machine {
     return b;
   }
 
-  /** Binds a driver; a host driver is refused (EBUSY) while a user owns or wants the group. */
-  attachDriver(d: PciDevice, drv: Driver): void {
-    this.dma.checkBind(d, drv.name);
+  /** Binds a driver whose probe took the device (driver_bound: BOUND_DRIVER, then KOBJ_BIND). */
+  private attachDriver(d: PciDevice, drv: Driver): void {
     d.driver = drv.name;
     this.bindings.delete(d);
     pciPmDriverChange(this.power.peek(d, ''), drv.traits, true);
     this.driverProbed(d);
-    this.changes.note({ device: d });
+    this.changes.note({ device: d, events: [...driverEvent('bound-driver', d, drv.name), ...uevent('bind', d, drv.name)] });
   }
 
   /** The driver in d.driver has probed: what it sets up, and the registers it wrote. */
@@ -293,7 +295,10 @@ export class Machine {
     if (traits) this.driverWroteConfig(d, traits);
   }
 
+  /** __device_release_driver: UNBIND_DRIVER, the driver's remove, UNBOUND_DRIVER, KOBJ_UNBIND. */
   detachDriver(d: PciDevice): void {
+    const was = d.driver;
+    if (was !== null) this.changes.note({ events: driverEvent('unbind-driver', d, was) });
     // The vendor driver's remove unregisters the mdev parent, which removes its mdevs.
     this.mdev.parentGone(d);
     this.driverEffects.unbound(d);
@@ -302,7 +307,7 @@ export class Machine {
     d.driver = null;
     this.bindings.delete(d);
     if (traits) this.driverWroteConfig(d, traits);
-    this.changes.note({ device: d });
+    this.changes.note({ device: d, events: was === null ? [] : [...driverEvent('unbound-driver', d, was), ...uevent('unbind', d)] });
   }
 
   /** pci_set_master, pci_intx and pci_disable_device read, modify and write the command
@@ -325,6 +330,10 @@ export class Machine {
   /** really_probe of a matching driver: false when its probe fails on this hardware (what it
    * did before giving up stays), else it binds (attachDriver's refusals are thrown). */
   probeWith(d: PciDevice, drv: Driver): boolean {
+    // A host driver is refused (EBUSY) while a user owns or wants the group; refused here,
+    // before BIND_DRIVER, since a refused write changes nothing.
+    this.dma.checkBind(d, drv.name);
+    this.changes.note({ events: driverEvent('bind-driver', d, drv.name) });
     if (!probeKeeps(drv, d.fn)) {
       this.driverEffects.probeFailed(d, drv.traits);
       this.changes.note({ device: d });
@@ -388,7 +397,7 @@ export class Machine {
   writeConfig(d: PciDevice, offset: number, data: Buffer): void {
     const bytes = this.configBytes(d);
     const written = this.configWrites.get(d) ?? new Map<number, number>();
-    for (const [at, v] of configWriteBytes(bytes.length, offset, data)) {
+    for (const [at, v] of configWriteBytes(configWriteMask(d.fn), bytes, offset, data)) {
       bytes[at] = v;
       written.set(at, v);
     }
@@ -489,7 +498,7 @@ export class Machine {
     dev.seq = this.seq++;
     this.devices.set(dev.name, dev);
     const g: IommuGroup = { id: this.ids.alloc(), kind: 'vfio-noiommu', unit: null, devices: [], defaultType: 'unknown' };
-    this.groups.set(g.id, g);
+    this.addGroup(g);
     this.joinGroup(dev, g);
   }
 
@@ -509,27 +518,38 @@ export class Machine {
       devices: [],
       defaultType: defaultTypeFor(unit.spec.type, this.topology.arch, this.topology.cmdline),
     };
-    this.groups.set(id, g);
+    this.addGroup(g);
     return g;
+  }
+
+  /** iommu_group_alloc: the group exists (kernel/iommu_groups/<id>). */
+  private addGroup(g: IommuGroup): void {
+    this.groups.set(g.id, g);
+    this.changes.note({ group: g.id, events: [{ kind: 'created', group: g.id, type: g.defaultType }] });
   }
 
   private joinGroup(dev: Device, g: IommuGroup): void {
     dev.group = g;
     g.devices.push(dev);
-    this.changes.note({ device: dev, group: g.id });
+    // iommu_group_add_device: IOMMU_GROUP_NOTIFY_ADD_DEVICE once the device is in.
+    this.changes.note({ device: dev, group: g.id, events: [membership('add-device', dev, g.id)] });
   }
 
   /** Takes a device out of its group; an empty group is freed and its number reused. */
   leaveGroup(dev: Device): void {
     const g = dev.group;
     if (!g) return;
+    // Its PASIDs go first; then iommu_group_remove_device: "Pre-notify listeners that a
+    // device is being removed" (IOMMU_GROUP_NOTIFY_DEL_DEVICE), and out it goes.
     if (dev.kind === 'pci') this.dma.forget(g, dev);
+    this.changes.note({ events: [membership('del-device', dev, g.id)] });
     g.devices = g.devices.filter((d) => d !== dev);
     dev.group = null;
     this.changes.note({ device: dev, group: g.id });
     if (g.devices.length === 0) {
       this.groups.delete(g.id);
       this.ids.free(g.id);
+      this.changes.note({ group: g.id, events: [{ kind: 'removed', group: g.id }] });
     }
   }
 
@@ -565,7 +585,7 @@ export class Machine {
     for (const l of layout) {
       const first = l.members[0]!;
       const g: IommuGroup = { id: l.id, kind: first.kind === 'mdev' ? 'vfio-noiommu' : 'iommu', unit: first.unit, devices: [], defaultType: l.type };
-      this.groups.set(g.id, g);
+      this.addGroup(g);
       for (const d of l.members) this.joinGroup(d, g);
     }
     this.seq = nextSeq;

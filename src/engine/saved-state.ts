@@ -30,7 +30,7 @@
 import { createHash } from 'node:crypto';
 import { hex4 } from '../pci/address';
 import type { HostBridge } from '../pci/enumerate';
-import { WRITABLE_CONFIG } from './config';
+import { configWriteMask } from './config';
 import { defaultTypeFor } from './domain-type';
 import type { DomainType } from './domain-type';
 import { probeKeeps } from './drivers';
@@ -404,10 +404,11 @@ function restoreConfig(m: Machine, s: SavedState): void {
     if (!sd.config) continue;
     const d = pciNamed(m, name)!;
     const size = m.configBytes(d).length;
+    const writable = configWriteMask(d.fn);
     for (const [k, v] of Object.entries(sd.config)) {
       const at = Number(k);
-      if (at >= size || !WRITABLE_CONFIG.has(at)) {
-        fail(jsonPath(deviceAt(name, 'config'), k), `not a register a user may write in the ${size}-byte config space of ${name} (only ${[...WRITABLE_CONFIG].join(', ')})`);
+      if (at >= size || !writable.has(at)) {
+        fail(jsonPath(deviceAt(name, 'config'), k), `not a register a user may write in the ${size}-byte config space of ${name} (only ${[...writable.keys()].sort((a, b) => a - b).join(', ')})`);
       }
       m.writeConfig(d, at, Buffer.from([v]));
     }

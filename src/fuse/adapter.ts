@@ -11,6 +11,7 @@ import type { FsDirListing, FsOps, FsStat, FsStatfs, StaleNames } from './fs-ops
 import { KernelNames } from './kernel-names';
 import { OpenFiles } from './open-files';
 import { PathCache } from './path-cache';
+import { StreamReads } from './streams';
 import { StatTable } from './stat';
 
 // O_ACCMODE is not in node's fs.constants; it is 3 on Linux (include/uapi/asm-generic/fcntl.h).
@@ -23,6 +24,8 @@ export interface SysfsFsOptions {
   time?: Date;
   /** Called after every successful store (the daemon saves its --state file there). */
   afterWrite?: () => void;
+  /** Called whenever a write's events became readable (`iommufs run` sends its uevents then). */
+  afterPublish?: () => void;
 }
 
 export class SysfsFs implements FsOps {
@@ -32,6 +35,7 @@ export class SysfsFs implements FsOps {
   private readonly kernelNames = new KernelNames();
 
   private readonly afterWrite: (() => void) | undefined;
+  private readonly streams = new StreamReads();
   private readonly paths: PathCache;
   private readonly stats: StatTable;
   private readonly version: () => number;
@@ -44,6 +48,19 @@ export class SysfsFs implements FsOps {
     this.paths = new PathCache(tree);
     this.stats = new StatTable(this.time);
     this.version = (): number => tree.version();
+    const gate = tree.events;
+    const afterPublish = opts.afterPublish;
+    this.takePublisher =
+      gate === undefined
+        ? undefined
+        : (): (() => void) => {
+            const mark = gate.mark();
+            return () => {
+              gate.publish(mark);
+              this.streams.wake();
+              afterPublish?.();
+            };
+          };
     const drain = tree.drainChangedRegions?.bind(tree);
     this.takeStaleNames =
       drain === undefined
@@ -76,6 +93,13 @@ export class SysfsFs implements FsOps {
    * made untrue (none when nothing changed). Called after every write; absent for a
    * tree that tracks no changes, which is then mounted without kernel caching. */
   readonly takeStaleNames: (() => StaleNames) | undefined;
+
+  readonly takePublisher: (() => () => void) | undefined;
+
+  /** The mount goes: waiting stream reads read end of file. */
+  shutdown(): void {
+    this.streams.end();
+  }
 
   /** Entries with their stats so readdir gives each its d_type (`find -type l`, §3 #15).
    * kernfs_fop_readdir emits '.' and '..' first (dir_emit_dots); libfuse 2.9's
@@ -129,12 +153,19 @@ export class SysfsFs implements FsOps {
     if (wantsWrite && ((node.mode & S_IWUGO) === 0 || node.store === undefined)) {
       throw new Errno('EACCES', `${path}: not writable`);
     }
-    return this.openFiles.add(path, flags, owner);
+    return this.openFiles.add(path, flags, owner, node.stream?.());
   }
 
   /** A read from offset 0 calls show() afresh (as seq_file does after a seek to 0:
    * "lseek to 0 and read" is how sysfs readers refresh); later offsets are served from
    * that snapshot. Clamped to the content, as libfuse's hello.c does. */
+  /** A stream has no offsets (trace_pipe is not seekable): every read takes what is next. */
+  streamRead(handle: number, len: number): Buffer | Promise<Buffer> | undefined {
+    const file = this.openFiles.get(handle);
+    if (file.stream === undefined) return undefined;
+    return this.streams.read(file.stream, len, (file.flags & constants.O_NONBLOCK) !== 0);
+  }
+
   read(path: string, handle: number, len: number, offset: number): Buffer {
     const file = this.openFiles.get(handle);
     if (offset === 0 || file.snapshot === undefined) {
@@ -176,6 +207,11 @@ export class SysfsFs implements FsOps {
   }
 
   release(_path: string, handle: number): void {
+    const stream = this.openFiles.get(handle).stream;
+    if (stream !== undefined) {
+      this.streams.closed(stream);
+      stream.close();
+    }
     this.openFiles.remove(handle);
   }
 

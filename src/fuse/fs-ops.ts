@@ -41,6 +41,11 @@ export interface FsOps {
   /** After a write: the names and attributes the kernel caches that it made untrue. Without
    * it the kernel is told nothing, so such a file system must be mounted without caching. */
   readonly takeStaleNames?: (() => StaleNames) | undefined;
+  /** Right after a write (done or refused): what makes the events it caused readable, to be
+   * called once the kernel has forgotten what the write made untrue. Absent: no events. */
+  readonly takePublisher?: (() => () => void) | undefined;
+  /** The mount is going: waiting reads end. */
+  shutdown?(): void;
   getattr(path: string): FsStat;
   readdir(path: string): FsDirListing;
   readlink(path: string): string;
@@ -51,6 +56,9 @@ export interface FsOps {
   open(path: string, flags: number): number;
   /** Returns at most `len` bytes from `offset`; fewer (or none) at the end. */
   read(path: string, handle: number, len: number, offset: number): Buffer;
+  /** For an open stream file (events): at most `len` bytes, now or, through the promise,
+   * once there are some. Undefined for any other handle, which `read` serves. */
+  streamRead?(handle: number, len: number): Buffer | Promise<Buffer> | undefined;
   /** `data` is owned by the callee. Returns the number of bytes taken. */
   write(path: string, handle: number, data: Buffer, offset: number): number;
   release(path: string, handle: number): void;

@@ -79,6 +79,8 @@ export function toNativeOps(ops: FsOps, mapper: ErrnoMapper, log: Logger, kernel
       else (reply as unknown as (code: number) => void)(code);
     }
   }
+  // Writes' events are published in the order of the writes, each after its invalidations.
+  let published: Promise<void> = Promise.resolve();
   const done = (op: string, path: string, cb: FuseNative.DoneCb, body: () => void): void =>
     serve(op, path, cb, (reply) => {
       body();
@@ -105,30 +107,55 @@ export function toNativeOps(ops: FsOps, mapper: ErrnoMapper, log: Logger, kernel
     create: (path, mode, cb) => serve('create', path, cb, (reply) => reply(0, ops.create(path, mode))),
     read: (path, fd, buf, len, pos, cb) =>
       serve('read', path, cb, (reply) => {
-        const data = ops.read(path, fd, len, pos);
         // `buf` is native memory valid only until we answer: copy into it, clamped.
-        reply(data.copy(buf, 0, 0, Math.min(len, data.length)));
+        const answer = (data: Buffer): void => reply(data.copy(buf, 0, 0, Math.min(len, data.length)));
+        const streamed = ops.streamRead?.(fd, len);
+        if (streamed === undefined) answer(ops.read(path, fd, len, pos));
+        else if (Buffer.isBuffer(streamed)) answer(streamed);
+        // A stream read answered later holds one libfuse thread; the others go on serving.
+        else streamed.then(answer, (e: unknown) => reply(mapper.toErrno(e, 'read', path)));
       }),
     write: (path, fd, buf, len, pos, cb) =>
       serve('write', path, cb, (reply) => {
         // Copied out of the lent native buffer before anyone can keep a reference.
-        const taken = ops.write(path, fd, Buffer.from(buf.subarray(0, len)), pos);
+        let answer: () => void;
+        try {
+          const taken = ops.write(path, fd, Buffer.from(buf.subarray(0, len)), pos);
+          answer = () => reply(taken);
+        } catch (e) {
+          // A refused write changes nothing, but a probe that failed leaves its traces and
+          // events: they are published like any write's.
+          if (ops.takePublisher === undefined) throw e;
+          answer = () => reply(mapper.toErrno(e, 'write', path));
+        }
         // The write returns only once the kernel has forgotten what it made untrue: whatever
         // starts after it returns sees the new tree (linearizable, as on sysfs). Other
-        // requests are served meanwhile (libfuse's loop is multi-threaded).
+        // requests are served meanwhile (libfuse's loop is multi-threaded). Its events become
+        // readable at that point too, in the order of the writes (streams.ts).
+        const publish = ops.takePublisher?.();
         const stale = ops.takeStaleNames?.();
         const notifier = kernel.notifier;
-        if (stale === undefined || notifier === undefined || (stale.entries.length === 0 && stale.inodes.length === 0)) {
-          reply(taken);
+        const invalidated =
+          stale === undefined || notifier === undefined || (stale.entries.length === 0 && stale.inodes.length === 0)
+            ? undefined
+            : notifier.invalidate(stale).catch((e: unknown) => log(`iommufs: invalidation after a write to ${path} failed: ${String(e)}`));
+        if (publish === undefined) {
+          if (invalidated === undefined) answer();
+          else void invalidated.then(answer);
           return;
         }
-        notifier.invalidate(stale).then(
-          () => reply(taken),
-          (e: unknown) => {
-            log(`iommufs: invalidation after a write to ${path} failed: ${String(e)}`);
-            reply(taken);
-          },
-        );
+        published = published
+          .then(() => invalidated)
+          .then(() => {
+            try {
+              publish();
+            } catch (e) {
+              // A reader's trouble must not keep this write, or any later one, from answering.
+              log(`iommufs: publishing the events of a write to ${path} failed: ${String(e)}`);
+            }
+            answer();
+          })
+          .catch((e: unknown) => log(`iommufs: answering a write to ${path} failed: ${String(e)}`));
       }),
     release: (path, fd, cb) => done('release', path, cb, () => ops.release(path, fd)),
     truncate: (path, size, cb) => done('truncate', path, cb, () => ops.truncate(path, size)),
@@ -268,6 +295,8 @@ export async function mountFuse(mnt: string, ops: FsOps, opts: BindingOptions = 
   return {
     mountpoint,
     unmount() {
+      // Waiting stream reads end first, so that their readers (cat events) let go.
+      ops.shutdown?.();
       unmounting ??= (kernel.notifier?.close() ?? Promise.resolve())
         .then(() => fusermountUnmount(mountpoint))
         .catch(async (e: unknown) => {

@@ -4,6 +4,7 @@
 // and treats 0 as "no handle".
 
 import { Errno } from '../engine/errno';
+import type { LineStream } from '../sysfs/node';
 
 export interface OpenFile {
   path: string;
@@ -15,6 +16,8 @@ export interface OpenFile {
   /** The text show() gave at the last read from offset 0; pieces read later come
    * from it, so a reader reading in pieces sees one text (seq_file semantics). */
   snapshot: Buffer | undefined;
+  /** For a stream file (events): what this open reads. */
+  stream?: LineStream;
 }
 
 const MAX_HANDLE = 0x7fffffff;
@@ -23,12 +26,12 @@ export class OpenFiles {
   private readonly files = new Map<number, OpenFile>();
   private next = 1;
 
-  add(path: string, flags: number, owner?: object): number {
+  add(path: string, flags: number, owner?: object, stream?: LineStream): number {
     if (this.files.size >= MAX_HANDLE - 1) throw new Errno('ENOMEM', 'too many open files');
     while (this.files.has(this.next)) this.advance();
     const handle = this.next;
     this.advance();
-    this.files.set(handle, { path, flags, owner, snapshot: undefined });
+    this.files.set(handle, stream === undefined ? { path, flags, owner, snapshot: undefined } : { path, flags, owner, snapshot: undefined, stream });
     return handle;
   }
 

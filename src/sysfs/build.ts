@@ -197,8 +197,8 @@ export function wo(store: (text: string) => void, mode = 0o200): AttrNode {
 /** A device's `uevent` (drivers/base/core.c uevent_show): one "KEY=value\n" line per variable
  * the device's kset adds (nothing at all for a device without a bus or a class, or one whose
  * bus and class add nothing: an empty file). A write is a synthetic uevent (uevent_store). */
-export function uevent(vars: () => string[]): AttrNode {
-  return rwRaw(() => vars().map((v) => v + '\n').join(''), checkSynthUevent);
+export function uevent(vars: () => string[], synth: (raw: string) => void = checkSynthUevent): AttrNode {
+  return rwRaw(() => vars().map((v) => v + '\n').join(''), synth);
 }
 
 /** The write-only `uevent` of a driver, a bus or a module (0200): a synthetic uevent. */

@@ -14,6 +14,7 @@ import type { Entries } from './build';
 import type { DirNode } from './node';
 import { loadModuleStore } from './module-control';
 import { procModulesText } from './module';
+import { EventGate, groupEventsFile } from './event-files';
 
 function words(raw: string): string[] {
   return sysfsWord(raw).trim().split(/\s+/).filter(Boolean);
@@ -77,7 +78,7 @@ function domainDir(m: Machine, d: Domain): DirNode {
   ]);
 }
 
-export function debugIommufsDir(m: Machine): DirNode {
+export function debugIommufsDir(m: Machine, gate: EventGate = new EventGate(m)): DirNode {
   const reg = m.dma;
   const control = (fn: (w: string[]) => void) => wo((raw) => fn(words(raw)));
   return dir((): Entries => [
@@ -92,6 +93,8 @@ export function debugIommufsDir(m: Machine): DirNode {
     ['attach', control((w) => reg.attach(groupArg(m, w[0]), idArg(w[1])))],
     ['claim', control((w) => reg.claim(groupArg(m, w[0]), w[1] ?? ''))],
     ['detach', control((w) => reg.detach(groupArg(m, w[0])))],
+    // The group events, one line each, from the open on (event-files.ts).
+    ['events', groupEventsFile(m, gate)],
     [
       'domains',
       indexedDir({

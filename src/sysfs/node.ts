@@ -3,6 +3,7 @@
 // `struct device_attribute` is (include/linux/device.h). Nothing here holds a copy of state.
 
 import type { ChangedRegions } from './change-scope';
+import type { EventGate } from './event-files';
 
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
@@ -37,6 +38,19 @@ export interface AttrNode {
   /** Absent for read-only attributes. Throws Errno on refusal and changes nothing then.
    * `offset` matters only for binary attributes (config); text attributes ignore it. */
   store?(data: Buffer, offset: number): void;
+  /** A file read as a stream (trace_pipe-like): each open gets a stream of its own, and
+   * reads take from it instead of show(). */
+  stream?(): LineStream;
+}
+
+/** What one open of a stream file reads (sysfs/event-files.ts). */
+export interface LineStream {
+  /** What is readable now, at most `maxBytes` (whole lines when they fit); empty: nothing yet. */
+  read(maxBytes: number): Buffer;
+  /** Whether a read would give something now. */
+  ready(): boolean;
+  /** The open is gone: stop following. */
+  close(): void;
 }
 
 export interface LinkNode {
@@ -56,6 +70,8 @@ export interface SysfsTree {
    * or undefined when nothing changed. Absent when no change log tracks the tree: then
    * the kernel may cache nothing. */
   drainChangedRegions?(): ChangedRegions | undefined;
+  /** The horizon of the event files, moved by the FUSE layer after each write. */
+  events?: EventGate;
 }
 
 /** A tree over state that no change log tracks (hand-built trees in tests): nothing is

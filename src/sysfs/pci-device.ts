@@ -16,6 +16,7 @@ import { deviceDirPath, driverDirPath, iommuUnitPath } from './paths';
 import { groupPath } from './iommu-groups';
 import { pciWrites } from './pci-device-writes';
 import { pciPower } from '../engine/power';
+import { synthPciUevent } from '../engine/uevent';
 import { enableCount, resetMethodText, supportedResetMethods } from '../engine/pci-attrs';
 import { powerDir } from './power';
 import { busName, pciBusDir } from './pci-bus';
@@ -42,12 +43,13 @@ export function modalias(d: PciDevice): string {
   return `pci:v${HEX(f.id.vendor, 8)}d${HEX(f.id.device, 8)}sv${HEX(s.vendor, 8)}sd${HEX(s.device, 8)}bc${HEX(c >> 16, 2)}sc${HEX((c >> 8) & 0xff, 2)}i${HEX(c & 0xff, 2)}`;
 }
 
-/** dev_uevent's DRIVER= and pci_uevent's variables (drivers/pci/pci-driver.c). */
-function ueventVars(d: PciDevice): string[] {
+/** dev_uevent's DRIVER= (the bound driver, or `driver` as a uevent names it) and
+ * pci_uevent's variables (drivers/pci/pci-driver.c). */
+export function ueventVars(d: PciDevice, driver: string | null = d.driver): string[] {
   const f = d.fn;
   const s = subsystemIds(d);
   const lines = [
-    ...(d.driver ? [`DRIVER=${d.driver}`] : []),
+    ...(driver ? [`DRIVER=${driver}`] : []),
     `PCI_CLASS=${f.classCode.toString(16).toUpperCase()}`,
     `PCI_ID=${HEX(f.id.vendor, 4)}:${HEX(f.id.device, 4)}`,
     `PCI_SUBSYS_ID=${HEX(s.vendor, 4)}:${HEX(s.device, 4)}`,
@@ -171,7 +173,7 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     e.push(['subsystem', relLink(here, 'bus/pci')]);
     e.push(['subsystem_device', ro(() => hex(s.device, 4))]);
     e.push(['subsystem_vendor', ro(() => hex(s.vendor, 4))]);
-    e.push(['uevent', uevent(() => ueventVars(d))]);
+    e.push(['uevent', uevent(() => ueventVars(d), (raw) => synthPciUevent(m, d, raw))]);
     e.push(['vendor', ro(() => hex(f.id.vendor, 4))]);
     return e;
   }, 0o755, () => m.generation));

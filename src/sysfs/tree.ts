@@ -21,6 +21,7 @@ import { classDeviceClasses } from './class-devices';
 import { regionsChanged } from './change-scope';
 import { moduleDir } from './module';
 import { systemDir } from './system';
+import { EventGate } from './event-files';
 import { allDisks, classBdiDir, classBlockDir, sysBlockDir, virtualBdiDir } from './block-devices';
 import { sysDevDir } from './dev-links';
 import { hasNvmeControllers, nvmeClassEntries, virtualNvmeSubsystemDir } from './nvme';
@@ -170,17 +171,18 @@ function busDir(m: Machine): DirNode {
  * directories are present (empty) so that the directory looks as it does on Linux. */
 const KERNEL_SUBDIRS = ['boot_params', 'btf', 'cgroup', 'config', 'irq', 'mm', 'reboot', 'security', 'slab', 'software_nodes', 'tracing'];
 
-function kernelDir(m: Machine): DirNode {
+function kernelDir(m: Machine, gate: EventGate): DirNode {
   return dir(() => {
     const e: Entries = KERNEL_SUBDIRS.map((n) => [n, dir(() => [])]);
     e.push(['iommu_groups', iommuGroupsDir(m)]);
     // debugfs' mount point; iommufs keeps its own diagnostic and control files there.
-    e.push(['debug', dir(() => [['iommufs', debugIommufsDir(m)]], 0o700)]);
+    e.push(['debug', dir(() => [['iommufs', debugIommufsDir(m, gate)]], 0o700)]);
     return e.sort((a, b) => (a[0] < b[0] ? -1 : 1));
   });
 }
 
 export function sysfsTree(m: Machine): SysfsTree {
+  const gate = new EventGate(m);
   const root = dir(() => [
     ['block', sysBlockDir(m)],
     ['bus', busDir(m)],
@@ -188,13 +190,14 @@ export function sysfsTree(m: Machine): SysfsTree {
     ['dev', sysDevDir(m)],
     ['devices', devicesDir(m)],
     ['firmware', firmwareDir(m)],
-    ['kernel', kernelDir(m)],
+    ['kernel', kernelDir(m, gate)],
     ['module', moduleDir(m)],
   ], 0o755, () => m.generation);
   let drainedAt = m.generation;
   return {
     root,
     version: () => m.generation,
+    events: gate,
     drainChangedRegions: () => {
       if (m.generation === drainedAt) return undefined;
       drainedAt = m.generation;

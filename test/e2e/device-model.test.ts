@@ -101,4 +101,25 @@ describe('x79-workstation: links, slots and capabilities as lspci -vvv and sysfs
       assert.equal(r.stdout.trim(), '0547');
     });
   });
+
+  it('setpci sizes BARs and the ROM as hardware answers (all ones read back as the size mask), and the window registers keep their granularity', async () => {
+    await withDaemon(TOPOLOGY, async (mnt) => {
+      const gpu = ['-O', `sysfs.path=${mnt}/bus/pci`, '-s', '01:00.0'];
+      const regs = ['BASE_ADDRESS_0', 'BASE_ADDRESS_1', 'BASE_ADDRESS_2', 'BASE_ADDRESS_5', 'ROM_ADDRESS'];
+      const read = async (): Promise<string[]> => (await run('setpci', [...gpu, ...regs])).stdout.trim().split('\n');
+      const resource = await sh(`cat ${q(`${mnt}/bus/pci/devices/0000:01:00.0/resource`)}`);
+      const before = await read();
+      assert.equal((await run('setpci', [...gpu, ...regs.map((r) => `${r}=0xffffffff`)])).code, 0);
+      // 16M 32-bit, 256M 64-bit prefetchable (its upper half all writable), 128 bytes of I/O,
+      // a 512K ROM with its enable bit: drivers/pci/probe.c __pci_read_base reads these.
+      assert.deepEqual(await read(), ['ff000000', 'f000000c', 'ffffffff', 'ffffff81', 'fff80001']);
+      assert.equal((await run('setpci', [...gpu, ...regs.map((r, i) => `${r}=0x${before[i]}`)])).code, 0);
+      assert.deepEqual(await read(), before);
+      // Linux's resources are what it read at boot, whatever the registers say since.
+      assert.equal((await sh(`cat ${q(`${mnt}/bus/pci/devices/0000:01:00.0/resource`)}`)).stdout, resource.stdout);
+      const port = ['-O', `sysfs.path=${mnt}/bus/pci`, '-s', '00:02.0'];
+      assert.equal((await run('setpci', [...port, 'MEMORY_BASE=0xffff', 'IO_BASE=0xff'])).code, 0);
+      assert.deepEqual((await run('setpci', [...port, 'MEMORY_BASE', 'IO_BASE'])).stdout.trim().split('\n'), ['fff0', 'f0']);
+    });
+  });
 });

@@ -42,7 +42,8 @@ const SIM_PART = [
 /** The host's /sys as a test outside can see it, and its mounts under /sys. */
 const HOST_VIEW = [
   'ls /sys/kernel/iommu_groups /sys/bus/pci/devices /sys/devices /sys/class /sys/module 2>&1',
-  'ls -l /sys/class/net /sys/block 2>&1',
+  // No times: kernfs stamps an inode with the time it is (re)made in the inode cache.
+  'ls -l --time-style=+ /sys/class/net /sys/block 2>&1',
   "awk '$5 ~ /^\\/sys/ { print $4, $5, $6, $9 }' /proc/self/mountinfo",
 ].join('\n');
 

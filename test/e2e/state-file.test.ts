@@ -37,6 +37,8 @@ async function walk(mnt: string): Promise<string[]> {
         out.push(`${path}/ ${(st.mode & 0o7777).toString(8)}`);
         await visit(path);
       } else if ((st.mode & 0o444) === 0) out.push(`${path} ${(st.mode & 0o7777).toString(8)} (write-only)`);
+      // The events file reads like trace_pipe: a read waits for the next event.
+      else if (path === '/kernel/debug/iommufs/events') out.push(`${path} ${(st.mode & 0o7777).toString(8)} (stream)`);
       else {
         const text = await readFile(join(mnt, path)).then(
           (b) => b.toString('hex'),

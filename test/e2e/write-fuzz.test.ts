@@ -45,6 +45,9 @@ def walk(rel):
         out.append('l ' + rel + ' -> ' + os.readlink(p))
     elif st.st_mode & 0o444 == 0:
         out.append('f ' + rel + ' (write-only)')
+    elif rel == '/kernel/debug/iommufs/events':
+        # Reads like trace_pipe: a read waits for the next event.
+        out.append('f ' + rel + ' (stream)')
     else:
         try:
             with open(p, 'rb') as f:
@@ -63,18 +66,24 @@ function boot(): Machine {
 }
 
 /** What `printf > file` does with `data`: bash keeps its stdout line-buffered
- * (shell.c sh_setlinebuf), so each line is a write(2) of its own, at the file offset the
- * previous ones reached; the first refused write ends it, with that error. */
+ * (shell.c sh_setlinebuf), so each line is a write(2) of its own. A refused line is dropped
+ * (stdio discards what it failed to flush) and does not move the file offset; the lines
+ * after it are still written, and bash reports the errno left by the last refused one
+ * (builtins/common.c sh_wrerror): `printf '0\n10d3' > enable` on a disabled device fails
+ * with EIO and still enables it, as on Linux. */
 function writeAsBash(fs: Parameters<typeof writeThroughAdapter>[0], path: string, data: Buffer): string {
   let offset = 0;
-  while (offset < data.length) {
-    const nl = data.indexOf(0x0a, offset);
+  let error = '';
+  for (let start = 0; start < data.length; ) {
+    const nl = data.indexOf(0x0a, start);
     const end = nl < 0 ? data.length : nl + 1;
-    const error = writeThroughAdapter(fs, path, data.subarray(offset, end), offset, true).error;
-    if (error !== '') return error;
-    offset = end;
+    const chunk = data.subarray(start, end);
+    const e = writeThroughAdapter(fs, path, chunk, offset, true).error;
+    if (e === '') offset += chunk.length;
+    else error = e;
+    start = end;
   }
-  return '';
+  return error;
 }
 
 /** bash printf %b with every byte as an octal escape: exactly these bytes. */

@@ -68,6 +68,9 @@ export function snapshot(tree: SysfsTree): string {
       lines.push(`l ${path} -> ${node.target}`);
     } else if ((node.mode & 0o444) === 0) {
       lines.push(`f ${path} (write-only)`);
+    } else if (node.stream !== undefined) {
+      // The events file: read through the mount it waits for the next event (trace_pipe).
+      lines.push(`f ${path} (stream)`);
     } else {
       let text: string;
       try {

@@ -8,13 +8,16 @@ import { toNativeOps } from '../../../src/fuse/fuse-binding';
 import type { FsOps } from '../../../src/fuse/fs-ops';
 import { ErrnoMapper } from '../../../src/fuse/to-errno';
 
+const OPTIONAL = new Set(['takeStaleNames', 'takePublisher', 'streamRead', 'shutdown']);
+
 function opsWith(overrides: Partial<FsOps>): FsOps {
   const missing = (): never => {
     throw new Errno('ENOSYS', 'not in this test');
   };
   return new Proxy(overrides as FsOps, {
-    // takeStaleNames is optional: without it the binding tells the kernel nothing.
-    get: (target, key: string) => (target as unknown as Record<string, unknown>)[key] ?? (key === 'takeStaleNames' ? undefined : missing),
+    // The optional members: without them the binding tells the kernel nothing, publishes no
+    // events and serves every read with read().
+    get: (target, key: string) => (target as unknown as Record<string, unknown>)[key] ?? (OPTIONAL.has(key) ? undefined : missing),
   });
 }
 
@@ -71,5 +74,44 @@ describe('toNativeOps', () => {
     assert.equal(seen.length, 1);
     assert.deepEqual(seen[0]?.slice(0, 2), [0, ['.', '..']]);
     assert.equal((seen[0]?.[2] as unknown[]).length, 2);
+  });
+
+  it('a stream read is answered when its promise settles, with the bytes or the errno', async () => {
+    let release!: (b: Buffer) => void;
+    const later = new Promise<Buffer>((r) => (release = r));
+    const native = toNativeOps(opsWith({ streamRead: () => later }), mapper, () => undefined);
+    const buf = Buffer.alloc(8);
+    const { cb, seen } = calls();
+    native.read?.('/events', 1, buf, 8, 0, cb);
+    assert.deepEqual(seen, []);
+    release(Buffer.from('1 lost 1\n'));
+    await later;
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(seen, [[8]]);
+    const failing = toNativeOps(opsWith({ streamRead: () => Promise.reject(new Errno('EAGAIN', 'none yet')) }), mapper, () => undefined);
+    const second = calls();
+    failing.read?.('/events', 1, buf, 8, 0, second.cb);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(second.seen, [[-11]]);
+  });
+
+  it('a write publishes its events before it answers, also when it is refused', async () => {
+    const order: string[] = [];
+    const native = toNativeOps(
+      opsWith({
+        write: (_p, _h, data) => {
+          if (data.toString() === 'bad') throw new Errno('EINVAL', 'no');
+          return data.length;
+        },
+        takePublisher: () => () => void order.push('published'),
+      }),
+      mapper,
+      () => undefined,
+    );
+    const answered = (code: unknown): void => void order.push(`answered ${String(code)}`);
+    native.write?.('/f', 1, Buffer.from('ok'), 2, 0, answered);
+    native.write?.('/f', 1, Buffer.from('bad'), 3, 0, answered);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(order, ['published', 'answered 2', 'published', 'answered -22']);
   });
 });
