@@ -26,6 +26,7 @@ import { TOPOLOGIES } from '../helpers/paths';
 import { MACHINES, recording, sriovPhase, SRIOV_PHASES, type RecordedPhase } from '../helpers/reference';
 import { assertNothingMounted, run, withDaemon } from './harness';
 import { writeRecordedTree } from './tools-recorded-tree';
+import { mulberry32 } from '../helpers/mulberry32';
 
 after(assertNothingMounted);
 
@@ -282,17 +283,7 @@ describe('iommufs import: the running system, and a tree whose groups the engine
   });
 });
 
-/** A seeded generator (mulberry32), so a failing seed can be run again. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+
 
 describe('iommufs import: bad input and partial trees', () => {
   it('config spaces with random bytes changed: import never fails, and what it writes validates', async () => {
@@ -302,7 +293,7 @@ describe('iommufs import: bad input and partial trees', () => {
         const root = await mkdtemp(join(tmpdir(), 'iommufs-import-'));
         try {
           await writeRecordedTree(rec, root);
-          const rnd = prng(seed);
+          const rnd = mulberry32(seed);
           for (const dev of Object.values(rec.devices)) {
             const path = join(root, dev.realpath, 'config');
             const bytes = await readFile(path);

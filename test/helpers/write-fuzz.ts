@@ -8,6 +8,7 @@ import { Errno, ERRNO } from '../../src/engine/errno';
 import type { Machine } from '../../src/engine/machine';
 import { SysfsFs } from '../../src/fuse/adapter';
 import type { Node, SysfsTree } from '../../src/sysfs/node';
+import { mulberry32 } from './mulberry32';
 
 /** The seed from `env` (decimal), else a fresh one; printed by the caller so a run replays. */
 export function fuzzSeed(env: string | undefined): number {
@@ -17,16 +18,9 @@ export function fuzzSeed(env: string | undefined): number {
 
 /** mulberry32: small, fast, good enough to pick payloads. */
 export class Rng {
-  private state: number;
+  readonly next: () => number;
   constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = mulberry32(seed);
   }
   int(n: number): number {
     return Math.floor(this.next() * n);

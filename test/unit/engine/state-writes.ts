@@ -11,6 +11,7 @@ import type { Node } from '../../../src/sysfs/node';
 import { sysfsTree } from '../../../src/sysfs/tree';
 import { loadTopology } from '../../../src/topology/load';
 import { TOPOLOGIES } from '../../helpers/paths';
+import { mulberry32 } from '../../helpers/mulberry32';
 
 /** An arm64 server (topologies/arm-smmuv3-server.yaml) with two platform devices behind its
  * first SMMU, for their driver_override and power/. */
@@ -77,16 +78,7 @@ export function read(m: Machine, path: string): string {
 }
 
 /** mulberry32: small, seedable, replayable. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 export interface RandomWrite {
   path: string;

@@ -1,0 +1,14 @@
+// The one seeded generator of the tests (mulberry32): small, fast, and replayable, so a
+// failing seed printed by a fuzz or property test can be run again.
+
+/** Numbers in [0, 1) from `seed`. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
