@@ -7,7 +7,7 @@
 import { ConfigImage } from './capabilities/image';
 import { EXT_CAP, writeAcs, writeAer, writeAri, writeDsn, writePasid, writeSriov } from './capabilities/extended';
 import type { ExtKind, SriovRegs } from './capabilities/extended';
-import { extSizeOf, nextFreeStd, placeExt, selectModel } from './capabilities/layout';
+import { extSizeOf, nextFreeStd, placeExt, selectModel, slotHotplugCapable } from './capabilities/layout';
 import type { ExtWant, RoleInput } from './capabilities/layout';
 import { withTopologyCaps } from './capabilities/overrides';
 import { MSIX_TABLE_SIZE_BY_ID } from './capabilities/qemu-models';
@@ -241,7 +241,7 @@ function expParams(f: ConfigFunction, shape: Shape): ExpParams {
     slotClock: up,
     dlActive: up && link.activeReporting,
     presence: up,
-    hotplug: f.hotplug ?? !shape.hardware,
+    hotplug: slotHotplugCapable(shape, f.hotplug),
     hardware: shape.hardware === true,
     ariForwardingSupported: f.ariForwardingSupported ?? shape.ariForwarding ?? false,
     ariForwardingEnabled: f.ariForwardingEnabled === true,

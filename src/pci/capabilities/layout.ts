@@ -121,4 +121,16 @@ export function placeExt(shape: Shape, wanted: ExtWant[]): { kind: ExtKind; at: 
   const first = placed[0];
   if (first && first.at !== 0x100) first.at = 0x100;
   return placed.map(({ kind, at }) => ({ kind, at }));
+}/** SLTCAP Hot-Plug Capable of an implemented PCIe slot: as the topology's `slot.hotplug`
+ * says, else QEMU's slots are and real hardware's are not. */
+export function slotHotplugCapable(shape: Shape, declared: boolean | undefined): boolean {
+  return declared ?? !shape.hardware;
 }
+
+/** Whether a bridge to conventional PCI carries an SHPC (what makes it hot-plug capable):
+ * as `slot.hotplug` says, else as its model has it. */
+export function bridgeHasShpc(shape: Shape, declared: boolean | undefined): boolean {
+  return declared ?? shape.std.some((c) => c.kind === 'shpc');
+}
+
+

@@ -4,7 +4,7 @@
 
 import type { ConfigFunction } from '../config-space';
 import { MSIX_TABLE_OFFSET, msixPbaOffset } from './hardware-models';
-import { nextFreeStd } from './layout';
+import { bridgeHasShpc, nextFreeStd } from './layout';
 import type { Shape } from './qemu-models';
 import type { PlacedStdCap, StdCap } from './standard';
 
@@ -40,8 +40,8 @@ export function withTopologyCaps(base: PlacedStdCap[], f: ConfigFunction, shape:
     // (QEMU's pci-bridge always has it; real bridges when the topology gives one), and SHPC
     // makes it hot-plug capable.
     if (shape.hardware && f.chassis !== undefined && !has('slotid')) set('slotid', { kind: 'slotid' });
-    if (f.hotplug === true && !has('shpc')) set('shpc', { kind: 'shpc' });
-    if (f.hotplug === false) set('shpc', null);
+    if (!bridgeHasShpc(shape, f.hotplug)) set('shpc', null);
+    else if (!has('shpc')) set('shpc', { kind: 'shpc' });
   }
   return out;
 }
