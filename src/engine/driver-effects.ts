@@ -5,7 +5,7 @@
 
 import { CAP_ID, findCap } from '../pci/config-read';
 import { interruptCapability } from '../pci/config-space';
-import { configInputFor } from './config';
+import { stdCapsInputFor } from './config';
 import type { PciFunction } from '../pci/enumerate';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
 import { CLASS_DEVICE_NAMING } from './driver-traits';
@@ -146,7 +146,7 @@ export class DriverEffectsRegistry {
     if (t.enablesDevice || t.idleD3hot) s.powerKnown = true;
     if (t.matchesPorts && (d.fn.pcieType === PCI_EXP_TYPE.ROOT_PORT || d.fn.pcieType === PCI_EXP_TYPE.RC_EC)) this.markWakeupCapable(d.fn);
     if (t.msiVectors > 0) {
-      const { kind, tableSize } = interruptCapability(configInputFor(this.m, d));
+      const { kind, tableSize } = interruptCapability(stdCapsInputFor(d.fn));
       // A driver gets at most the MSI-X table's entries (pci_msix_vec_count); plain MSI gives
       // one vector here (multiple-message MSI is not modelled).
       const n = kind === 'msix' ? Math.min(t.msiVectors, tableSize) : kind === 'msi' ? 1 : 0;
