@@ -90,9 +90,12 @@ function reserved(n: number): IdAllocator {
 export class DriverEffectsRegistry {
   /** A Map: removed() takes a device out, and WeakMaps of many keys slow the collector. */
   private state = new Map<PciDevice, DeviceEffects>();
-  /** device_set_wakeup_capable, by a root port's PME service (pcie_pme_mark_devices): nearly
-   * every device below a root port, so a set rather than a record each. */
-  private capable = new Set<PciDevice>();
+  /** pcie_pme_mark_devices marks a port and every device present below it: kept as the port
+   * and the add sequence number the next device would have got then (devices below with a
+   * lower one were present), rather than a flag on nearly every device of the machine. */
+  private marks = new Map<PciFunction, number>();
+  /** Wake-up capability restored from a state file, device by device. */
+  private restoredCapable = new Set<PciDevice>();
   private readonly names = new Map<ClassDeviceKind, IdAllocator>();
   private irqAllocator: IdAllocator | undefined;
   private readonly blockMinors = new IdAllocator();
@@ -162,7 +165,7 @@ export class DriverEffectsRegistry {
       s.disks = namespacesOf(d.fn).map((_, i) => ({ nsid: i + 1, minor: this.blockMinors.alloc(), generic: this.genericMinors.alloc(), diskseq: ++this.diskseq }));
     }
     // device_wakeup_enable fails on a device that is not wakeup-capable.
-    if (t.wakeupSource && this.capable.has(d) && s.wakeup === null) {
+    if (t.wakeupSource && this.wakeupCapable(d) && s.wakeup === null) {
       s.wakeup = this.newClassDevice('wakeup');
       this.wakeupChanged(d, s);
     }
@@ -188,7 +191,8 @@ export class DriverEffectsRegistry {
 
   private clearNumbers(): void {
     this.state = new Map();
-    this.capable = new Set();
+    this.marks = new Map();
+    this.restoredCapable = new Set();
     this.names.clear();
     this.irqAllocator = undefined;
     this.blockMinors.reset([]);
@@ -198,7 +202,7 @@ export class DriverEffectsRegistry {
 
   /** What --state keeps of a device (nothing while no driver ever touched it). */
   snapshot(d: PciDevice): SavedEffects | undefined {
-    const wakeupCapable = this.capable.has(d);
+    const wakeupCapable = this.wakeupCapable(d);
     const s = this.state.get(d) ?? (wakeupCapable ? UNTOUCHED : undefined);
     if (!s) return undefined;
     return {
@@ -240,7 +244,7 @@ export class DriverEffectsRegistry {
         take(generics, k.generic, 'nvme-generic minor');
         this.diskseq = Math.max(this.diskseq, k.diskseq);
       }
-      if (e.wakeupCapable) this.capable.add(d);
+      if (e.wakeupCapable) this.restoredCapable.add(d);
       this.state.set(d, {
         dmaMaskBits: e.dmaMaskBits,
         powerKnown: e.powerKnown,
@@ -292,19 +296,14 @@ export class DriverEffectsRegistry {
     const s = this.state.get(d);
     if (s?.wakeup) this.ids('wakeup').free(s.wakeup.index);
     this.state.delete(d);
-    this.capable.delete(d);
+    this.restoredCapable.delete(d);
   }
 
   /** pcie_pme_mark_devices: the port and every device present below it. Devices added later
    * are not marked (a rescan below a bound port gives no wakeup attributes) [rec: writes.json
    * 02:00.0 after remove and rescan]. */
   private markWakeupCapable(port: PciFunction): void {
-    const walk = (f: PciFunction): void => {
-      const d = this.m.deviceOf(f);
-      if (d) this.capable.add(d);
-      for (const child of f.secondary?.devices ?? []) walk(child);
-    };
-    walk(port);
+    this.marks.set(port, this.m.nextSeq);
   }
 
   dmaMaskBits(d: PciDevice): number {
@@ -338,8 +337,16 @@ export class DriverEffectsRegistry {
     return 'unknown';
   }
 
+  /** device_can_wakeup: marked by a port above it (or the device itself, a port) while it was
+   * present, the way pcie_pme_mark_devices walks down: through each bridge's secondary bus,
+   * so not into a VF's virtual bus. */
   wakeupCapable(d: PciDevice): boolean {
-    return this.capable.has(d);
+    if (this.restoredCapable.has(d)) return true;
+    for (let f: PciFunction | null = d.fn; f !== null; f = f.bus.bridge) {
+      const mark = this.marks.get(f);
+      if (mark !== undefined && d.seq < mark) return true;
+    }
+    return false;
   }
 
   /** device_may_wakeup: a wakeup source is registered (power/wakeup reads enabled). */
