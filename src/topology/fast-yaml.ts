@@ -10,7 +10,7 @@
 // test/unit/topology/fast-yaml.test.ts holds it to the yaml package on mutated files.
 
 import { LineCounter } from 'yaml';
-import type { TreeDocument, TreeMap, TreeNode, TreeScalar, TreeSeq } from './tree';
+import type { PairSlot, TreeDocument, TreeMap, TreeNode, TreeScalar, TreeSeq } from './tree';
 
 export interface FastDocument extends TreeDocument {
   lines: LineCounter;
@@ -56,13 +56,81 @@ const LBRACE = 0x7b;
 const RBRACE = 0x7d;
 const LBRACKET = 0x5b;
 const RBRACKET = 0x5d;
+const BACKSLASH = 0x5c;
 
 function isFlowIndicator(c: number): boolean {
   return c === COMMA || c === LBRACE || c === RBRACE || c === LBRACKET || c === RBRACKET;
 }
 
+/** Characters that may end a plain scalar: '\n', ':' and '#' (STOP_BLOCK), and in flow context , [ ] { } (STOP_FLOW). */
+const STOP_BLOCK = 1;
+const STOP_FLOW = 2;
+const STOPS = new Uint8Array(128);
+for (const ch of '\n:#') STOPS[ch.charCodeAt(0)] = STOP_BLOCK;
+for (const ch of ',[]{}') STOPS[ch.charCodeAt(0)] = STOP_FLOW;
+
 /** c-indicator characters a plain scalar may not start with (YAML 1.2 §7.3.3), but '-' (checked apart). */
-const NO_PLAIN_START = new Set([...'?:,[]{}#&*!|>\'"%@`'].map((ch) => ch.charCodeAt(0)));
+const NO_PLAIN_START = new Uint8Array(128);
+for (const ch of '?:,[]{}#&*!|>\'"%@`') NO_PLAIN_START[ch.charCodeAt(0)] = 1;
+
+/**
+ * One scalar object per distinct text, found by a hash of the source taken while scanning
+ * it: a text already met costs no substring (a large file repeats a few thousand values).
+ */
+class Interner {
+  /** Open addressing: index into `nodes` + 1, 0 for a free bucket. */
+  private table = new Int32Array(1024);
+  private readonly nodes: TreeScalar[] = [];
+  private readonly starts: number[] = [];
+  private readonly lengths: number[] = [];
+  private readonly hashes: number[] = [];
+
+  constructor(
+    private readonly s: string,
+    private readonly make: (text: string) => TreeScalar,
+  ) {}
+
+  /** The scalar for s[start, end), whose hash() is `hash`. */
+  get(start: number, end: number, hash: number): TreeScalar {
+    const s = this.s;
+    const len = end - start;
+    const mask = this.table.length - 1;
+    let k = (hash ^ (hash >>> 15)) & mask;
+    for (let slot = this.table[k]!; slot !== 0; k = (k + 1) & mask, slot = this.table[k]!) {
+      const idx = slot - 1;
+      if (this.hashes[idx] !== hash || this.lengths[idx] !== len) continue;
+      const other = this.starts[idx]!;
+      let same = true;
+      for (let x = 0; x < len && same; x++) same = s.charCodeAt(other + x) === s.charCodeAt(start + x);
+      if (same) return this.nodes[idx]!;
+    }
+    const node = this.make(s.slice(start, end));
+    this.nodes.push(node);
+    this.starts.push(start);
+    this.lengths.push(len);
+    this.hashes.push(hash);
+    this.table[k] = this.nodes.length;
+    if (this.nodes.length * 2 > this.table.length) this.grow();
+    return node;
+  }
+
+  private grow(): void {
+    const table = new Int32Array(this.table.length * 2);
+    const mask = table.length - 1;
+    for (let idx = 0; idx < this.nodes.length; idx++) {
+      const hash = this.hashes[idx]!;
+      let k = (hash ^ (hash >>> 15)) & mask;
+      while (table[k] !== 0) k = (k + 1) & mask;
+      table[k] = idx + 1;
+    }
+    this.table = table;
+  }
+}
+
+/** The running hash Interner.get expects, one character further. */
+function hashStep(h: number, c: number): number {
+  return (Math.imul(h, 31) + c) | 0;
+}
 
 class Parser {
   private i = 0;
@@ -74,11 +142,30 @@ class Parser {
   /** Collections open around the cursor. */
   private depth = 0;
   /** One scalar object per distinct text: places are kept by the pairs and lists. */
-  private readonly plains = new Map<string, TreeScalar>();
-  private readonly quotes = new Map<string, TreeScalar>();
+  private readonly plains: Interner;
+  private readonly quotes: Interner;
+  /**
+   * The slots of the collections being read, innermost last: each takes an exact-size copy
+   * of its own when it closes, so no array grows (and leaves garbage) per collection.
+   */
+  private readonly stack: PairSlot[] = [];
+  private top = 0;
 
   constructor(private readonly s: string) {
     this.n = s.length;
+    this.plains = new Interner(s, (text) => ({ kind: 'scalar', value: resolvePlain(text), source: text }));
+    this.quotes = new Interner(s, (text) => ({ kind: 'scalar', value: text, source: text }));
+  }
+
+  private push(x: PairSlot): void {
+    this.stack[this.top++] = x;
+  }
+
+  /** The slots pushed since `base`, taken off the stack. */
+  private take(base: number): PairSlot[] {
+    const out = this.stack.slice(base, this.top);
+    this.top = base;
+    return out;
   }
 
   document(): TreeDocument {
@@ -198,12 +285,15 @@ class Parser {
   /** A block mapping whose keys sit at column n; ends on the first line indented less. */
   private blockMap(n: number): TreeMap {
     this.enter();
-    const map: TreeMap = { kind: 'map', pairs: [] };
+    const base = this.top;
     for (;;) {
       const keyOffset = this.i;
       const key = this.blockKey();
       const value = this.blockValue(n);
-      map.pairs.push({ key, keyOffset, value, valueOffset: this.valueStart });
+      this.push(key);
+      this.push(keyOffset);
+      this.push(value);
+      this.push(this.valueStart);
       if (this.indent === n) {
         if (this.isSeqEntry()) throw UNSUPPORTED;
         continue;
@@ -212,13 +302,13 @@ class Parser {
       break;
     }
     this.depth--;
-    return map;
+    return { kind: 'map', slots: this.take(base) };
   }
 
   /** A block list whose dashes sit at column n. */
   private blockSeq(n: number): TreeSeq {
     this.enter();
-    const seq: TreeSeq = { kind: 'seq', items: [], offsets: [] };
+    const base = this.top;
     for (;;) {
       this.i++; // the '-'
       let item: TreeNode;
@@ -238,14 +328,14 @@ class Parser {
           this.nextLine();
         }
       }
-      seq.items.push(item);
-      seq.offsets.push(start);
+      this.push(item);
+      this.push(start);
       if (this.indent === n && this.isSeqEntry()) continue;
       if (this.indent > n) throw UNSUPPORTED;
       break;
     }
     this.depth--;
-    return seq;
+    return { kind: 'seq', slots: this.take(base) };
   }
 
   /** A node that starts a line of its own at column `indent`, in a collection at column n. */
@@ -332,8 +422,8 @@ class Parser {
     this.enter();
     const open = this.code(this.i);
     this.i++;
+    const base = this.top;
     if (open === LBRACE) {
-      const map: TreeMap = { kind: 'map', pairs: [] };
       for (;;) {
         this.flowSpace(n);
         if (this.code(this.i) === RBRACE) break;
@@ -350,7 +440,10 @@ class Parser {
         if (v === COMMA || v === RBRACE || v === -1) throw UNSUPPORTED; // an empty value
         const valueOffset = this.i;
         const value = this.flowNode(n);
-        map.pairs.push({ key, keyOffset: keyStart, value, valueOffset });
+        this.push(key);
+        this.push(keyStart);
+        this.push(value);
+        this.push(valueOffset);
         this.flowSpace(n);
         const sep = this.code(this.i);
         if (sep === COMMA) this.i++;
@@ -358,16 +451,17 @@ class Parser {
       }
       this.i++;
       this.depth--;
+      const map: TreeMap = { kind: 'map', slots: this.take(base) };
       return map;
     }
-    const seq: TreeSeq = { kind: 'seq', items: [], offsets: [] };
     for (;;) {
       this.flowSpace(n);
       if (this.code(this.i) === RBRACKET) break;
       const v = this.code(this.i);
       if (v === COMMA || v === -1) throw UNSUPPORTED;
-      seq.offsets.push(this.i);
-      seq.items.push(this.flowNode(n));
+      const offset = this.i;
+      this.push(this.flowNode(n));
+      this.push(offset);
       this.flowSpace(n);
       const sep = this.code(this.i);
       if (sep === COMMA) this.i++;
@@ -375,6 +469,7 @@ class Parser {
     }
     this.i++;
     this.depth--;
+    const seq: TreeSeq = { kind: 'seq', slots: this.take(base) };
     return seq;
   }
 
@@ -387,44 +482,58 @@ class Parser {
 
   /** A quoted scalar on one line, without escapes. */
   private quoted(): TreeScalar {
+    const s = this.s;
     const start = this.i;
-    const q = this.s[this.i]!;
-    const close = this.s.indexOf(q, start + 1);
-    if (close < 0) throw UNSUPPORTED;
-    const text = this.s.slice(start + 1, close);
-    if (text.includes('\n') || (q === '"' && text.includes('\\'))) throw UNSUPPORTED;
-    if (q === "'" && this.code(close + 1) === SQUOTE) throw UNSUPPORTED; // '' escape
-    this.i = close + 1;
-    let node = this.quotes.get(text);
-    if (!node) this.quotes.set(text, (node = { kind: 'scalar', value: text, source: text }));
-    return node;
+    const q = s.charCodeAt(start);
+    let h = 0;
+    let j = start + 1;
+    for (; ; j++) {
+      if (j >= this.n) throw UNSUPPORTED;
+      const d = s.charCodeAt(j);
+      if (d === q) break;
+      if (d === NL || (q === DQUOTE && d === BACKSLASH)) throw UNSUPPORTED;
+      h = hashStep(h, d);
+    }
+    if (q === SQUOTE && this.code(j + 1) === SQUOTE) throw UNSUPPORTED; // '' escape
+    this.i = j + 1;
+    return this.quotes.get(start + 1, j, h);
   }
 
   /** A plain scalar on one line: up to ': ', ' #', the line's end, and in flow context , [ ] { }. */
   private plain(inFlow: boolean): TreeScalar {
+    const s = this.s;
+    const n = this.n;
     const start = this.i;
-    const c = this.code(this.i);
-    if (c === -1 || c === NL || c === SP || NO_PLAIN_START.has(c)) throw UNSUPPORTED;
+    const c = this.code(start);
+    if (c === -1 || c === NL || c === SP || (c < 128 && NO_PLAIN_START[c] === 1)) throw UNSUPPORTED;
     if (c === DASH) {
-      const next = this.code(this.i + 1);
+      const next = this.code(start + 1);
       if (next === SP || next === NL || next === -1 || (inFlow && isFlowIndicator(next))) throw UNSUPPORTED;
     }
-    const run = inFlow ? PLAIN_RUN_FLOW : PLAIN_RUN_BLOCK;
-    let j = this.i;
-    for (;;) {
-      run.lastIndex = j;
-      run.test(this.s);
-      j = run.lastIndex;
-      const d = this.code(j);
-      if (d === COLON) {
-        const e = this.code(j + 1);
-        if (e === SP || e === NL || e === -1) break;
-        if (inFlow && isFlowIndicator(e)) throw UNSUPPORTED;
-      } else if (d !== HASH || this.code(j - 1) === SP) break; // the line's end, a comment or a flow indicator
-      j++;
+    // The hash and end of the text without trailing spaces, which are not part of it.
+    let h = 0;
+    let hash = 0;
+    let end = start;
+    let j = start;
+    const stops = inFlow ? STOP_BLOCK | STOP_FLOW : STOP_BLOCK;
+    for (; j < n; j++) {
+      const d = s.charCodeAt(j);
+      if (d < 128 && (STOPS[d]! & stops) !== 0) {
+        if (d === NL) break;
+        if (d === COLON) {
+          const e = this.code(j + 1);
+          if (e === SP || e === NL || e === -1) break;
+          if (inFlow && isFlowIndicator(e)) throw UNSUPPORTED;
+        } else if (d === HASH) {
+          if (s.charCodeAt(j - 1) === SP) break; // a comment
+        } else break; // a flow indicator
+      }
+      h = hashStep(h, d);
+      if (d !== SP) {
+        hash = h;
+        end = j + 1;
+      }
     }
-    let end = j;
-    while (end > start && this.code(end - 1) === SP) end--;
     this.i = j;
     // A plain scalar continued on the next line would be folded into one: not in the subset.
     if (inFlow && this.code(j) === NL) {
@@ -433,16 +542,10 @@ class Parser {
       const next = this.code(k);
       if (next !== COMMA && next !== RBRACE && next !== RBRACKET && next !== HASH) throw UNSUPPORTED;
     }
-    const text = this.s.slice(start, end);
-    let node = this.plains.get(text);
-    if (!node) this.plains.set(text, (node = { kind: 'scalar', value: resolvePlain(text), source: text }));
-    return node;
+    return this.plains.get(start, end, hash);
   }
 }
 
-/** Runs of characters that cannot end a plain scalar; the loop looks at what stopped them. */
-const PLAIN_RUN_BLOCK = /[^\n:#]*/y;
-const PLAIN_RUN_FLOW = /[^\n:#,[\]{}]*/y;
 const NULL = /^(?:~|[Nn]ull|NULL)$/;
 const BOOL = /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
 const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$|^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;

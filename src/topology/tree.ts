@@ -24,27 +24,49 @@ export interface TreeScalar {
   source: string | undefined;
 }
 
-export interface TreePair {
-  /** undefined: not a scalar, map or list (an empty key). */
-  key: TreeNode | undefined;
-  /** undefined when the key has no place of its own (an empty key): messages use the map's. */
-  keyOffset: number | undefined;
-  /** undefined: nothing after `key:`. */
-  value: TreeNode | undefined;
-  /** undefined: the key's offset. */
-  valueOffset: number | undefined;
-}
+/**
+ * A mapping's pairs laid flat, four slots a pair: the key (undefined: not a scalar, map or
+ * list, an empty key), the key's offset (undefined: it has no place of its own, messages use
+ * the map's), the value (undefined: nothing after `key:`) and its offset (undefined: the
+ * key's). One exact-size array a mapping, rather than an object a pair, keeps the tree of a
+ * 100,000-device file small: it lives through the whole load, and the collector traces it.
+ */
+export type PairSlot = TreeNode | number | undefined;
 
 export interface TreeMap {
   kind: 'map';
-  pairs: TreePair[];
+  slots: PairSlot[];
 }
 
+/** A list's items laid flat, two slots an item: the item (undefined: empty) and where it is written (undefined: the list's place). */
 export interface TreeSeq {
   kind: 'seq';
-  items: (TreeNode | undefined)[];
-  /** Where each item is written (undefined: the list's place). */
-  offsets: (number | undefined)[];
+  slots: PairSlot[];
+}
+
+export function pairCount(m: TreeMap): number {
+  return m.slots.length >> 2;
+}
+export function pairKey(m: TreeMap, i: number): TreeNode | undefined {
+  return m.slots[i * 4] as TreeNode | undefined;
+}
+export function pairKeyOffset(m: TreeMap, i: number): number | undefined {
+  return m.slots[i * 4 + 1] as number | undefined;
+}
+export function pairValue(m: TreeMap, i: number): TreeNode | undefined {
+  return m.slots[i * 4 + 2] as TreeNode | undefined;
+}
+export function pairValueOffset(m: TreeMap, i: number): number | undefined {
+  return m.slots[i * 4 + 3] as number | undefined;
+}
+export function seqCount(q: TreeSeq): number {
+  return q.slots.length >> 1;
+}
+export function seqItem(q: TreeSeq, i: number): TreeNode | undefined {
+  return q.slots[i * 2] as TreeNode | undefined;
+}
+export function seqItemOffset(q: TreeSeq, i: number): number | undefined {
+  return q.slots[i * 2 + 1] as number | undefined;
 }
 
 /** The null scalar that stands where a value was left empty. */
@@ -69,21 +91,18 @@ export function treeOfDocument(doc: Document): TreeDocument | undefined {
     }
     if (isMap(node)) {
       // Registered before its children, so an alias to an enclosing node ends the recursion.
-      const m: TreeMap = { kind: 'map', pairs: [] };
+      const m: TreeMap = { kind: 'map', slots: [] };
       made.set(node, m);
       for (const pair of node.items) {
         const value = convert(pair.value);
-        m.pairs.push({ key: convert(pair.key), keyOffset: rangeStart(pair.key), value, valueOffset: value ? rangeStart(pair.value) : undefined });
+        m.slots.push(convert(pair.key), rangeStart(pair.key), value, value ? rangeStart(pair.value) : undefined);
       }
       return m;
     }
     if (isSeq(node)) {
-      const q: TreeSeq = { kind: 'seq', items: [], offsets: [] };
+      const q: TreeSeq = { kind: 'seq', slots: [] };
       made.set(node, q);
-      for (const item of node.items) {
-        q.items.push(convert(item));
-        q.offsets.push(rangeStart(item));
-      }
+      for (const x of node.items) q.slots.push(convert(x), rangeStart(x));
       return q;
     }
     return undefined;
