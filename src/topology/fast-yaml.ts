@@ -10,7 +10,8 @@
 // test/unit/topology/fast-yaml.test.ts holds it to the yaml package on mutated files.
 
 import { LineCounter } from 'yaml';
-import type { PairSlot, TreeDocument, TreeMap, TreeNode, TreeScalar, TreeSeq } from './tree';
+import { ITEM, PAIR, PackedTree, scalarRef } from './tree';
+import type { TreeDocument, TreeScalar } from './tree';
 
 export interface FastDocument extends TreeDocument {
   lines: LineCounter;
@@ -80,18 +81,20 @@ for (const ch of '?:,[]{}#&*!|>\'"%@`') NO_PLAIN_START[ch.charCodeAt(0)] = 1;
 class Interner {
   /** Open addressing: index into `nodes` + 1, 0 for a free bucket. */
   private table = new Int32Array(1024);
-  private readonly nodes: TreeScalar[] = [];
+  /** The tree's scalar number of each text met, then where it was first written. */
+  private readonly nodes: number[] = [];
   private readonly starts: number[] = [];
   private readonly lengths: number[] = [];
   private readonly hashes: number[] = [];
 
   constructor(
     private readonly s: string,
+    private readonly scalars: TreeScalar[],
     private readonly make: (text: string) => TreeScalar,
   ) {}
 
-  /** The scalar for s[start, end), whose hash() is `hash`. */
-  get(start: number, end: number, hash: number): TreeScalar {
+  /** The ref of the scalar for s[start, end), whose hashStep() hash is `hash`. */
+  get(start: number, end: number, hash: number): number {
     const s = this.s;
     const len = end - start;
     const mask = this.table.length - 1;
@@ -104,7 +107,8 @@ class Interner {
       for (let x = 0; x < len && same; x++) same = s.charCodeAt(other + x) === s.charCodeAt(start + x);
       if (same) return this.nodes[idx]!;
     }
-    const node = this.make(s.slice(start, end));
+    const node = scalarRef(this.scalars.length);
+    this.scalars.push(this.make(s.slice(start, end)));
     this.nodes.push(node);
     this.starts.push(start);
     this.lengths.push(len);
@@ -148,24 +152,31 @@ class Parser {
    * The slots of the collections being read, innermost last: each takes an exact-size copy
    * of its own when it closes, so no array grows (and leaves garbage) per collection.
    */
-  private readonly stack: PairSlot[] = [];
+  private stack = new Int32Array(1024);
   private top = 0;
+  private readonly tree = new PackedTree();
 
   constructor(private readonly s: string) {
     this.n = s.length;
-    this.plains = new Interner(s, (text) => ({ kind: 'scalar', value: resolvePlain(text), source: text }));
-    this.quotes = new Interner(s, (text) => ({ kind: 'scalar', value: text, source: text }));
+    this.plains = new Interner(s, this.tree.scalars, (text) => ({ kind: 'scalar', value: resolvePlain(text), source: text }));
+    this.quotes = new Interner(s, this.tree.scalars, (text) => ({ kind: 'scalar', value: text, source: text }));
   }
 
-  private push(x: PairSlot): void {
+  private push(x: number): void {
+    if (this.top === this.stack.length) {
+      const grown = new Int32Array(this.stack.length * 2);
+      grown.set(this.stack);
+      this.stack = grown;
+    }
     this.stack[this.top++] = x;
   }
 
-  /** The slots pushed since `base`, taken off the stack. */
-  private take(base: number): PairSlot[] {
-    const out = this.stack.slice(base, this.top);
+  /** The entries pushed since `base` as a collection of the tree; its ref. */
+  private take(kind: 'map' | 'seq', base: number): number {
+    const at = this.tree.reserve(kind, (this.top - base) / (kind === 'map' ? PAIR : ITEM));
+    this.tree.buf.set(this.stack.subarray(base, this.top), at + 2);
     this.top = base;
-    return out;
+    return at;
   }
 
   document(): TreeDocument {
@@ -173,7 +184,7 @@ class Parser {
     if (this.indent < 0) throw UNSUPPORTED;
     const top = this.indent;
     const offset = this.i;
-    let root: TreeNode;
+    let root: number;
     const c = this.code(this.i);
     if (c === LBRACE || c === LBRACKET) {
       // A document that is one flow collection, JSON among them.
@@ -183,7 +194,7 @@ class Parser {
     else if (this.looksLikeKey()) root = this.blockMap(top);
     else throw UNSUPPORTED;
     if (this.indent !== -1) throw UNSUPPORTED;
-    return { root, offset };
+    return { root: this.tree.node(root)!, offset };
   }
 
   private code(at: number): number {
@@ -283,7 +294,7 @@ class Parser {
   }
 
   /** A block mapping whose keys sit at column n; ends on the first line indented less. */
-  private blockMap(n: number): TreeMap {
+  private blockMap(n: number): number {
     this.enter();
     const base = this.top;
     for (;;) {
@@ -302,16 +313,16 @@ class Parser {
       break;
     }
     this.depth--;
-    return { kind: 'map', slots: this.take(base) };
+    return this.take('map', base);
   }
 
   /** A block list whose dashes sit at column n. */
-  private blockSeq(n: number): TreeSeq {
+  private blockSeq(n: number): number {
     this.enter();
     const base = this.top;
     for (;;) {
       this.i++; // the '-'
-      let item: TreeNode;
+      let item: number;
       let start: number;
       if (this.endOfLine()) {
         this.nextLine();
@@ -335,11 +346,11 @@ class Parser {
       break;
     }
     this.depth--;
-    return { kind: 'seq', slots: this.take(base) };
+    return this.take('seq', base);
   }
 
   /** A node that starts a line of its own at column `indent`, in a collection at column n. */
-  private nodeBelow(indent: number, n: number): TreeNode {
+  private nodeBelow(indent: number, n: number): number {
     if (this.isSeqEntry()) return this.blockSeq(indent);
     if (this.looksLikeKey()) return this.blockMap(indent);
     const value = this.inlineValue(n);
@@ -348,10 +359,10 @@ class Parser {
   }
 
   /** `key:` of a block mapping; leaves the cursor after the colon. */
-  private blockKey(): TreeScalar {
+  private blockKey(): number {
     const start = this.i;
     const c = this.code(this.i);
-    let key: TreeScalar;
+    let key: number;
     if (c === DQUOTE || c === SQUOTE) {
       key = this.quoted();
       while (this.code(this.i) === SP) this.i++;
@@ -363,9 +374,9 @@ class Parser {
   }
 
   /** The value after `key:` in a mapping at column n: on the same line, or a collection below. */
-  private blockValue(n: number): TreeNode {
+  private blockValue(n: number): number {
     while (this.code(this.i) === SP) this.i++;
-    let value: TreeNode;
+    let value: number;
     let start: number;
     if (this.endOfLine()) {
       this.nextLine();
@@ -384,9 +395,9 @@ class Parser {
   }
 
   /** A scalar or flow collection that ends its line (inside a block collection at column n). */
-  private inlineValue(n: number): TreeNode {
+  private inlineValue(n: number): number {
     const c = this.code(this.i);
-    let node: TreeNode;
+    let node: number;
     if (c === LBRACE || c === LBRACKET) node = this.flow(n);
     else if (c === DQUOTE || c === SQUOTE) node = this.quoted();
     else node = this.plain(false);
@@ -418,7 +429,7 @@ class Parser {
     if (++this.depth > MAX_DEPTH) throw UNSUPPORTED;
   }
 
-  private flow(n: number): TreeNode {
+  private flow(n: number): number {
     this.enter();
     const open = this.code(this.i);
     this.i++;
@@ -429,8 +440,9 @@ class Parser {
         if (this.code(this.i) === RBRACE) break;
         const keyStart = this.i;
         const c = this.code(this.i);
-        const key = c === DQUOTE || c === SQUOTE ? this.quoted() : c === LBRACE || c === LBRACKET ? undefined : this.plain(true);
-        if (!key || this.i - keyStart > MAX_KEY) throw UNSUPPORTED;
+        if (c === LBRACE || c === LBRACKET) throw UNSUPPORTED;
+        const key = c === DQUOTE || c === SQUOTE ? this.quoted() : this.plain(true);
+        if (this.i - keyStart > MAX_KEY) throw UNSUPPORTED;
         while (this.code(this.i) === SP) this.i++;
         const after = this.code(this.i + 1);
         if (this.code(this.i) !== COLON || (after !== SP && after !== NL)) throw UNSUPPORTED;
@@ -451,8 +463,7 @@ class Parser {
       }
       this.i++;
       this.depth--;
-      const map: TreeMap = { kind: 'map', slots: this.take(base) };
-      return map;
+      return this.take('map', base);
     }
     for (;;) {
       this.flowSpace(n);
@@ -469,11 +480,10 @@ class Parser {
     }
     this.i++;
     this.depth--;
-    const seq: TreeSeq = { kind: 'seq', slots: this.take(base) };
-    return seq;
+    return this.take('seq', base);
   }
 
-  private flowNode(n: number): TreeNode {
+  private flowNode(n: number): number {
     const c = this.code(this.i);
     if (c === LBRACE || c === LBRACKET) return this.flow(n);
     if (c === DQUOTE || c === SQUOTE) return this.quoted();
@@ -481,7 +491,7 @@ class Parser {
   }
 
   /** A quoted scalar on one line, without escapes. */
-  private quoted(): TreeScalar {
+  private quoted(): number {
     const s = this.s;
     const start = this.i;
     const q = s.charCodeAt(start);
@@ -500,7 +510,7 @@ class Parser {
   }
 
   /** A plain scalar on one line: up to ': ', ' #', the line's end, and in flow context , [ ] { }. */
-  private plain(inFlow: boolean): TreeScalar {
+  private plain(inFlow: boolean): number {
     const s = this.s;
     const n = this.n;
     const start = this.i;
