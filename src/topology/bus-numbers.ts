@@ -49,7 +49,9 @@ export function checkBusNumbers(r: YamlReader, roots: readonly RootBusNotes[], n
     if (devices.length === 0) return; // most devices are endpoints
     // Usually written in address order and all valid: then no copy is needed.
     let inOrder = true;
-    for (let i = 0; i < devices.length && inOrder; i++) inOrder = !notes.badKey.has(devices[i]!) && (i === 0 || devices[i - 1]!.devfn < devices[i]!.devfn);
+    const anyBad = notes.badKey.size > 0;
+    for (let i = 1; i < devices.length && inOrder; i++) inOrder = devices[i - 1]!.devfn < devices[i]!.devfn;
+    for (let i = 0; i < devices.length && inOrder && anyBad; i++) inOrder = !notes.badKey.has(devices[i]!);
     const sorted = inOrder ? devices : devices.filter((d) => !notes.badKey.has(d)).sort((a, b) => a.devfn - b.devfn);
     for (const d of sorted) {
       if (!PCI_TYPES[d.type].bridge) continue;

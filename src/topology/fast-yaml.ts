@@ -10,7 +10,7 @@
 // test/unit/topology/fast-yaml.test.ts holds it to the yaml package on mutated files.
 
 import { LineCounter } from 'yaml';
-import { ITEM, PAIR, PackedTree, scalarRef } from './tree';
+import { PackedTree, scalarRef } from './tree';
 import type { TreeDocument, TreeScalar } from './tree';
 
 export interface FastDocument extends TreeDocument {
@@ -154,10 +154,12 @@ class Parser {
    */
   private stack = new Int32Array(1024);
   private top = 0;
-  private readonly tree = new PackedTree();
+  private readonly tree: PackedTree;
 
   constructor(private readonly s: string) {
     this.n = s.length;
+    // A topology packs into about one int for three characters: room enough not to grow.
+    this.tree = new PackedTree(1024 + ((s.length / 3) | 0));
     this.plains = new Interner(s, this.tree.scalars, (text) => ({ kind: 'scalar', value: resolvePlain(text), source: text }));
     this.quotes = new Interner(s, this.tree.scalars, (text) => ({ kind: 'scalar', value: text, source: text }));
   }
@@ -173,8 +175,10 @@ class Parser {
 
   /** The entries pushed since `base` as a collection of the tree; its ref. */
   private take(kind: 'map' | 'seq', base: number): number {
-    const at = this.tree.reserve(kind, (this.top - base) / (kind === 'map' ? PAIR : ITEM));
-    this.tree.buf.set(this.stack.subarray(base, this.top), at + 2);
+    const at = this.tree.reserve(kind, kind === 'map' ? (this.top - base) >> 2 : (this.top - base) >> 1);
+    // A loop: most collections hold a few entries, and subarray() would make a view object each.
+    const buf = this.tree.buf;
+    for (let k = base, to = at + 2; k < this.top; k++, to++) buf[to] = this.stack[k]!;
     this.top = base;
     return at;
   }

@@ -60,9 +60,14 @@ export function scalarRef(index: number): number {
 
 /** The packed collections and the scalars of one document. */
 export class PackedTree {
-  buf = new Int32Array(1024);
+  buf: Int32Array;
   length = 0;
   readonly scalars: TreeScalar[] = [];
+
+  /** `capacity`: ints to start with (it grows as needed). */
+  constructor(capacity = 1024) {
+    this.buf = new Int32Array(capacity);
+  }
 
   /** Room for a collection record of `count` entries; its ref. */
   reserve(kind: 'map' | 'seq', count: number): number {

@@ -156,6 +156,8 @@ function keyBit(key: string): number {
 
 export class YamlReader {
   readonly diagnostics: Diagnostic[] = [];
+  /** Index in lines.lineStarts of the line pos() answered last. */
+  private lastLine = 0;
 
   constructor(
     readonly file: string,
@@ -163,9 +165,24 @@ export class YamlReader {
     private readonly lines: LineCounter,
   ) {}
 
+  /**
+   * What `lines.linePos` says (a fresh { line, col }: a device keeps one). Devices are read
+   * in file order, so the line of the last answer, or one a few lines on, usually holds the
+   * offset: that saves a binary search over every line of the file for each device.
+   */
   pos(offset: number): SourcePos {
-    // A fresh { line, col } each call: kept as it is (a device keeps one).
-    return this.lines.linePos(Math.max(0, offset));
+    const o = Math.max(0, offset);
+    const starts = this.lines.lineStarts;
+    let k = this.lastLine;
+    if (k < starts.length && starts[k]! <= o) {
+      for (let step = 0; step < 8; step++) {
+        if (k + 1 >= starts.length || o < starts[k + 1]!) return { line: k + 1, col: o - starts[k]! + 1 };
+        this.lastLine = ++k;
+      }
+    }
+    const p = this.lines.linePos(o);
+    this.lastLine = Math.max(0, p.line - 1);
+    return p;
   }
 
   error(offset: number, path: string, message: string): void {

@@ -88,3 +88,42 @@ test('mutated topologies: whatever the fast reader accepts, yaml reads the same 
   console.log(`fast-yaml differential: seed ${seed} (IOMMUFS_FUZZ_SEED=${seed} replays), ${runs} texts, ${accepted} on the fast path`);
   assert.ok(accepted > runs / 10, `only ${accepted} of ${runs} mutated texts took the fast path`);
 });
+
+test('the model is the same through either path (deep equality, positions and paths included)', () => {
+  for (const s of SHIPPED) {
+    const fast = loadTopology(s.text, s.name);
+    assert.ok(fast.ok, s.name);
+    assert.deepStrictEqual(fast, loadPositioned(s.text, s.name), s.name);
+  }
+  const text = generateMachineYaml(1000);
+  assert.deepStrictEqual(loadTopology(text, 'g.yaml'), loadPositioned(text, 'g.yaml'));
+});
+
+/** A valid machine whose endpoints carry the given labels, plain and quoted in turn, 240 to a root bus. */
+function labelled(labels: readonly string[]): string {
+  const lines = ['version: 1', 'pci:'];
+  for (let b = 0; b * 240 < labels.length; b++) {
+    lines.push(`  - bus: ${b * 2}`, '    devices:');
+    labels.slice(b * 240, (b + 1) * 240).forEach((label, i) => {
+      const key = `${(i >> 3).toString(16).padStart(2, '0')}.${i & 7}`;
+      lines.push(`      "${key}": { id: 8086:10d3, class: 0x020000, label: ${i % 2 ? JSON.stringify(label) : label} }`);
+    });
+  }
+  return lines.join('\n') + '\n';
+}
+
+test('scalars with equal hashes, and more distinct ones than the first table holds, stay apart', () => {
+  // "Aa" and "BB" hash alike (31 * 65 + 97 = 31 * 66 + 66), and so does any word made of them.
+  const words = ['Aa', 'BB', 'AaAa', 'AaBB', 'BBAa', 'BBBB', 'Aa Aa', 'BB BB'];
+  for (const w of words) assert.ok(agree(labelled([...words, w, w + w]), w));
+  // Past 512 distinct texts the table grows.
+  const many = Array.from({ length: 2000 }, (_, i) => `label-${i}`);
+  const text = labelled(many);
+  assert.ok(agree(text, 'many labels'));
+  const r = loadTopology(text, 'f.yaml');
+  assert.ok(r.ok);
+  assert.deepEqual(
+    r.topology.pci.flatMap((bus) => bus.devices.map((d) => d.label)),
+    many,
+  );
+});
