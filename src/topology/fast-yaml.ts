@@ -90,7 +90,9 @@ class Interner {
   constructor(
     private readonly s: string,
     private readonly scalars: TreeScalar[],
-    private readonly make: (text: string) => TreeScalar,
+    /** Plain scalars resolve by the core schema, quoted ones are strings. (A flag, not a
+     * closure made per parse: optimized code that inlined one would be thrown away with it.) */
+    private readonly plain: boolean,
   ) {}
 
   /** The ref of the scalar for s[start, end), whose hashStep() hash is `hash`. */
@@ -108,7 +110,8 @@ class Interner {
       if (same) return this.nodes[idx]!;
     }
     const node = scalarRef(this.scalars.length);
-    this.scalars.push(this.make(s.slice(start, end)));
+    const text = s.slice(start, end);
+    this.scalars.push({ kind: 'scalar', value: this.plain ? resolvePlain(text) : text, source: text });
     this.nodes.push(node);
     this.starts.push(start);
     this.lengths.push(len);
@@ -160,8 +163,8 @@ class Parser {
     this.n = s.length;
     // A topology packs into about one int for three characters: room enough not to grow.
     this.tree = new PackedTree(1024 + ((s.length / 3) | 0));
-    this.plains = new Interner(s, this.tree.scalars, (text) => ({ kind: 'scalar', value: resolvePlain(text), source: text }));
-    this.quotes = new Interner(s, this.tree.scalars, (text) => ({ kind: 'scalar', value: text, source: text }));
+    this.plains = new Interner(s, this.tree.scalars, true);
+    this.quotes = new Interner(s, this.tree.scalars, false);
   }
 
   private push(x: number): void {

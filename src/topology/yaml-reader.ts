@@ -140,9 +140,13 @@ export class MapView {
 
 /** The allowed keys of each key list as a set, made once per list. */
 const allowedSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+/** The last list asked for (most mappings of a large file are devices). */
+let lastAllowed: { list: readonly string[]; set: ReadonlySet<string> } | undefined;
 function allowedSet(allowed: readonly string[]): ReadonlySet<string> {
+  if (lastAllowed?.list === allowed) return lastAllowed.set;
   let set = allowedSets.get(allowed);
   if (!set) allowedSets.set(allowed, (set = new Set(allowed)));
+  lastAllowed = { list: allowed, set };
   return set;
 }
 
