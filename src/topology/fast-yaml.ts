@@ -11,7 +11,7 @@
 
 import { LineCounter } from 'yaml';
 import { PackedTree, scalarRef } from './tree';
-import type { TreeDocument, TreeScalar } from './tree';
+import type { TreeDocument } from './tree';
 
 export interface FastDocument extends TreeDocument {
   lines: LineCounter;
@@ -57,87 +57,14 @@ const LBRACE = 0x7b;
 const RBRACE = 0x7d;
 const LBRACKET = 0x5b;
 const RBRACKET = 0x5d;
-const BACKSLASH = 0x5c;
 
 function isFlowIndicator(c: number): boolean {
   return c === COMMA || c === LBRACE || c === RBRACE || c === LBRACKET || c === RBRACKET;
 }
 
-/** Characters that may end a plain scalar: '\n', ':' and '#' (STOP_BLOCK), and in flow context , [ ] { } (STOP_FLOW). */
-const STOP_BLOCK = 1;
-const STOP_FLOW = 2;
-const STOPS = new Uint8Array(128);
-for (const ch of '\n:#') STOPS[ch.charCodeAt(0)] = STOP_BLOCK;
-for (const ch of ',[]{}') STOPS[ch.charCodeAt(0)] = STOP_FLOW;
-
 /** c-indicator characters a plain scalar may not start with (YAML 1.2 §7.3.3), but '-' (checked apart). */
 const NO_PLAIN_START = new Uint8Array(128);
 for (const ch of '?:,[]{}#&*!|>\'"%@`') NO_PLAIN_START[ch.charCodeAt(0)] = 1;
-
-/**
- * One scalar object per distinct text, found by a hash of the source taken while scanning
- * it: a text already met costs no substring (a large file repeats a few thousand values).
- */
-class Interner {
-  /** Open addressing: index into `nodes` + 1, 0 for a free bucket. */
-  private table = new Int32Array(1024);
-  /** The tree's scalar number of each text met, then where it was first written. */
-  private readonly nodes: number[] = [];
-  private readonly starts: number[] = [];
-  private readonly lengths: number[] = [];
-  private readonly hashes: number[] = [];
-
-  constructor(
-    private readonly s: string,
-    private readonly scalars: TreeScalar[],
-    /** Plain scalars resolve by the core schema, quoted ones are strings. (A flag, not a
-     * closure made per parse: optimized code that inlined one would be thrown away with it.) */
-    private readonly plain: boolean,
-  ) {}
-
-  /** The ref of the scalar for s[start, end), whose hashStep() hash is `hash`. */
-  get(start: number, end: number, hash: number): number {
-    const s = this.s;
-    const len = end - start;
-    const mask = this.table.length - 1;
-    let k = (hash ^ (hash >>> 15)) & mask;
-    for (let slot = this.table[k]!; slot !== 0; k = (k + 1) & mask, slot = this.table[k]!) {
-      const idx = slot - 1;
-      if (this.hashes[idx] !== hash || this.lengths[idx] !== len) continue;
-      const other = this.starts[idx]!;
-      let same = true;
-      for (let x = 0; x < len && same; x++) same = s.charCodeAt(other + x) === s.charCodeAt(start + x);
-      if (same) return this.nodes[idx]!;
-    }
-    const node = scalarRef(this.scalars.length);
-    const text = s.slice(start, end);
-    this.scalars.push({ kind: 'scalar', value: this.plain ? resolvePlain(text) : text, source: text });
-    this.nodes.push(node);
-    this.starts.push(start);
-    this.lengths.push(len);
-    this.hashes.push(hash);
-    this.table[k] = this.nodes.length;
-    if (this.nodes.length * 2 > this.table.length) this.grow();
-    return node;
-  }
-
-  private grow(): void {
-    const table = new Int32Array(this.table.length * 2);
-    const mask = table.length - 1;
-    for (let idx = 0; idx < this.nodes.length; idx++) {
-      const hash = this.hashes[idx]!;
-      let k = (hash ^ (hash >>> 15)) & mask;
-      while (table[k] !== 0) k = (k + 1) & mask;
-      table[k] = idx + 1;
-    }
-    this.table = table;
-  }
-}
-
-/** The running hash Interner.get expects, one character further. */
-function hashStep(h: number, c: number): number {
-  return (Math.imul(h, 31) + c) | 0;
-}
 
 class Parser {
   private i = 0;
@@ -148,9 +75,13 @@ class Parser {
   private valueStart = 0;
   /** Collections open around the cursor. */
   private depth = 0;
-  /** One scalar object per distinct text: places are kept by the pairs and lists. */
-  private readonly plains: Interner;
-  private readonly quotes: Interner;
+  /**
+   * The ref of one scalar per distinct text: places are kept by the pairs and lists. (Native
+   * scanning, slices and maps: a load runs mostly before the optimizing compiler has seen the
+   * code, where a loop over characters in JavaScript is several times slower.)
+   */
+  private readonly plains = new Map<string, number>();
+  private readonly quotes = new Map<string, number>();
   /**
    * The slots of the collections being read, innermost last: each takes an exact-size copy
    * of its own when it closes, so no array grows (and leaves garbage) per collection.
@@ -163,8 +94,6 @@ class Parser {
     this.n = s.length;
     // A topology packs into about one int for three characters: room enough not to grow.
     this.tree = new PackedTree(1024 + ((s.length / 3) | 0));
-    this.plains = new Interner(s, this.tree.scalars, true);
-    this.quotes = new Interner(s, this.tree.scalars, false);
   }
 
   private push(x: number): void {
@@ -499,58 +428,42 @@ class Parser {
 
   /** A quoted scalar on one line, without escapes. */
   private quoted(): number {
-    const s = this.s;
     const start = this.i;
-    const q = s.charCodeAt(start);
-    let h = 0;
-    let j = start + 1;
-    for (; ; j++) {
-      if (j >= this.n) throw UNSUPPORTED;
-      const d = s.charCodeAt(j);
-      if (d === q) break;
-      if (d === NL || (q === DQUOTE && d === BACKSLASH)) throw UNSUPPORTED;
-      h = hashStep(h, d);
-    }
-    if (q === SQUOTE && this.code(j + 1) === SQUOTE) throw UNSUPPORTED; // '' escape
-    this.i = j + 1;
-    return this.quotes.get(start + 1, j, h);
+    const q = this.s[this.i]!;
+    const close = this.s.indexOf(q, start + 1);
+    if (close < 0) throw UNSUPPORTED;
+    const text = this.s.slice(start + 1, close);
+    if (text.includes('\n') || (q === '"' && text.includes('\\'))) throw UNSUPPORTED;
+    if (q === "'" && this.code(close + 1) === SQUOTE) throw UNSUPPORTED; // '' escape
+    this.i = close + 1;
+    return this.quotes.get(text) ?? this.scalar(this.quotes, text, text);
   }
 
   /** A plain scalar on one line: up to ': ', ' #', the line's end, and in flow context , [ ] { }. */
   private plain(inFlow: boolean): number {
-    const s = this.s;
-    const n = this.n;
     const start = this.i;
-    const c = this.code(start);
+    const c = this.code(this.i);
     if (c === -1 || c === NL || c === SP || (c < 128 && NO_PLAIN_START[c] === 1)) throw UNSUPPORTED;
     if (c === DASH) {
-      const next = this.code(start + 1);
+      const next = this.code(this.i + 1);
       if (next === SP || next === NL || next === -1 || (inFlow && isFlowIndicator(next))) throw UNSUPPORTED;
     }
-    // The hash and end of the text without trailing spaces, which are not part of it.
-    let h = 0;
-    let hash = 0;
-    let end = start;
-    let j = start;
-    const stops = inFlow ? STOP_BLOCK | STOP_FLOW : STOP_BLOCK;
-    for (; j < n; j++) {
-      const d = s.charCodeAt(j);
-      if (d < 128 && (STOPS[d]! & stops) !== 0) {
-        if (d === NL) break;
-        if (d === COLON) {
-          const e = this.code(j + 1);
-          if (e === SP || e === NL || e === -1) break;
-          if (inFlow && isFlowIndicator(e)) throw UNSUPPORTED;
-        } else if (d === HASH) {
-          if (s.charCodeAt(j - 1) === SP) break; // a comment
-        } else break; // a flow indicator
-      }
-      h = hashStep(h, d);
-      if (d !== SP) {
-        hash = h;
-        end = j + 1;
-      }
+    const run = inFlow ? PLAIN_RUN_FLOW : PLAIN_RUN_BLOCK;
+    let j = this.i;
+    for (;;) {
+      run.lastIndex = j;
+      run.test(this.s);
+      j = run.lastIndex;
+      const d = this.code(j);
+      if (d === COLON) {
+        const e = this.code(j + 1);
+        if (e === SP || e === NL || e === -1) break;
+        if (inFlow && isFlowIndicator(e)) throw UNSUPPORTED;
+      } else if (d !== HASH || this.code(j - 1) === SP) break; // the line's end, a comment or a flow indicator
+      j++;
     }
+    let end = j;
+    while (end > start && this.code(end - 1) === SP) end--;
     this.i = j;
     // A plain scalar continued on the next line would be folded into one: not in the subset.
     if (inFlow && this.code(j) === NL) {
@@ -559,10 +472,22 @@ class Parser {
       const next = this.code(k);
       if (next !== COMMA && next !== RBRACE && next !== RBRACKET && next !== HASH) throw UNSUPPORTED;
     }
-    return this.plains.get(start, end, hash);
+    const text = this.s.slice(start, end);
+    return this.plains.get(text) ?? this.scalar(this.plains, text, resolvePlain(text));
+  }
+
+  /** A new scalar of the tree, known from now on by its text. */
+  private scalar(known: Map<string, number>, text: string, value: unknown): number {
+    const ref = scalarRef(this.tree.scalars.length);
+    this.tree.scalars.push({ kind: 'scalar', value, source: text });
+    known.set(text, ref);
+    return ref;
   }
 }
 
+/** Runs of characters that cannot end a plain scalar; the loop looks at what stopped them. */
+const PLAIN_RUN_BLOCK = /[^\n:#]*/y;
+const PLAIN_RUN_FLOW = /[^\n:#,[\]{}]*/y;
 const NULL = /^(?:~|[Nn]ull|NULL)$/;
 const BOOL = /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
 const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$|^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
