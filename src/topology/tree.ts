@@ -94,34 +94,36 @@ function offsetOf(v: number): number | undefined {
   return v < 0 ? undefined : v;
 }
 
-export function pairCount(m: TreeMap): number {
-  return m.tree.buf[m.at + 1]!;
+/** How many pairs a mapping has, or items a list. */
+export function entryCount(c: TreeMap | TreeSeq): number {
+  return c.tree.buf[c.at + 1]!;
+}
+/** Int `k` of entry `i` of a collection whose entries take `size` ints. */
+function entryInt(c: TreeMap | TreeSeq, i: number, size: number, k: number): number {
+  return c.tree.buf[c.at + 2 + i * size + k]!;
 }
 /** undefined: not a scalar, map or list (an empty key). */
 export function pairKey(m: TreeMap, i: number): TreeNode | undefined {
-  return m.tree.node(m.tree.buf[m.at + 2 + i * PAIR]!);
+  return m.tree.node(entryInt(m, i, PAIR, 0));
 }
 /** undefined when the key has no place of its own (an empty key): messages use the map's. */
 export function pairKeyOffset(m: TreeMap, i: number): number | undefined {
-  return offsetOf(m.tree.buf[m.at + 3 + i * PAIR]!);
+  return offsetOf(entryInt(m, i, PAIR, 1));
 }
 /** undefined: nothing after `key:`. */
 export function pairValue(m: TreeMap, i: number): TreeNode | undefined {
-  return m.tree.node(m.tree.buf[m.at + 4 + i * PAIR]!);
+  return m.tree.node(entryInt(m, i, PAIR, 2));
 }
 /** undefined: the key's. */
 export function pairValueOffset(m: TreeMap, i: number): number | undefined {
-  return offsetOf(m.tree.buf[m.at + 5 + i * PAIR]!);
-}
-export function seqCount(q: TreeSeq): number {
-  return q.tree.buf[q.at + 1]!;
+  return offsetOf(entryInt(m, i, PAIR, 3));
 }
 export function seqItem(q: TreeSeq, i: number): TreeNode | undefined {
-  return q.tree.node(q.tree.buf[q.at + 2 + i * ITEM]!);
+  return q.tree.node(entryInt(q, i, ITEM, 0));
 }
 /** undefined: the list's place. */
 export function seqItemOffset(q: TreeSeq, i: number): number | undefined {
-  return offsetOf(q.tree.buf[q.at + 3 + i * ITEM]!);
+  return offsetOf(entryInt(q, i, ITEM, 1));
 }
 
 /** The null scalar that stands where a value was left empty. */
@@ -186,12 +188,12 @@ export function unpack(node: TreeNode | undefined): unknown {
   if (node.kind === 'scalar') return node;
   if (node.kind === 'map') {
     const pairs = [];
-    for (let i = 0; i < pairCount(node); i++) {
+    for (let i = 0; i < entryCount(node); i++) {
       pairs.push({ key: unpack(pairKey(node, i)), keyOffset: pairKeyOffset(node, i), value: unpack(pairValue(node, i)), valueOffset: pairValueOffset(node, i) });
     }
     return { kind: 'map', pairs };
   }
   const items = [];
-  for (let i = 0; i < seqCount(node); i++) items.push({ item: unpack(seqItem(node, i)), offset: seqItemOffset(node, i) });
+  for (let i = 0; i < entryCount(node); i++) items.push({ item: unpack(seqItem(node, i)), offset: seqItemOffset(node, i) });
   return { kind: 'seq', items };
 }

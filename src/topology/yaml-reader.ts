@@ -4,7 +4,7 @@
 
 import type { LineCounter } from 'yaml';
 import type { Diagnostic, SourcePos } from './model';
-import { NULL_SCALAR, pairCount, pairKey, pairKeyOffset, pairValue, pairValueOffset, seqCount, seqItem, seqItemOffset } from './tree';
+import { NULL_SCALAR, entryCount, pairKey, pairKeyOffset, pairValue, pairValueOffset, seqItem, seqItemOffset } from './tree';
 import type { TreeDocument, TreeMap, TreeNode, TreeScalar } from './tree';
 
 /** A node with where it sits: its YAML path and the offset messages about it point at. */
@@ -96,7 +96,7 @@ export class MapView {
   private find(key: string): number {
     if (this.index) return this.index.get(key) ?? -1;
     if ((this.keyBits & keyBit(key)) === 0) return -1;
-    const n = pairCount(this.node);
+    const n = entryCount(this.node);
     for (let i = 0; i < n; i++) {
       const k = pairKey(this.node, i);
       if (k && k.kind === 'scalar' && keyTextOf(k) === key && !this.skipped?.has(i)) return i;
@@ -121,7 +121,7 @@ export class MapView {
   /** Every pair in document order (used for maps with free-form keys such as `devices`). */
   all(): ({ key: string } & Entry)[] {
     const out: ({ key: string } & Entry)[] = [];
-    const n = pairCount(this.node);
+    const n = entryCount(this.node);
     for (let i = 0; i < n; i++) {
       if (this.skipped?.has(i)) continue;
       const k = pairKey(this.node, i) as TreeScalar;
@@ -211,7 +211,7 @@ export class YamlReader {
       this.error(at.offset, at.path, `expected a mapping, got ${describe(node)}`);
       return undefined;
     }
-    const n = pairCount(node);
+    const n = entryCount(node);
     const allowedKeys = allowed && allowedSet(allowed);
     const index = n > INDEX_ABOVE ? new Map<string, number>() : undefined;
     let skipped: Set<number> | undefined;
@@ -250,7 +250,7 @@ export class YamlReader {
       this.error(at.offset, at.path, `expected a list, got ${describe(node)}`);
       return undefined;
     }
-    const n = seqCount(node);
+    const n = entryCount(node);
     const out: At[] = new Array<At>(n);
     for (let i = 0; i < n; i++) out[i] = new ChildAt(seqItem(node, i) ?? NULL_SCALAR, seqItemOffset(node, i) ?? at.offset, at, i);
     return out;
