@@ -100,6 +100,8 @@ export class ChangeLog {
   private gen = 0;
   private readonly devices = new Set<Device>();
   private readonly groups = new Set<number>();
+  /** Until boot is done nothing has read the tree, so where changes show is not recorded. */
+  private booting = true;
   private groupSeq = 0;
   private ueventSeq = 0;
   private readonly groupReaders = new Set<EventReader<GroupEvent>>();
@@ -123,8 +125,10 @@ export class ChangeLog {
   /** Records a change; what it names says where in the tree it shows (nothing: text only). */
   note(what: ChangeNote = {}): void {
     this.gen++;
-    if (what.device !== undefined) this.devices.add(what.device);
-    if (what.group !== undefined) this.groups.add(what.group);
+    if (!this.booting) {
+      if (what.device !== undefined) this.devices.add(what.device);
+      if (what.group !== undefined) this.groups.add(what.group);
+    }
     for (const e of what.events ?? []) {
       if (e.kind === 'uevent') {
         this.ueventSeq++;
@@ -152,6 +156,11 @@ export class ChangeLog {
     const r: EventReader<Uevent> = new EventReader(capacity, (x) => this.ueventReaders.delete(x));
     this.ueventReaders.add(r);
     return r;
+  }
+
+  /** Boot is over: from now on every change is recorded for the next drain. */
+  booted(): void {
+    this.booting = false;
   }
 
   /** What was reported since the previous drain, which starts a new record. */

@@ -134,7 +134,7 @@ export class Machine {
     m.bootSeq = m.seq;
     // Boot is the baseline: nothing has read or cached the tree yet, so the first write must
     // not be told that every device changed.
-    m.changes.drain();
+    m.changes.booted();
     return m;
   }
 
