@@ -23,6 +23,8 @@ export function dir(build: () => Entries, mode = 0o755, version?: () => number):
   return new ComputedDir(build, mode, version);
 }
 
+const NONE: ReadonlyMap<string, Node> = new Map();
+
 /** dir()'s node: a class, so that the many directories of a walk share their methods
  * instead of each holding closures. */
 class ComputedDir implements DirNode {
@@ -33,8 +35,9 @@ class ComputedDir implements DirNode {
   /** Every built node, while the directory is among the last used. */
   private nodes: Map<string, Node> | undefined;
   /** Its directories and links, kept for the version: small, and what a warm walk asks
-   * for (readlink, a subdirectory's path); only attributes are built again. */
-  private others: Map<string, Node> | undefined;
+   * for (readlink, a subdirectory's path); only attributes are built again. NONE when it
+   * has neither, as most have (an empty Map is some 150 bytes, tens of thousands of them). */
+  private others: ReadonlyMap<string, Node> | undefined;
   private attrs = 0;
   private subdirs = 0;
 
@@ -86,7 +89,7 @@ class ComputedDir implements DirNode {
     // hold them), so the new copies, and the build's closures they would keep alive, go.
     const kept = this.cachedAt === version ? this.others : undefined;
     this.attrs = 0;
-    this.others = new Map();
+    let others: Map<string, Node> | undefined;
     for (const [name, node] of built) {
       if (node.kind === 'attr') {
         this.attrs++;
@@ -95,8 +98,9 @@ class ComputedDir implements DirNode {
       const same = kept?.get(name);
       const use = same !== undefined && same.kind === node.kind ? same : node;
       if (use !== node) built.set(name, use);
-      this.others.set(name, use);
+      (others ??= new Map()).set(name, use);
     }
+    this.others = others ?? NONE;
     this.nodes = built;
     this.names = [...built.keys()];
     this.cachedAt = version;
