@@ -1,7 +1,7 @@
 // Each function's config space image, built from what the engine knows of it, and the
 // writes a user may make to it (setpci): only registers software can change.
 
-import type { ConfigFunction } from '../pci/config-space';
+import type { ConfigFunction, StdCapsInput } from '../pci/config-space';
 import { isPciePort } from './boot-drivers';
 import { physicalSlot } from './slots';
 import type { PciFunction } from '../pci/enumerate';
@@ -69,21 +69,46 @@ export function configInputFor(m: Machine, d: PciDevice): ConfigFunction {
 }
 
 /** The topology's device model (pci/link.ts for the link): link capability and the trained
- * link, port number, slot hot-plug and chassis, and the MSI, MSI-X and PM capabilities. */
+ * link, port number, and the capabilities below. */
 function modelInput(f: PciFunction): Partial<ConfigFunction> {
   const cap = linkCapOf(f);
   const status = linkStatusOf(f);
-  const s = f.spec;
-  const own = !f.physfn;
   return {
     ...(cap ? { linkCap: cap } : {}),
     ...(status ? { linkStatus: status } : {}),
     ...(f.pcie ? { portNumber: portNumberOf(f) } : {}),
-    ...(own && s.hotplug !== undefined ? { hotplug: s.hotplug } : {}),
-    ...(own && s.chassis !== undefined ? { chassis: s.chassis } : {}),
-    ...(own && s.msi ? { msi: s.msi } : {}),
-    ...(own && s.msix !== undefined ? { msixVectors: s.msix } : {}),
-    ...(own && s.pm !== undefined ? { pm: s.pm } : {}),
+    ...capabilityModel(f),
+  };
+}
+
+/** The topology's slot hot-plug and chassis, and its MSI, MSI-X and PM capabilities (a VF's
+ * come from its model, not from the PF's keys). */
+function capabilityModel(f: PciFunction): Pick<ConfigFunction, 'hotplug' | 'chassis' | 'msi' | 'msixVectors' | 'pm'> {
+  const s = f.spec;
+  if (f.physfn) return {};
+  return {
+    ...(s.hotplug !== undefined ? { hotplug: s.hotplug } : {}),
+    ...(s.chassis !== undefined ? { chassis: s.chassis } : {}),
+    ...(s.msi ? { msi: s.msi } : {}),
+    ...(s.msix !== undefined ? { msixVectors: s.msix } : {}),
+    ...(s.pm !== undefined ? { pm: s.pm } : {}),
+  };
+}
+
+/** What the function's capability list depends on (config-space.ts interruptCapability), for
+ * a driver's probe: the same fields configInputFor gives, without the registers, resources and
+ * driver state, so that boot's probes place no resources and build no image. */
+export function stdCapsInputFor(f: PciFunction): StdCapsInput {
+  return {
+    vendor: f.id.vendor,
+    device: f.id.device,
+    classCode: f.classCode,
+    headerType: f.headerType,
+    pcie: f.pcie,
+    pcieType: f.pcieType,
+    ...(f.subsystem ? { subsystem: f.subsystem } : {}),
+    isVf: f.physfn !== undefined,
+    ...capabilityModel(f),
   };
 }
 

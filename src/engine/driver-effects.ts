@@ -5,7 +5,7 @@
 
 import { CAP_ID, findCap } from '../pci/config-read';
 import { interruptCapability } from '../pci/config-space';
-import { configInputFor } from './config';
+import { stdCapsInputFor } from './config';
 import type { PciFunction } from '../pci/enumerate';
 import { PCI_EXP_TYPE } from '../pci/pcie-type';
 import { CLASS_DEVICE_NAMING } from './driver-traits';
@@ -52,8 +52,6 @@ interface DeviceEffects {
   dmaMaskBits: number;
   /** pci_dev->current_state is known once a driver enabled or suspended the device. */
   powerKnown: boolean;
-  /** device_set_wakeup_capable, by a root port's PME service (pcie_pme_mark_devices). */
-  wakeupCapable: boolean;
   /** The wakeup source device_wakeup_enable registered; it stays until the device goes. */
   wakeup: ClassDevice | null;
   vectors: MsiVector[];
@@ -78,6 +76,9 @@ function controllerSettingsOf(list: readonly ClassDevice[]): { controller?: Reco
 
 const NONE: never[] = [];
 
+/** The effects of a device no driver touched (what of() starts a record with). */
+const UNTOUCHED: Readonly<DeviceEffects> = { dmaMaskBits: 32, powerKnown: false, wakeup: null, vectors: NONE, classDevices: NONE, disks: NONE };
+
 /** Legacy IOAPIC interrupts 0-23 come first on x86 (arch/x86/kernel/apic/io_apic.c gsi_top). */
 const FIRST_DYNAMIC_IRQ = 24;
 function reserved(n: number): IdAllocator {
@@ -89,6 +90,12 @@ function reserved(n: number): IdAllocator {
 export class DriverEffectsRegistry {
   /** A Map: removed() takes a device out, and WeakMaps of many keys slow the collector. */
   private state = new Map<PciDevice, DeviceEffects>();
+  /** pcie_pme_mark_devices marks a port and every device present below it: kept as the port
+   * and the add sequence number the next device would have got then (devices below with a
+   * lower one were present), rather than a flag on nearly every device of the machine. */
+  private marks = new Map<PciFunction, number>();
+  /** Wake-up capability restored from a state file, device by device. */
+  private restoredCapable = new Set<PciDevice>();
   private readonly names = new Map<ClassDeviceKind, IdAllocator>();
   private irqAllocator: IdAllocator | undefined;
   private readonly blockMinors = new IdAllocator();
@@ -101,9 +108,8 @@ export class DriverEffectsRegistry {
   private of(d: PciDevice): DeviceEffects {
     let s = this.state.get(d);
     if (!s) {
-      // Every device below a PME-capable port gets a record: the empty lists are shared
-      // until a driver fills them (bound makes new ones).
-      s = { dmaMaskBits: 32, powerKnown: false, wakeupCapable: false, wakeup: null, vectors: NONE, classDevices: NONE, disks: NONE };
+      // The empty lists are shared until a driver fills them (bound makes new ones).
+      s = { ...UNTOUCHED };
       this.state.set(d, s);
     }
     return s;
@@ -146,7 +152,7 @@ export class DriverEffectsRegistry {
     if (t.enablesDevice || t.idleD3hot) s.powerKnown = true;
     if (t.matchesPorts && (d.fn.pcieType === PCI_EXP_TYPE.ROOT_PORT || d.fn.pcieType === PCI_EXP_TYPE.RC_EC)) this.markWakeupCapable(d.fn);
     if (t.msiVectors > 0) {
-      const { kind, tableSize } = interruptCapability(configInputFor(this.m, d));
+      const { kind, tableSize } = interruptCapability(stdCapsInputFor(d.fn));
       // A driver gets at most the MSI-X table's entries (pci_msix_vec_count); plain MSI gives
       // one vector here (multiple-message MSI is not modelled).
       const n = kind === 'msix' ? Math.min(t.msiVectors, tableSize) : kind === 'msi' ? 1 : 0;
@@ -159,7 +165,7 @@ export class DriverEffectsRegistry {
       s.disks = namespacesOf(d.fn).map((_, i) => ({ nsid: i + 1, minor: this.blockMinors.alloc(), generic: this.genericMinors.alloc(), diskseq: ++this.diskseq }));
     }
     // device_wakeup_enable fails on a device that is not wakeup-capable.
-    if (t.wakeupSource && s.wakeupCapable && s.wakeup === null) {
+    if (t.wakeupSource && this.wakeupCapable(d) && s.wakeup === null) {
       s.wakeup = this.newClassDevice('wakeup');
       this.wakeupChanged(d, s);
     }
@@ -185,6 +191,8 @@ export class DriverEffectsRegistry {
 
   private clearNumbers(): void {
     this.state = new Map();
+    this.marks = new Map();
+    this.restoredCapable = new Set();
     this.names.clear();
     this.irqAllocator = undefined;
     this.blockMinors.reset([]);
@@ -194,12 +202,13 @@ export class DriverEffectsRegistry {
 
   /** What --state keeps of a device (nothing while no driver ever touched it). */
   snapshot(d: PciDevice): SavedEffects | undefined {
-    const s = this.state.get(d);
+    const wakeupCapable = this.wakeupCapable(d);
+    const s = this.state.get(d) ?? (wakeupCapable ? UNTOUCHED : undefined);
     if (!s) return undefined;
     return {
       dmaMaskBits: s.dmaMaskBits,
       powerKnown: s.powerKnown,
-      wakeupCapable: s.wakeupCapable,
+      wakeupCapable,
       wakeup: s.wakeup?.index ?? null,
       vectors: s.vectors.map((v) => ({ ...v })),
       classDevices: s.classDevices.map((c) => ({ kind: c.kind as Exclude<ClassDeviceKind, 'wakeup'>, index: c.index })),
@@ -235,10 +244,10 @@ export class DriverEffectsRegistry {
         take(generics, k.generic, 'nvme-generic minor');
         this.diskseq = Math.max(this.diskseq, k.diskseq);
       }
+      if (e.wakeupCapable) this.restoredCapable.add(d);
       this.state.set(d, {
         dmaMaskBits: e.dmaMaskBits,
         powerKnown: e.powerKnown,
-        wakeupCapable: e.wakeupCapable,
         wakeup: e.wakeup === null ? null : cls('wakeup', e.wakeup),
         vectors: e.vectors.map((v) => ({ ...v })),
         classDevices: e.classDevices.map((c) => cls(c.kind, c.index)),
@@ -287,18 +296,14 @@ export class DriverEffectsRegistry {
     const s = this.state.get(d);
     if (s?.wakeup) this.ids('wakeup').free(s.wakeup.index);
     this.state.delete(d);
+    this.restoredCapable.delete(d);
   }
 
   /** pcie_pme_mark_devices: the port and every device present below it. Devices added later
    * are not marked (a rescan below a bound port gives no wakeup attributes) [rec: writes.json
    * 02:00.0 after remove and rescan]. */
   private markWakeupCapable(port: PciFunction): void {
-    const walk = (f: PciFunction): void => {
-      const d = this.m.deviceOf(f);
-      if (d) this.of(d).wakeupCapable = true;
-      for (const child of f.secondary?.devices ?? []) walk(child);
-    };
-    walk(port);
+    this.marks.set(port, this.m.nextSeq);
   }
 
   dmaMaskBits(d: PciDevice): number {
@@ -332,8 +337,16 @@ export class DriverEffectsRegistry {
     return 'unknown';
   }
 
+  /** device_can_wakeup: marked by a port above it (or the device itself, a port) while it was
+   * present, the way pcie_pme_mark_devices walks down: through each bridge's secondary bus,
+   * so not into a VF's virtual bus. */
   wakeupCapable(d: PciDevice): boolean {
-    return this.state.get(d)?.wakeupCapable ?? false;
+    if (this.restoredCapable.has(d)) return true;
+    for (let f: PciFunction | null = d.fn; f !== null; f = f.bus.bridge) {
+      const mark = this.marks.get(f);
+      if (mark !== undefined && d.seq < mark) return true;
+    }
+    return false;
   }
 
   /** device_may_wakeup: a wakeup source is registered (power/wakeup reads enabled). */

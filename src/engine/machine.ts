@@ -73,6 +73,8 @@ export class Machine {
   driversAutoprobe = true;
   /** Device directories by the directory they sit in, for listing a bridge's children. */
   private readonly children = new Map<string, PciDevice[]>();
+  /** Present PCI devices with a DMA alias mask (pci-device-group.ts hasDmaAliasPeer). */
+  private aliasMasked = 0;
   private readonly config = new Map<PciDevice, { generation: number; key: string; bytes: Uint8Array }>();
   private readonly configWrites = new Map<PciDevice, Map<number, number>>();
   /** Every change is reported here: the one gateway the views and caches above learn from. */
@@ -112,11 +114,16 @@ export class Machine {
     for (const d of m.devices.values()) if (d.kind === 'platform') m.probePlatform(d);
     // Grouped without steps: `explain` asks for them (groupSteps), rarely, and making them for
     // every device was most of the grouping's time and memory.
+    const now = m.groupingNow();
     pciDevices.forEach((d, i) => {
       d.bootIndex = i;
       d.steps = null;
-      m.groupPci(d, m.groupingNow());
+      m.groupPci(d, now);
     });
+    // pcibios_assign_resources (fs_initcall) places every BAR and window after the scan and
+    // before drivers probe; done here, not at the first read, because later removals and VFs
+    // change the buses the assignment walks.
+    m.resources.assignAtBoot();
     for (const d of pciDevices) if (d.driver !== null) m.driverProbed(d);
     m.modules.afterBoot();
     // VFs enabled at start (topology sriov.num): the PF driver enabled them as it probed.
@@ -125,6 +132,9 @@ export class Machine {
       if (n > 0 && !d.fn.physfn) enableVfs(m, d, n);
     }
     m.bootSeq = m.seq;
+    // Boot is the baseline: nothing has read or cached the tree yet, so the first write must
+    // not be told that every device changed.
+    m.changes.drain();
     return m;
   }
 
@@ -149,6 +159,7 @@ export class Machine {
     // Most devices have no alias: they share one empty mask and one empty quirk list.
     const aliases = f.physfn ? quirks.aliasDevfns : [...quirks.aliasDevfns, ...f.spec.dmaAlias];
     const mask = aliases.length === 0 ? NO_ALIASES : new Set<number>(aliases);
+    if (mask.size > 0) this.aliasMasked++;
     const unit = coveringUnit(this.units, f);
     const dev: PciDevice = {
       kind: 'pci',
@@ -200,6 +211,7 @@ export class Machine {
     this.leaveGroup(dev);
     this.byFunction.delete(dev.fn);
     this.devices.delete(dev.name);
+    if (dev.dmaAliasMask.size > 0) this.aliasMasked--;
     this.config.delete(dev);
     this.configWrites.delete(dev);
     const parent = parentPath(dev.fn.sysfsPath);
@@ -441,7 +453,13 @@ export class Machine {
 
   /** The machine as it is, for pci_device_group. */
   private groupingNow(): GroupingContext {
-    return { acs: this.acs, deviceOf: (f) => this.byFunction.get(f), groupOf: (d) => d.group, order: (d) => d.seq };
+    return {
+      acs: this.acs,
+      deviceOf: (f) => this.byFunction.get(f),
+      groupOf: (d) => d.group,
+      order: (d) => d.seq,
+      anyDmaAliasMask: () => this.aliasMasked > 0,
+    };
   }
 
   /** Why the device sits in its group, as `explain` gives it: the steps its grouping took.
@@ -462,6 +480,7 @@ export class Machine {
       },
       groupOf: (x) => (x.bootIndex < at && x.unit !== null ? GROUPED_BEFORE : null),
       order: (x) => x.bootIndex,
+      anyDmaAliasMask: () => this.aliasMasked > 0,
       steps,
     });
     d.steps = steps;

@@ -19,6 +19,9 @@ export interface GroupingContext {
   groupOf(d: PciDevice): IommuGroup | null;
   /** The device's place in the bus's device list (the order Linux added them). */
   order(d: PciDevice): number;
+  /** Whether any device present has a DMA alias mask (most machines: none, so no bus needs
+   * a look for alias peers). */
+  anyDmaAliasMask(): boolean;
   /** Where the steps go; without it no step is built. */
   steps?: GroupStep[];
 }
@@ -120,11 +123,13 @@ function describeAcs(b: PciFunction, ctx: GroupingContext): string {
   return pciAcsEnabled(b, REQ_ACS_FLAGS, ctx.acs).why;
 }
 
-/** The other devices on p's bus, in the order Linux added them (the bus's device list). */
-function busPeers(p: PciDevice, ctx: GroupingContext): PciDevice[] {
+/** The other devices on p's bus (only those of its slot, with `sameSlot`), in the order
+ * Linux added them (the bus's device list). */
+function busPeers(p: PciDevice, ctx: GroupingContext, sameSlot = false): PciDevice[] {
   const out: PciDevice[] = [];
+  const slot = slotOf(p.fn.devfn);
   for (const f of p.fn.bus.devices) {
-    if (f === p.fn) continue;
+    if (f === p.fn || (sameSlot && slotOf(f.devfn) !== slot)) continue;
     const d = ctx.deviceOf(f);
     if (d) out.push(d);
   }
@@ -140,6 +145,7 @@ function areDmaAliases(a: PciDevice, b: PciDevice): boolean {
 
 /** Whether any device on p's bus is a DMA alias of p (most buses have none: no list to sort). */
 function hasDmaAliasPeer(p: PciDevice, ctx: GroupingContext): boolean {
+  if (!ctx.anyDmaAliasMask()) return false;
   for (const f of p.fn.bus.devices) {
     if (f === p.fn) continue;
     const q = ctx.deviceOf(f);
@@ -174,8 +180,7 @@ function slotGroup(p: PciDevice, seen: Set<number>, ctx: GroupingContext): Iommu
   if (!p.fn.multifunction) return null;
   const own = pciAcsEnabled(p.fn, REQ_ACS_FLAGS, ctx.acs);
   if (own.ok) return null;
-  for (const q of busPeers(p, ctx)) {
-    if (slotOf(q.fn.devfn) !== slotOf(p.fn.devfn)) continue;
+  for (const q of busPeers(p, ctx, true)) {
     const theirs = pciAcsEnabled(q.fn, REQ_ACS_FLAGS, ctx.acs);
     if (theirs.ok) continue;
     const g = aliasGroup(q, seen, ctx);

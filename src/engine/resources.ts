@@ -1,5 +1,5 @@
-// The machine's resource assignment (pci/resources/assign.ts), made for the functions the
-// topology describes the first time anything asks; a rescan that finds functions again has
+// The machine's resource assignment (pci/resources/assign.ts), made at boot for the functions
+// the topology describes; a rescan that finds functions again has
 // Linux place them afresh (pci/resources/rescan.ts). The rescans are kept, in order, so a
 // restart from saved state replays them.
 
@@ -26,8 +26,13 @@ export class MachineResources {
     private readonly present: (f: PciFunction) => boolean,
   ) {}
 
+  /** The boot assignment, over the buses as the scan found them (Machine.boot). */
+  assignAtBoot(): void {
+    this.placedMap = assignResources(this.pci, INPUT);
+  }
+
   private map(): Map<PciFunction, FunctionResources> {
-    this.placedMap ??= assignResources(this.pci, INPUT);
+    if (!this.placedMap) throw new Error('resources asked for before boot placed them');
     return this.placedMap;
   }
 

@@ -6,6 +6,7 @@ import { ACS } from '../topology/model';
 import type { AcsOverride } from '../topology/model';
 import { PCI_EXP_TYPE } from './pcie-type';
 import { acsQuirkVerdict } from './quirks/acs-quirks';
+import type { AcsQuirkDecision } from './quirks/acs-quirks';
 import type { PciFunction } from './enumerate';
 
 /** What pci_device_group asks of every bridge and function (iommu.c REQ_ACS_FLAGS). */
@@ -85,9 +86,7 @@ export function pciAcsEnabled(f: PciFunction, want: number, ctx: AcsContext): Ac
     want,
     { ivrsPresent: ctx.ivrsPresent, intelPchEnableFails: !ctx.requested, acsOverride: ctx.acsOverride },
   );
-  if (q) {
-    return { ok: q.verdict === 'pass', why: `${q.verdict === 'pass' ? 'isolated' : 'not isolated'} by ${q.name}`, quirk: q.name };
-  }
+  if (q) return quirkResult(q);
   if (!f.pcie) return CONVENTIONAL;
   switch (f.pcieType) {
     case PCI_EXP_TYPE.PCI_BRIDGE:
@@ -116,6 +115,17 @@ const NEEDS_NONE: AcsResult = { ok: true, why: 'this PCIe type needs no ACS' };
 const NO_CAP: AcsResult = { ok: false, why: 'no ACS capability' };
 const LACKS: AcsResult[] = NAMES_BY_BITS.map((names) => ({ ok: false, why: `ACS control lacks ${names}` }));
 const ENABLED: AcsResult[] = NAMES_BY_BITS.map((names) => ({ ok: true, why: `ACS enabled (${names || 'nothing needed'})` }));
+
+/** A quirk's answer in words, made once per decision (the table's decisions are shared). */
+const QUIRK_RESULTS = new Map<AcsQuirkDecision, AcsResult>();
+function quirkResult(q: AcsQuirkDecision): AcsResult {
+  let r = QUIRK_RESULTS.get(q);
+  if (!r) {
+    r = { ok: q.verdict === 'pass', why: `${q.verdict === 'pass' ? 'isolated' : 'not isolated'} by ${q.name}`, quirk: q.name };
+    QUIRK_RESULTS.set(q, r);
+  }
+  return r;
+}
 
 /** pci_acs_flags_enabled: bits the capability does not implement count as on (EC excepted). */
 function capOk(f: PciFunction, want: number, ctx: AcsContext): AcsResult {

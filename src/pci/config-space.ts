@@ -192,14 +192,21 @@ export function subsystemOf(f: RoleInput & { vendor: number; device: number; sub
  * there is one, else MSI, and the MSI-X table size the image shows (pci_msix_vec_count):
  * read from the capability list buildConfigSpace writes, without building the image (a
  * bound driver asks at every probe, boot's included). */
-export function interruptCapability(f: ConfigFunction): { kind: 'msix' | 'msi' | null; tableSize: number } {
+export function interruptCapability(f: StdCapsInput): { kind: 'msix' | 'msi' | null; tableSize: number } {
   const std = stdCapsFor(f, selectModel(f).shape);
   const msix = std.find((c) => c.kind === 'msix');
   if (msix) return { kind: 'msix', tableSize: ((msix.tableSize - 1) & 0x7ff) + 1 };
   return { kind: std.some((c) => c.kind === 'msi') ? 'msi' : null, tableSize: 0 };
 }
 
-function stdCapsFor(f: ConfigFunction, shape: Shape): PlacedStdCap[] {
+/** What decides a function's standard capability list: enough for interruptCapability,
+ * without the registers, resources and driver state a whole image needs. */
+export type StdCapsInput = Pick<
+  ConfigFunction,
+  'vendor' | 'device' | 'classCode' | 'headerType' | 'pcie' | 'pcieType' | 'subsystem' | 'isVf' | 'msi' | 'msixVectors' | 'pm' | 'chassis' | 'hotplug'
+>;
+
+function stdCapsFor(f: StdCapsInput, shape: Shape): PlacedStdCap[] {
   const vf = f.isVf === true && shape.vfStd !== undefined;
   let out: PlacedStdCap[] = (vf ? shape.vfStd! : shape.std).map((c) => {
     if (c.kind !== 'msix') return c;

@@ -35,7 +35,25 @@ export function roleOf(f: RoleInput): Role {
   return f.classCode >>> 16 === 0x06 ? 'pci-plain' : 'pci-endpoint';
 }
 
-export function selectModel(f: RoleInput & { vendor: number; device: number }): { model: QemuModel; shape: Shape } {
+type ModelChoice = { readonly model: QemuModel; readonly shape: Shape };
+
+/** Choices made so far, by ID and then by class and header (every image, every driver probe
+ * and every subsystem ID asks; a machine has few distinct kinds of function). */
+const chosen = new Map<number, Map<number, ModelChoice>>();
+
+export function selectModel(f: RoleInput & { vendor: number; device: number }): ModelChoice {
+  const byId = chosen.get(f.vendor * 0x10000 + f.device) ?? new Map<number, ModelChoice>();
+  if (byId.size === 0) chosen.set(f.vendor * 0x10000 + f.device, byId);
+  const kind = f.classCode * 64 + f.headerType * 32 + (f.pcie ? 16 : 0) + ((f.pcieType ?? 15) & 15);
+  let choice = byId.get(kind);
+  if (!choice) {
+    choice = chooseModel(f);
+    byId.set(kind, choice);
+  }
+  return choice;
+}
+
+function chooseModel(f: RoleInput & { vendor: number; device: number }): ModelChoice {
   const role = roleOf(f);
   const shapeOf = (m: QemuModel): Shape | undefined => (f.pcie ? m.pcie : m.conventional);
   // QEMU's models by their IDs (the recorded machines), else real hardware by role and

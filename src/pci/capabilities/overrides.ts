@@ -2,13 +2,13 @@
 // `slot.hotplug`) laid over a model's standard capability list: a changed one keeps its
 // place, a removed one leaves the chain, an added one goes to the first free offset.
 
-import type { ConfigFunction } from '../config-space';
+import type { StdCapsInput } from '../config-space';
 import { MSIX_TABLE_OFFSET, msixPbaOffset } from './hardware-models';
 import { bridgeHasShpc, nextFreeStd } from './layout';
 import type { Shape } from './qemu-models';
 import type { PlacedStdCap, StdCap } from './standard';
 
-export function withTopologyCaps(base: PlacedStdCap[], f: ConfigFunction, shape: Shape): PlacedStdCap[] {
+export function withTopologyCaps(base: PlacedStdCap[], f: StdCapsInput, shape: Shape): PlacedStdCap[] {
   let out = [...base];
   const set = (kind: StdCap['kind'], cap: StdCap | null): void => {
     const i = out.findIndex((c) => c.kind === kind);

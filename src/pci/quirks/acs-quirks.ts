@@ -103,12 +103,30 @@ export interface AcsQuirkDecision {
   index: number;
 }
 
-function rowMatches(row: AcsQuirkRow, dev: AcsSubject): boolean {
-  return (row.vendor === 'any' || row.vendor === dev.vendor) && idInList(dev.device, row.devices);
+function rowMatches(row: AcsQuirkRow, vendor: number, device: number): boolean {
+  return (row.vendor === 'any' || row.vendor === vendor) && idInList(device, row.devices);
 }
 
 export function acsQuirkRowName(row: AcsQuirkRow): string {
   return `${ACS_QUIRK_LABELS[row.kind]} (${row.source})`;
+}
+
+/** Grouping asks about every function and bridge, many times over: the rows an ID matches,
+ * in table order, are found once per ID, and each row's two decisions are made once. */
+const rowsById = new Map<number, readonly number[]>();
+const DECISIONS: ReadonlyArray<Readonly<Record<'pass' | 'fail', AcsQuirkDecision>>> = ACS_QUIRK_ROWS.map((row, index) => {
+  const name = acsQuirkRowName(row);
+  return { pass: { verdict: 'pass', name, row, index }, fail: { verdict: 'fail', name, row, index } };
+});
+
+function rowsMatching(vendor: number, device: number): readonly number[] {
+  const key = vendor * 0x10000 + device;
+  let rows = rowsById.get(key);
+  if (rows === undefined) {
+    rows = ACS_QUIRK_ROWS.flatMap((row, index) => (rowMatches(row, vendor, device) ? [index] : []));
+    rowsById.set(key, rows);
+  }
+  return rows;
 }
 
 /**
@@ -116,12 +134,10 @@ export function acsQuirkRowName(row: AcsQuirkRow): string {
  * quirk answers, or undefined when no quirk does (the standard ACS test applies then).
  */
 export function acsQuirkVerdict(dev: AcsSubject, want: number, ctx: AcsContext): AcsQuirkDecision | undefined {
-  for (let index = 0; index < ACS_QUIRK_ROWS.length; index++) {
-    const row = ACS_QUIRK_ROWS[index]!;
-    if (!rowMatches(row, dev)) continue;
-    const answer = ACS_QUIRK_EVALUATORS[row.kind](dev, want, ctx);
+  for (const index of rowsMatching(dev.vendor, dev.device)) {
+    const answer = ACS_QUIRK_EVALUATORS[ACS_QUIRK_ROWS[index]!.kind](dev, want, ctx);
     if (answer === undefined) continue;
-    return { verdict: answer ? 'pass' : 'fail', name: acsQuirkRowName(row), row, index };
+    return DECISIONS[index]![answer ? 'pass' : 'fail'];
   }
   return undefined;
 }

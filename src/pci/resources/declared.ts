@@ -88,12 +88,28 @@ const CLASS_DEFAULTS: ClassDefault[] = [
 
 const FALLBACK: ClassDefault = { what: 'any other function', code: 0, bits: 8, bars: [bar(0, 16 * K, 'mem32')], rom: 0, vfBars: VF_DEFAULT };
 
+// Every function's resources are worked out from these rows at boot, and again for each
+// `resource` file and config image: the row found for an ID or a class is kept.
+const qemuRowById = new Map<number, QemuBars | null>();
+const classRowByCode = new Map<number, ClassDefault>();
+
 export function qemuBarsFor(vendor: number, device: number): QemuBars | undefined {
-  return QEMU_BARS.find((r) => r.vendor === vendor && device >= r.devices[0] && device <= r.devices[1]);
+  const key = vendor * 0x10000 + device;
+  let row = qemuRowById.get(key);
+  if (row === undefined) {
+    row = QEMU_BARS.find((r) => r.vendor === vendor && device >= r.devices[0] && device <= r.devices[1]) ?? null;
+    qemuRowById.set(key, row);
+  }
+  return row ?? undefined;
 }
 
 export function classDefaultFor(classCode: number): ClassDefault {
-  return CLASS_DEFAULTS.find((c) => classCode >>> (24 - c.bits) === c.code) ?? FALLBACK;
+  let row = classRowByCode.get(classCode);
+  if (row === undefined) {
+    row = CLASS_DEFAULTS.find((c) => classCode >>> (24 - c.bits) === c.code) ?? FALLBACK;
+    classRowByCode.set(classCode, row);
+  }
+  return row;
 }
 
 /** What a function decodes. A VF's BARs are its PF's VF BARs; it has no ROM of its own. */
