@@ -32,19 +32,27 @@ export function secondaryBusNumber(bridge: DeviceSpec, next: BusCounter): number
 }
 
 export function checkBusNumbers(r: YamlReader, roots: readonly RootBusNotes[], notes: DeviceNotes): void {
-  const used = new Map<number, string>();
+  // Who has each number: a root bus's description, or the bridge whose secondary bus it is
+  // (described only when a message needs it).
+  const used = new Map<number, string | DeviceSpec>();
   const key = (segment: number, bus: number): number => segment * 0x100 + bus;
   const name = (segment: number, bus: number): string => `bus 0x${hex2(bus)} of segment ${hex4(segment)}`;
+  const owner = (o: string | DeviceSpec): string => (typeof o === 'string' ? o : `the secondary bus of ${o.path} (line ${o.pos.line})`);
   for (const root of roots) {
     const k = key(root.spec.segment, root.spec.bus);
     const other = used.get(k);
-    if (other) r.error(root.busOffset, `${root.path}.bus`, `${name(root.spec.segment, root.spec.bus)} is already ${other}`);
+    if (other) r.error(root.busOffset, `${root.path}.bus`, `${name(root.spec.segment, root.spec.bus)} is already ${owner(other)}`);
     else used.set(k, `the root bus of ${root.path}`);
   }
 
   const walk = (devices: readonly DeviceSpec[], segment: number, next: BusCounter): void => {
     if (devices.length === 0) return; // most devices are endpoints
-    const sorted = devices.filter((d) => !notes.badKey.has(d)).sort((a, b) => a.devfn - b.devfn);
+    // Usually written in address order and all valid: then no copy is needed.
+    let inOrder = true;
+    const anyBad = notes.badKey.size > 0;
+    for (let i = 1; i < devices.length && inOrder; i++) inOrder = devices[i - 1]!.devfn < devices[i]!.devfn;
+    for (let i = 0; i < devices.length && inOrder && anyBad; i++) inOrder = !notes.badKey.has(devices[i]!);
+    const sorted = inOrder ? devices : devices.filter((d) => !notes.badKey.has(d)).sort((a, b) => a.devfn - b.devfn);
     for (const d of sorted) {
       if (!PCI_TYPES[d.type].bridge) continue;
       const fixed = d.fixedSecondaryBus;
@@ -57,11 +65,11 @@ export function checkBusNumbers(r: YamlReader, roots: readonly RootBusNotes[], n
       const other = used.get(k);
       const fixedOffset = notes.fixedBusOffset.get(d);
       if (other && fixed !== undefined && fixedOffset !== undefined) {
-        r.error(fixedOffset, `${d.path}.slot.bus`, `${name(segment, number)} is already ${other}`);
+        r.error(fixedOffset, `${d.path}.slot.bus`, `${name(segment, number)} is already ${owner(other)}`);
       } else if (other) {
-        r.errorAt(d.pos, d.path, `its secondary bus, numbered 0x${hex2(number)} depth first, is already ${other}; choose a free one with slot: { bus: N }`);
+        r.errorAt(d.pos, d.path, `its secondary bus, numbered 0x${hex2(number)} depth first, is already ${owner(other)}; choose a free one with slot: { bus: N }`);
       } else {
-        used.set(k, `the secondary bus of ${d.path} (line ${d.pos.line})`);
+        used.set(k, d);
       }
       walk(d.devices, segment, next);
     }

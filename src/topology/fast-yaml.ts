@@ -2,7 +2,9 @@
 // and lists, flow mappings and lists, plain and simply quoted scalars, comments. It builds
 // the same tree (tree.ts) with the same values (YAML 1.2 core schema, integers as bigint) and
 // the same offsets as the yaml package's `parseDocument`, over ten times faster, because it
-// keeps no source tokens, comments or styles and shares one object per distinct scalar.
+// keeps no source tokens, comments or styles, shares one object per distinct scalar and
+// packs each collection straight into the tree's Int32Array (entries gather on a stack of
+// ints while the collection is read, then move to the tree in one record).
 // Anything outside the subset (anchors, aliases, tags, block scalars, escapes, multi-line
 // plain scalars, empty values, several documents, tabs, CR, unusual indentation) makes it
 // give up: the caller then parses with the yaml package, which also produces every error
@@ -10,7 +12,8 @@
 // test/unit/topology/fast-yaml.test.ts holds it to the yaml package on mutated files.
 
 import { LineCounter } from 'yaml';
-import type { TreeDocument, TreeMap, TreeNode, TreeScalar, TreeSeq } from './tree';
+import { PackedTree, scalarRef } from './tree';
+import type { TreeDocument } from './tree';
 
 export interface FastDocument extends TreeDocument {
   lines: LineCounter;
@@ -62,7 +65,8 @@ function isFlowIndicator(c: number): boolean {
 }
 
 /** c-indicator characters a plain scalar may not start with (YAML 1.2 §7.3.3), but '-' (checked apart). */
-const NO_PLAIN_START = new Set([...'?:,[]{}#&*!|>\'"%@`'].map((ch) => ch.charCodeAt(0)));
+const NO_PLAIN_START = new Uint8Array(128);
+for (const ch of '?:,[]{}#&*!|>\'"%@`') NO_PLAIN_START[ch.charCodeAt(0)] = 1;
 
 class Parser {
   private i = 0;
@@ -73,12 +77,44 @@ class Parser {
   private valueStart = 0;
   /** Collections open around the cursor. */
   private depth = 0;
-  /** One scalar object per distinct text: places are kept by the pairs and lists. */
-  private readonly plains = new Map<string, TreeScalar>();
-  private readonly quotes = new Map<string, TreeScalar>();
+  /**
+   * The ref of one scalar per distinct text: places are kept by the pairs and lists. (Native
+   * scanning, slices and maps: a load runs mostly before the optimizing compiler has seen the
+   * code, where a loop over characters in JavaScript is several times slower.)
+   */
+  private readonly plains = new Map<string, number>();
+  private readonly quotes = new Map<string, number>();
+  /**
+   * The slots of the collections being read, innermost last: each takes an exact-size copy
+   * of its own when it closes, so no array grows (and leaves garbage) per collection.
+   */
+  private stack = new Int32Array(1024);
+  private top = 0;
+  private readonly tree: PackedTree;
 
   constructor(private readonly s: string) {
     this.n = s.length;
+    // A topology packs into about one int for three characters: room enough not to grow.
+    this.tree = new PackedTree(1024 + ((s.length / 3) | 0));
+  }
+
+  private push(x: number): void {
+    if (this.top === this.stack.length) {
+      const grown = new Int32Array(this.stack.length * 2);
+      grown.set(this.stack);
+      this.stack = grown;
+    }
+    this.stack[this.top++] = x;
+  }
+
+  /** The entries pushed since `base` as a collection of the tree; its ref. */
+  private take(kind: 'map' | 'seq', base: number): number {
+    const at = this.tree.reserve(kind, kind === 'map' ? (this.top - base) >> 2 : (this.top - base) >> 1);
+    // A loop: most collections hold a few entries, and subarray() would make a view object each.
+    const buf = this.tree.buf;
+    for (let k = base, to = at + 2; k < this.top; k++, to++) buf[to] = this.stack[k]!;
+    this.top = base;
+    return at;
   }
 
   document(): TreeDocument {
@@ -86,7 +122,7 @@ class Parser {
     if (this.indent < 0) throw UNSUPPORTED;
     const top = this.indent;
     const offset = this.i;
-    let root: TreeNode;
+    let root: number;
     const c = this.code(this.i);
     if (c === LBRACE || c === LBRACKET) {
       // A document that is one flow collection, JSON among them.
@@ -96,7 +132,7 @@ class Parser {
     else if (this.looksLikeKey()) root = this.blockMap(top);
     else throw UNSUPPORTED;
     if (this.indent !== -1) throw UNSUPPORTED;
-    return { root, offset };
+    return { root: this.tree.node(root)!, offset };
   }
 
   private code(at: number): number {
@@ -196,14 +232,17 @@ class Parser {
   }
 
   /** A block mapping whose keys sit at column n; ends on the first line indented less. */
-  private blockMap(n: number): TreeMap {
+  private blockMap(n: number): number {
     this.enter();
-    const map: TreeMap = { kind: 'map', pairs: [] };
+    const base = this.top;
     for (;;) {
       const keyOffset = this.i;
       const key = this.blockKey();
       const value = this.blockValue(n);
-      map.pairs.push({ key, keyOffset, value, valueOffset: this.valueStart });
+      this.push(key);
+      this.push(keyOffset);
+      this.push(value);
+      this.push(this.valueStart);
       if (this.indent === n) {
         if (this.isSeqEntry()) throw UNSUPPORTED;
         continue;
@@ -212,16 +251,16 @@ class Parser {
       break;
     }
     this.depth--;
-    return map;
+    return this.take('map', base);
   }
 
   /** A block list whose dashes sit at column n. */
-  private blockSeq(n: number): TreeSeq {
+  private blockSeq(n: number): number {
     this.enter();
-    const seq: TreeSeq = { kind: 'seq', items: [], offsets: [] };
+    const base = this.top;
     for (;;) {
       this.i++; // the '-'
-      let item: TreeNode;
+      let item: number;
       let start: number;
       if (this.endOfLine()) {
         this.nextLine();
@@ -238,18 +277,18 @@ class Parser {
           this.nextLine();
         }
       }
-      seq.items.push(item);
-      seq.offsets.push(start);
+      this.push(item);
+      this.push(start);
       if (this.indent === n && this.isSeqEntry()) continue;
       if (this.indent > n) throw UNSUPPORTED;
       break;
     }
     this.depth--;
-    return seq;
+    return this.take('seq', base);
   }
 
   /** A node that starts a line of its own at column `indent`, in a collection at column n. */
-  private nodeBelow(indent: number, n: number): TreeNode {
+  private nodeBelow(indent: number, n: number): number {
     if (this.isSeqEntry()) return this.blockSeq(indent);
     if (this.looksLikeKey()) return this.blockMap(indent);
     const value = this.inlineValue(n);
@@ -258,10 +297,10 @@ class Parser {
   }
 
   /** `key:` of a block mapping; leaves the cursor after the colon. */
-  private blockKey(): TreeScalar {
+  private blockKey(): number {
     const start = this.i;
     const c = this.code(this.i);
-    let key: TreeScalar;
+    let key: number;
     if (c === DQUOTE || c === SQUOTE) {
       key = this.quoted();
       while (this.code(this.i) === SP) this.i++;
@@ -273,9 +312,9 @@ class Parser {
   }
 
   /** The value after `key:` in a mapping at column n: on the same line, or a collection below. */
-  private blockValue(n: number): TreeNode {
+  private blockValue(n: number): number {
     while (this.code(this.i) === SP) this.i++;
-    let value: TreeNode;
+    let value: number;
     let start: number;
     if (this.endOfLine()) {
       this.nextLine();
@@ -294,9 +333,9 @@ class Parser {
   }
 
   /** A scalar or flow collection that ends its line (inside a block collection at column n). */
-  private inlineValue(n: number): TreeNode {
+  private inlineValue(n: number): number {
     const c = this.code(this.i);
-    let node: TreeNode;
+    let node: number;
     if (c === LBRACE || c === LBRACKET) node = this.flow(n);
     else if (c === DQUOTE || c === SQUOTE) node = this.quoted();
     else node = this.plain(false);
@@ -328,19 +367,20 @@ class Parser {
     if (++this.depth > MAX_DEPTH) throw UNSUPPORTED;
   }
 
-  private flow(n: number): TreeNode {
+  private flow(n: number): number {
     this.enter();
     const open = this.code(this.i);
     this.i++;
+    const base = this.top;
     if (open === LBRACE) {
-      const map: TreeMap = { kind: 'map', pairs: [] };
       for (;;) {
         this.flowSpace(n);
         if (this.code(this.i) === RBRACE) break;
         const keyStart = this.i;
         const c = this.code(this.i);
-        const key = c === DQUOTE || c === SQUOTE ? this.quoted() : c === LBRACE || c === LBRACKET ? undefined : this.plain(true);
-        if (!key || this.i - keyStart > MAX_KEY) throw UNSUPPORTED;
+        if (c === LBRACE || c === LBRACKET) throw UNSUPPORTED;
+        const key = c === DQUOTE || c === SQUOTE ? this.quoted() : this.plain(true);
+        if (this.i - keyStart > MAX_KEY) throw UNSUPPORTED;
         while (this.code(this.i) === SP) this.i++;
         const after = this.code(this.i + 1);
         if (this.code(this.i) !== COLON || (after !== SP && after !== NL)) throw UNSUPPORTED;
@@ -350,7 +390,10 @@ class Parser {
         if (v === COMMA || v === RBRACE || v === -1) throw UNSUPPORTED; // an empty value
         const valueOffset = this.i;
         const value = this.flowNode(n);
-        map.pairs.push({ key, keyOffset: keyStart, value, valueOffset });
+        this.push(key);
+        this.push(keyStart);
+        this.push(value);
+        this.push(valueOffset);
         this.flowSpace(n);
         const sep = this.code(this.i);
         if (sep === COMMA) this.i++;
@@ -358,16 +401,16 @@ class Parser {
       }
       this.i++;
       this.depth--;
-      return map;
+      return this.take('map', base);
     }
-    const seq: TreeSeq = { kind: 'seq', items: [], offsets: [] };
     for (;;) {
       this.flowSpace(n);
       if (this.code(this.i) === RBRACKET) break;
       const v = this.code(this.i);
       if (v === COMMA || v === -1) throw UNSUPPORTED;
-      seq.offsets.push(this.i);
-      seq.items.push(this.flowNode(n));
+      const offset = this.i;
+      this.push(this.flowNode(n));
+      this.push(offset);
       this.flowSpace(n);
       const sep = this.code(this.i);
       if (sep === COMMA) this.i++;
@@ -375,10 +418,10 @@ class Parser {
     }
     this.i++;
     this.depth--;
-    return seq;
+    return this.take('seq', base);
   }
 
-  private flowNode(n: number): TreeNode {
+  private flowNode(n: number): number {
     const c = this.code(this.i);
     if (c === LBRACE || c === LBRACKET) return this.flow(n);
     if (c === DQUOTE || c === SQUOTE) return this.quoted();
@@ -386,7 +429,7 @@ class Parser {
   }
 
   /** A quoted scalar on one line, without escapes. */
-  private quoted(): TreeScalar {
+  private quoted(): number {
     const start = this.i;
     const q = this.s[this.i]!;
     const close = this.s.indexOf(q, start + 1);
@@ -395,16 +438,14 @@ class Parser {
     if (text.includes('\n') || (q === '"' && text.includes('\\'))) throw UNSUPPORTED;
     if (q === "'" && this.code(close + 1) === SQUOTE) throw UNSUPPORTED; // '' escape
     this.i = close + 1;
-    let node = this.quotes.get(text);
-    if (!node) this.quotes.set(text, (node = { kind: 'scalar', value: text, source: text }));
-    return node;
+    return this.quotes.get(text) ?? this.scalar(this.quotes, text, text);
   }
 
   /** A plain scalar on one line: up to ': ', ' #', the line's end, and in flow context , [ ] { }. */
-  private plain(inFlow: boolean): TreeScalar {
+  private plain(inFlow: boolean): number {
     const start = this.i;
     const c = this.code(this.i);
-    if (c === -1 || c === NL || c === SP || NO_PLAIN_START.has(c)) throw UNSUPPORTED;
+    if (c === -1 || c === NL || c === SP || (c < 128 && NO_PLAIN_START[c] === 1)) throw UNSUPPORTED;
     if (c === DASH) {
       const next = this.code(this.i + 1);
       if (next === SP || next === NL || next === -1 || (inFlow && isFlowIndicator(next))) throw UNSUPPORTED;
@@ -434,9 +475,15 @@ class Parser {
       if (next !== COMMA && next !== RBRACE && next !== RBRACKET && next !== HASH) throw UNSUPPORTED;
     }
     const text = this.s.slice(start, end);
-    let node = this.plains.get(text);
-    if (!node) this.plains.set(text, (node = { kind: 'scalar', value: resolvePlain(text), source: text }));
-    return node;
+    return this.plains.get(text) ?? this.scalar(this.plains, text, resolvePlain(text));
+  }
+
+  /** A new scalar of the tree, known from now on by its text. */
+  private scalar(known: Map<string, number>, text: string, value: unknown): number {
+    const ref = scalarRef(this.tree.scalars.length);
+    this.tree.scalars.push({ kind: 'scalar', value, source: text });
+    known.set(text, ref);
+    return ref;
   }
 }
 

@@ -94,6 +94,13 @@ export function readDeviceMap(r: YamlReader, at: At, ctx: BusContext, notes: Dev
   return devices;
 }
 
+/**
+ * The empty list of every device that has no children, DMA aliases or mdev types (most of
+ * a large machine): the model is not changed once loaded, and frozen, a change would throw
+ * instead of reaching every device. (100 bytes a device the heap does not hold.)
+ */
+const NONE = Object.freeze([]) as unknown as never[];
+
 function readDevice(r: YamlReader, key: string, keyOffset: number, at: At, devfn: number, ctx: BusContext, notes: DeviceNotes): DeviceSpec {
   const path = at.path;
   const dev: DeviceSpec = {
@@ -111,9 +118,9 @@ function readDevice(r: YamlReader, key: string, keyOffset: number, at: At, devfn
     acsCap: null,
     ari: false,
     pasidBits: 0,
-    devices: [],
-    dmaAlias: [],
-    mdev: [],
+    devices: NONE,
+    dmaAlias: NONE,
+    mdev: NONE,
     numaNode: -1,
     pos: r.pos(keyOffset),
     path,
@@ -163,30 +170,25 @@ function readDevice(r: YamlReader, key: string, keyOffset: number, at: At, devfn
     }
   }
 
-  // ACS, ARI, PASID and SR-IOV are extended capabilities, which live in the 4 KiB
-  // configuration space only PCI Express functions have.
-  const needPcie = (what: string, a: At): void => {
-    if (!dev.pcie) r.error(a.offset, a.path, `${what} is a PCI Express extended capability; a conventional function cannot have it`);
-  };
   const acsAt = m.get('acs');
   if (acsAt) {
     dev.acsCap = readAcs(r, acsAt) ?? null;
-    if (dev.acsCap !== null) needPcie('ACS', acsAt);
+    if (dev.acsCap !== null) needPcie(r, dev, 'ACS', acsAt);
   }
   const ariAt = m.get('ari');
   if (ariAt) {
     dev.ari = r.bool(ariAt) ?? false;
-    if (dev.ari) needPcie('ARI', ariAt);
+    if (dev.ari) needPcie(r, dev, 'ARI', ariAt);
   }
   const pasidAt = m.get('pasid');
   if (pasidAt) {
     dev.pasidBits = r.int(pasidAt, 0, MAX_PASID_BITS) ?? 0;
-    if (dev.pasidBits > 0) needPcie('PASID', pasidAt);
+    if (dev.pasidBits > 0) needPcie(r, dev, 'PASID', pasidAt);
   }
   const sriovAt = m.get('sriov');
   if (sriovAt) {
     if (info.bridge) r.error(sriovAt.offset, sriovAt.path, `SR-IOV needs an endpoint; this is ${article(dev.type)}`);
-    needPcie('SR-IOV', sriovAt);
+    needPcie(r, dev, 'SR-IOV', sriovAt);
     const sriov = readSriov(r, sriovAt);
     if (sriov) dev.sriov = sriov;
   }
@@ -219,7 +221,7 @@ function readDevice(r: YamlReader, key: string, keyOffset: number, at: At, devfn
 
   readModelFields(r, m, dev);
 
-  for (const k of ['slot', 'devices'] as const) {
+  for (const k of BRIDGE_KEYS) {
     if (m.has(k) && !info.bridge) {
       r.error(m.keyOffset(k), `${path}.${k}`, `${k}: only a bridge has a secondary bus; this is ${article(dev.type)}`);
     }
@@ -250,12 +252,24 @@ function readDevice(r: YamlReader, key: string, keyOffset: number, at: At, devfn
   return dev;
 }
 
+/** Keys only a bridge may have. */
+const BRIDGE_KEYS = ['slot', 'devices'] as const;
+const LINK_KEYS = ['link', 'link-status', 'port'] as const;
+
+/**
+ * ACS, ARI, PASID and SR-IOV are extended capabilities, which live in the 4 KiB
+ * configuration space only PCI Express functions have.
+ */
+function needPcie(r: YamlReader, dev: DeviceSpec, what: string, a: At): void {
+  if (!dev.pcie) r.error(a.offset, a.path, `${what} is a PCI Express extended capability; a conventional function cannot have it`);
+}
+
 /** `link`, `link-status`, `port` (PCIe functions with a link), `msi`, `msix`, `pm`. */
 function readModelFields(r: YamlReader, m: MapView, dev: DeviceSpec): void {
   // Root Complex integrated endpoints and event collectors have no link (pci.c
   // pcie_cap_has_lnkctl); a conventional function has no PCI Express capability at all.
   const linkless = !dev.pcie || dev.type === 'rc-endpoint' || dev.type === 'rc-event-collector';
-  for (const k of ['link', 'link-status', 'port'] as const) {
+  for (const k of LINK_KEYS) {
     const a = m.get(k);
     if (!a) continue;
     if (linkless) {
@@ -293,10 +307,15 @@ function readModelFields(r: YamlReader, m: MapView, dev: DeviceSpec): void {
 function readId(r: YamlReader, at: At): PciId | undefined {
   const text = r.string(at);
   if (text === undefined) return undefined;
+  const known = ids.get(text);
+  if (known) return known;
   const id = parsePciId(text);
   if (!id.ok) r.error(at.offset, at.path, id.message);
+  // Frozen and shared, like NONE: a large machine has many devices and few distinct IDs.
+  if (id.ok && ids.size < 4096) ids.set(text, Object.freeze(id.value));
   return id.ok ? id.value : undefined;
 }
+const ids = new Map<string, PciId>();
 
 /**
  * Rules across the functions of one bus: one device per address; function 0 present in
@@ -307,45 +326,52 @@ function readId(r: YamlReader, at: At): PciId | undefined {
  * (pci_configure_ari enables ARI forwarding only then).
  */
 function checkAddresses(r: YamlReader, devices: DeviceSpec[], ctx: BusContext, notes: DeviceNotes): void {
-  const byDevfn = new Map<number, DeviceSpec>();
-  for (const d of devices) {
+  // One device per address; a few devices a bus, so a search beats a map but on large ARI buses.
+  const byDevfn = devices.length > 16 ? new Map<number, DeviceSpec>() : undefined;
+  for (let i = 0; i < devices.length; i++) {
+    const d = devices[i]!;
     if (notes.badKey.has(d)) continue;
-    const other = byDevfn.get(d.devfn);
+    let other = byDevfn?.get(d.devfn);
+    for (let j = 0; !byDevfn && !other && j < i; j++) {
+      const o = devices[j]!;
+      if (o.devfn === d.devfn && !notes.badKey.has(o)) other = o;
+    }
     if (other) {
       r.errorAt(d.pos, d.path, `"${d.key}" is the same address as "${other.key}" (line ${other.pos.line})`);
       notes.badKey.add(d);
-    } else byDevfn.set(d.devfn, d);
+    } else byDevfn?.set(d.devfn, d);
   }
-  const valid = devices.filter((d) => !notes.badKey.has(d));
-  const slots = new Map<number, DeviceSpec[]>();
-  for (const d of valid) {
+  // The slots in the order their first function is written; what the rules need of each.
+  const slots: SlotFunctions[] = [];
+  for (const d of devices) {
+    if (notes.badKey.has(d)) continue;
     const slot = ctx.ari ? 0 : d.slot;
     if (ctx.oneChild && !ctx.ari && slot !== 0) {
       r.errorAt(d.pos, d.path, `Linux scans only device 00 below ${article(ctx.parentType ?? 'bridge')} (probe.c only_one_child), so it would not find this function`);
       continue;
     }
-    slots.set(slot, [...(slots.get(slot) ?? []), d]);
+    let s = slots.find((x) => x.slot === slot);
+    if (!s) slots.push((s = { slot, count: 0, first: d, fn0: undefined, beyond: undefined }));
+    s.count++;
+    if (!s.fn0 && d.devfn === slot << 3) s.fn0 = d;
+    if (!s.beyond && ctx.ari && d.devfn > 7) s.beyond = d;
   }
-  for (const [slot, members] of slots) {
-    const base = slot << 3;
-    const fn0 = members.find((d) => d.devfn === base);
+  for (const { slot, count, first, fn0, beyond } of slots) {
     if (!fn0) {
-      const first = members[0]!;
       const where = ctx.ari ? 'this ARI bus' : `slot ${hex2(slot)}`;
       r.errorAt(first.pos, first.path, `${where} has no function 0, so Linux finds none of its functions (probe.c pci_scan_slot)`);
       continue;
     }
     const mfAt = notes.multifunctionAt.get(fn0);
-    if (!mfAt) fn0.multifunctionBit = members.length > 1;
-    else if (!ctx.ari && !fn0.multifunctionBit && members.length > 1) {
-      const others = members.filter((d) => d !== fn0).map((d) => `"${d.key}"`);
+    if (!mfAt) fn0.multifunctionBit = count > 1;
+    else if (!ctx.ari && !fn0.multifunctionBit && count > 1) {
+      const others = devices.filter((d) => d !== fn0 && d.slot === slot && !notes.badKey.has(d)).map((d) => `"${d.key}"`);
       r.error(
         mfAt.offset,
         mfAt.path,
         `multifunction: false on function 0 hides the other functions of slot ${hex2(slot)} (${others.join(', ')}): Linux scans no further (probe.c next_fn)`,
       );
     }
-    const beyond = ctx.ari ? members.find((d) => d.devfn > 7) : undefined;
     if (beyond && !fn0.ari) {
       r.errorAt(
         beyond.pos,
@@ -354,6 +380,15 @@ function checkAddresses(r: YamlReader, devices: DeviceSpec[], ctx: BusContext, n
       );
     }
   }
+}
+
+interface SlotFunctions {
+  slot: number;
+  /** How many functions it has, the first one written, function 0, the first above 7 (ARI). */
+  count: number;
+  first: DeviceSpec;
+  fn0: DeviceSpec | undefined;
+  beyond: DeviceSpec | undefined;
 }
 
 /** "an rc-endpoint", "an upstream-port", "a root-port". */

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { parseDocument } from 'yaml';
 import { parseFast } from '../../../src/topology/fast-yaml';
 import { loadPositioned, loadTopology } from '../../../src/topology/load';
-import { treeOfDocument } from '../../../src/topology/tree';
+import { treeOfDocument, unpack } from '../../../src/topology/tree';
 import { generateMachineYaml } from '../../../scripts/generate-machine';
 import { fuzzSeed, prng } from './seeded';
 
@@ -32,7 +32,8 @@ function agree(text: string, what: string): boolean {
   const doc = parseDocument(text, { uniqueKeys: false, intAsBigInt: true, prettyErrors: false });
   assert.deepEqual(doc.errors.map((e) => e.message), [], `${what}: accepted by the fast reader, refused by yaml\n${text}`);
   assert.deepEqual(doc.warnings.map((e) => e.message), [], `${what}: yaml warns\n${text}`);
-  assert.equal(json({ root: fast.root, offset: fast.offset }), json(treeOfDocument(doc)), `${what}: trees differ\n${text}`);
+  const positioned = treeOfDocument(doc);
+  assert.equal(json({ root: unpack(fast.root), offset: fast.offset }), json(positioned && { root: unpack(positioned.root), offset: positioned.offset }), `${what}: trees differ\n${text}`);
   assert.equal(json(loadTopology(text, 'f.yaml')), json(loadPositioned(text, 'f.yaml')), `${what}: loads differ\n${text}`);
   return true;
 }
@@ -86,4 +87,39 @@ test('mutated topologies: whatever the fast reader accepts, yaml reads the same 
   }
   console.log(`fast-yaml differential: seed ${seed} (IOMMUFS_FUZZ_SEED=${seed} replays), ${runs} texts, ${accepted} on the fast path`);
   assert.ok(accepted > runs / 10, `only ${accepted} of ${runs} mutated texts took the fast path`);
+});
+
+test('the model is the same through either path (deep equality, positions and paths included)', () => {
+  for (const s of SHIPPED) {
+    const fast = loadTopology(s.text, s.name);
+    assert.ok(fast.ok, s.name);
+    assert.deepStrictEqual(fast, loadPositioned(s.text, s.name), s.name);
+  }
+  const text = generateMachineYaml(1000);
+  assert.deepStrictEqual(loadTopology(text, 'g.yaml'), loadPositioned(text, 'g.yaml'));
+});
+
+/** A valid machine whose endpoints carry the given labels, plain and quoted in turn, 240 to a root bus. */
+function labelled(labels: readonly string[]): string {
+  const lines = ['version: 1', 'pci:'];
+  for (let b = 0; b * 240 < labels.length; b++) {
+    lines.push(`  - bus: ${b * 2}`, '    devices:');
+    labels.slice(b * 240, (b + 1) * 240).forEach((label, i) => {
+      const key = `${(i >> 3).toString(16).padStart(2, '0')}.${i & 7}`;
+      lines.push(`      "${key}": { id: 8086:10d3, class: 0x020000, label: ${i % 2 ? JSON.stringify(label) : label} }`);
+    });
+  }
+  return lines.join('\n') + '\n';
+}
+
+test('many distinct scalars, plain and quoted, each keep their own text and value', () => {
+  const many = Array.from({ length: 2000 }, (_, i) => `label-${i}`);
+  // The same text plain and quoted: the number 0x10 and the string "0x10".
+  const text = labelled([...many, 'x', '0x10']).replace('class: 0x020000', 'class: 0x10');
+  assert.ok(agree(text, 'many labels'));
+  const r = loadTopology(text, 'f.yaml');
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors.slice(0, 2)));
+  const labels = r.topology.pci.flatMap((bus) => bus.devices.map((d) => d.label));
+  assert.deepEqual(labels, [...many, 'x', '0x10']);
+  assert.equal(r.topology.pci[0]!.devices[0]!.classCode, 0x10);
 });
