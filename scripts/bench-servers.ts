@@ -68,9 +68,17 @@ async function daemon(args: string[], mountpoint: string): Promise<RunningServer
   };
 }
 
-/** `iommufs mount <topology> <mountpoint>` as a child process, started with `nodeFlags`. */
+/** The node options the bin starts iommufs with: those on its first line
+ * (`#!/usr/bin/env -S node ...`, src/cli/main.ts), so that the daemon measured is the one run. */
+function binNodeFlags(): string[] {
+  const first = readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '';
+  return /^#!\/usr\/bin\/env -S node (.+)$/.exec(first)?.[1]?.split(' ').filter((x) => x !== '') ?? [];
+}
+
+/** `iommufs mount <topology> <mountpoint>` as a child process, started as the bin starts
+ * it and with `nodeFlags`. */
 export function startMount(topology: string, mountpoint: string, nodeFlags: string[] = []): Promise<RunningServer> {
-  return daemon([...nodeFlags, CLI, 'mount', topology, mountpoint], mountpoint);
+  return daemon([...binNodeFlags(), ...nodeFlags, CLI, 'mount', topology, mountpoint], mountpoint);
 }
 
 export function startServer(kind: ServerKind, inp: ServerInputs): Promise<RunningServer> {

@@ -12,4 +12,5 @@ Serving $topology at $mnt (a simulated /sys). In another shell, try:
   node dist/src/cli/main.js explain $topology 01:00.0
 Stop with Ctrl-C (the mount is removed).
 MSG
-exec node dist/src/cli/main.js mount "$topology" "$mnt"
+# The young generation the bin gives the daemon (src/cli/main.ts, first line).
+exec node --max-semi-space-size=4 dist/src/cli/main.js mount "$topology" "$mnt"

@@ -10,6 +10,7 @@ import { sysfsTree } from '../sysfs/tree';
 import { CliError } from './errors';
 import type { Io } from './io';
 import { bootOrFail } from './load';
+import { tuneHeapForServing } from './heap';
 import { restoreFromFile, saveToFile } from './state-file';
 
 export interface MountArgs {
@@ -22,6 +23,7 @@ export interface MountArgs {
 
 export async function mountCommand(a: MountArgs, io: Io): Promise<number> {
   const { machine, warnings } = bootOrFail(a.topology);
+  tuneHeapForServing();
   for (const w of warnings) io.err(`warning: ${w}`);
   const stateFile = a.state === undefined ? undefined : resolve(a.state);
   const topologyText = readFileSync(a.topology, 'utf8');

@@ -54,6 +54,7 @@ import type { Topology } from '../topology/model';
 import { CliError } from './errors';
 import type { Io } from './io';
 import { bootOrFail } from './load';
+import { tuneHeapForServing } from './heap';
 import { loadPciIds } from './pci-ids';
 import { NAMESPACE_SCRIPT, SETUP_FAILED } from './run-namespace';
 import { procModulesText } from '../sysfs/module';
@@ -264,6 +265,7 @@ export async function runCommand(a: RunArgs, io: Io): Promise<number> {
   if (a.command.length === 0) throw new CliError('run: no command given after --', 2);
   const edits = a.cpuFlags !== undefined ? parseCpuFlags(a.cpuFlags) : undefined;
   const { machine, warnings } = bootOrFail(a.topology);
+  tuneHeapForServing();
   for (const w of warnings) io.err(`warning: ${w}`);
   const dir = await prepareRunDir(edits ?? cpuFlagEditsFor(machine.topology), machine.topology.cmdline.raw);
   let syncer: ReturnType<typeof stateSyncer> | undefined;

@@ -11,6 +11,7 @@ import type { FsDirListing, FsOps, FsStat, FsStatfs, StaleNames } from './fs-ops
 import { KernelNames } from './kernel-names';
 import { OpenFiles } from './open-files';
 import { PathCache } from './path-cache';
+import { hashNames, hashStats, SharedArrays } from './shared-arrays';
 import { StreamReads } from './streams';
 import { StatTable } from './stat';
 
@@ -39,8 +40,12 @@ export class SysfsFs implements FsOps {
   private readonly paths: PathCache;
   private readonly stats: StatTable;
   private readonly version: () => number;
-  /** Listings by directory node (a node that goes takes its listing with it). */
-  private readonly listings = new WeakMap<object, { version: number; listing: FsDirListing }>();
+  /** Listings by directory node (a node that goes takes its listing with it), each with
+   * the version of the tree it was made for. */
+  private readonly listings = new WeakMap<object, FsDirListing & { version: number }>();
+  /** The listings' arrays, one for all directories that list alike. */
+  private readonly names = new SharedArrays<string>();
+  private readonly statLists = new SharedArrays<FsStat>();
 
   constructor(tree: SysfsTree, opts: SysfsFsOptions = {}) {
     this.time = opts.time ?? new Date();
@@ -86,7 +91,7 @@ export class SysfsFs implements FsOps {
   private readonly listingOf = (dirPath: string): FsDirListing | undefined => {
     const dir = this.paths.find(dirPath);
     const cached = dir === undefined ? undefined : this.listings.get(dir);
-    return cached !== undefined && cached.version === this.version() ? cached.listing : undefined;
+    return cached !== undefined && cached.version === this.version() ? cached : undefined;
   };
 
   /** The cached names and directory attributes that the changes since the last call
@@ -110,18 +115,24 @@ export class SysfsFs implements FsOps {
     // warm walk lists them all again while nothing changed.
     const version = this.version();
     const cached = this.listings.get(dir);
-    if (cached !== undefined && cached.version === version) return cached.listing;
-    const names = ['.', '..'];
-    const dirStat = this.stats.entry(dir);
-    const stats = [dirStat, dirStat];
-    for (const name of dir.list()) {
+    if (cached !== undefined && cached.version === version) return cached;
+    // Arrays of the exact size: grown by push, a kept listing held up to twice its entries.
+    const list = dir.list();
+    const names = new Array<string>(list.length + 2);
+    const stats = new Array<FsStat>(list.length + 2);
+    names[0] = '.';
+    names[1] = '..';
+    stats[0] = stats[1] = this.stats.entry(dir);
+    let n = 2;
+    for (const name of list) {
       const node = dir.lookup(name);
       if (node === undefined) continue; // listed but gone: nothing to show
-      names.push(name);
-      stats.push(this.stats.entry(node));
+      names[n] = name;
+      stats[n++] = this.stats.entry(node);
     }
-    const listing = { names, stats };
-    this.listings.set(dir, { version, listing });
+    names.length = stats.length = n;
+    const listing = { version, names: this.names.share(version, names, hashNames(names)), stats: this.statLists.share(version, stats, hashStats(stats)) };
+    this.listings.set(dir, listing);
     return listing;
   }
 

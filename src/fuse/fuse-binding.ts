@@ -1,5 +1,6 @@
 // The only module that touches fuse-native (unmaintained, libfuse 2.9, x64 only:
-// clients.md §3 #1, #2), so that a fork or an own addon can replace it here alone.
+// clients.md §3 #1, #2), with native-stats.ts for the stats it answers, so that a fork or
+// an own addon can replace it here alone.
 // It turns synchronous FsOps into fuse-native's callback ops, answering each request
 // exactly once, with the one errno conversion of ErrnoMapper.
 
@@ -11,6 +12,7 @@ import { allowOtherProblem, nativeMountOptions, type MountOptions } from './moun
 import { fuseDeviceFds, FuseNotifier } from './fuse-notify';
 import { fusermountUnmount } from './fusermount';
 import { isFuseMounted } from './mount-table';
+import { shareStatArrays } from './native-stats';
 import { ErrnoMapper, stderrLogger, type Logger } from './to-errno';
 
 type FuseClass = typeof FuseNative;
@@ -268,6 +270,7 @@ export async function mountFuse(mnt: string, ops: FsOps, opts: BindingOptions = 
   const kernel: KernelCacheLink = { notifier: undefined };
   const caching = ops.takeStaleNames !== undefined;
   const fuse = new Fuse(mountpoint, toNativeOps(ops, new ErrnoMapper(log), log, kernel), nativeMountOptions({ ...opts, kernelCache: caching }));
+  shareStatArrays(fuse);
   // Mounts in one process take turns, so that the one /dev/fuse descriptor that appears
   // during a mount is known to be that mount's session.
   const release = await takeMountTurn();

@@ -65,21 +65,23 @@ function intern(name: string): string {
  * devices has some 700,000 names: a map entry and a value each was 50 MB.
  */
 interface CachedDir {
-  listing?: FsDirListing;
+  listing: FsDirListing | undefined;
   /** Bits over listing.names: 30 per element (small integers). */
   held: number[];
   /** Where the last name was found in the listing: a walk asks for them in order. */
   cursor: number;
-  other?: Map<string, CachedName>;
+  other: Map<string, CachedName> | undefined;
   /** The link count served for the directory itself, when its attributes were served. */
-  nlink?: number;
+  nlink: number | undefined;
 }
 
 const BITS = 30;
 const isHeld = (held: readonly number[], i: number): boolean => ((held[(i / BITS) | 0] ?? 0) & (1 << i % BITS)) !== 0;
 function setHeld(d: CachedDir, i: number, on: boolean): void {
   const w = (i / BITS) | 0;
-  while (d.held.length <= w) d.held.push(0);
+  // Grown to the exact size: push gives an empty array room for 16 words, and there are
+  // tens of thousands of directories, most holding one word.
+  if (d.held.length <= w) d.held = Array.from({ length: w + 1 }, (_, k) => d.held[k] ?? 0);
   d.held[w] = on ? d.held[w]! | (1 << i % BITS) : d.held[w]! & ~(1 << i % BITS);
 }
 
@@ -205,7 +207,7 @@ export class KernelNames {
       }
       if (cached.nlink !== undefined && cached.nlink !== now.nlink) {
         out.inodes.push(dirPath);
-        delete cached.nlink;
+        cached.nlink = undefined;
       }
     }
     return out;
@@ -214,7 +216,8 @@ export class KernelNames {
   private dir(path: string): CachedDir {
     let d = this.dirs.get(path);
     if (d === undefined) {
-      d = { held: [], cursor: 0 };
+      // Every field from the start: one added later goes to a separate property array.
+      d = { listing: undefined, held: [], cursor: 0, other: undefined, nlink: undefined };
       path = Buffer.from(path, 'utf8').toString('utf8'); // not a slice of a request's path
       this.dirs.set(path, d);
       const region = path === '' ? SPINE : regionOf(path);

@@ -26,7 +26,7 @@ const OWNER_GID = process.getgid?.() ?? 0;
  * objects per walk, which was most of the daemon's garbage.
  */
 export class StatTable {
-  private readonly shared = new Map<number, FsStat>();
+  private readonly shared = new Map<number | string, FsStat>();
 
   constructor(private readonly time: Date) {}
 
@@ -50,9 +50,9 @@ export class StatTable {
   }
 
   private get(mode: number, nlink: number, size: number): FsStat {
-    // mode < 2^16, size < 2^16 and nlink < 2^20 pack exactly into a double's 53 bits.
-    if (size >= 0x10000 || nlink >= 0x100000) return this.make(mode, nlink, size);
-    const key = (mode * 0x10000 + size) * 0x100000 + nlink;
+    // mode < 2^16, size < 2^16 and nlink < 2^20 pack exactly into a double's 53 bits; BAR
+    // files are larger, and a few sizes recur over thousands of devices.
+    const key = size < 0x10000 && nlink < 0x100000 ? (mode * 0x10000 + size) * 0x100000 + nlink : `${mode} ${nlink} ${size}`;
     let st = this.shared.get(key);
     if (st === undefined) {
       st = this.make(mode, nlink, size);

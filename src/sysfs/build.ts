@@ -23,6 +23,8 @@ export function dir(build: () => Entries, mode = 0o755, version?: () => number):
   return new ComputedDir(build, mode, version);
 }
 
+const NONE: ReadonlyMap<string, Node> = new Map();
+
 /** dir()'s node: a class, so that the many directories of a walk share their methods
  * instead of each holding closures. */
 class ComputedDir implements DirNode {
@@ -33,8 +35,9 @@ class ComputedDir implements DirNode {
   /** Every built node, while the directory is among the last used. */
   private nodes: Map<string, Node> | undefined;
   /** Its directories and links, kept for the version: small, and what a warm walk asks
-   * for (readlink, a subdirectory's path); only attributes are built again. */
-  private others: Map<string, Node> | undefined;
+   * for (readlink, a subdirectory's path); only attributes are built again. NONE when it
+   * has neither, as most have (an empty Map is some 150 bytes, tens of thousands of them). */
+  private others: ReadonlyMap<string, Node> | undefined;
   private attrs = 0;
   private subdirs = 0;
 
@@ -80,22 +83,37 @@ class ComputedDir implements DirNode {
     this.subdirs = 0;
     for (const node of built.values()) if (node.kind === 'dir') this.subdirs++;
     if (this.version === undefined) return built;
+    const version = this.version();
+    // Built again for the same version (its attributes were dropped): the directories and
+    // links kept are the ones already handed out (the path cache, the adapter's listings
+    // hold them), so the new copies, and the build's closures they would keep alive, go.
+    const kept = this.cachedAt === version ? this.others : undefined;
     this.attrs = 0;
-    this.others = new Map();
+    let others: Map<string, Node> | undefined;
     for (const [name, node] of built) {
-      if (node.kind === 'attr') this.attrs++;
-      else this.others.set(name, node);
+      if (node.kind === 'attr') {
+        this.attrs++;
+        continue;
+      }
+      const same = kept?.get(name);
+      const use = same !== undefined && same.kind === node.kind ? same : node;
+      if (use !== node) built.set(name, use);
+      (others ??= new Map()).set(name, use);
     }
+    this.others = others ?? NONE;
     this.nodes = built;
     this.names = [...built.keys()];
-    this.cachedAt = this.version();
+    this.cachedAt = version;
     keep(this);
     return built;
   }
 }
 
-/** How many directories keep their built nodes. */
-const BUILT_KEPT = 256;
+/** How many directories keep their built nodes. A walk needs the one it is in and, for
+ * `find | xargs cat`, the few it came back up to; with 256 a cold walk of 10,000 devices
+ * kept each directory's nodes long enough for V8 to move them to the old generation before
+ * they were dropped, and that garbage made the heap grow by some 60 MB. */
+const BUILT_KEPT = 32;
 
 /** The directories holding built nodes, least recently used first (a Set keeps insertion
  * order; using one moves it to the end). */

@@ -127,7 +127,8 @@ function buildPciDeviceDir(m: Machine, d: PciDevice): DirNode {
     }
     // pci_pm_init sets d3cold_allowed on every device with the PM capability; a store keeps
     // what was written.
-    e.push(['d3cold_allowed', rw(() => ((d.d3coldAllowed ?? findCap(cfg, CAP_ID.PM) !== undefined) ? '1' : '0'), w.d3cold)]);
+    const pm = findCap(cfg, CAP_ID.PM) !== undefined; // not `cfg` itself: no closure keeps the image
+    e.push(['d3cold_allowed', rw(() => ((d.d3coldAllowed ?? pm) ? '1' : '0'), w.d3cold)]);
     e.push(['device', ro(() => hex(f.id.device, 4))]);
     e.push(['dma_mask_bits', ro(() => String(fx.dmaMaskBits(d)))]);
     if (d.driver) e.push(['driver', relLink(here, driverDirPath('pci', d.driver))]);

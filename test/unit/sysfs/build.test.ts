@@ -43,6 +43,36 @@ describe('dir(): what a directory keeps', () => {
   });
 });
 
+describe('dir(): built again for the same version', () => {
+  it('answers the subdirectories and links it handed out before, not the new copies', () => {
+    let version = 1;
+    let builds = 0;
+    const d = dir(
+      () => {
+        builds++;
+        return [
+          ['a', ro(() => 'x')],
+          ['l', link('../b')],
+          ['s', dir(() => [['f', ro(() => 'y')]])],
+        ];
+      },
+      0o755,
+      () => version,
+    );
+    const l = d.lookup('l');
+    const s = d.lookup('s');
+    for (let i = 0; i < 40; i++) dir(() => [['f', ro(() => 'y')]], 0o755, () => version).lookup('f');
+    assert.equal(d.lookup('a')?.kind, 'attr');
+    assert.equal(builds, 2, 'the attributes were dropped and built again');
+    assert.equal(d.lookup('l'), l);
+    assert.equal(d.lookup('s'), s);
+    version++;
+    assert.equal(d.lookup('a')?.kind, 'attr');
+    assert.equal(builds, 3);
+    assert.notEqual(d.lookup('s'), s, 'a new version has its own nodes');
+  });
+});
+
 describe('relativePath', () => {
   it('answers as posix.relative for paths from the sysfs root', () => {
     const cases: [string, string][] = [
