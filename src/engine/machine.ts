@@ -120,10 +120,6 @@ export class Machine {
       d.steps = null;
       m.groupPci(d, now);
     });
-    // pcibios_assign_resources (fs_initcall) places every BAR and window after the scan and
-    // before drivers probe; done here, not at the first read, because later removals and VFs
-    // change the buses the assignment walks.
-    m.resources.assignAtBoot();
     for (const d of pciDevices) if (d.driver !== null) m.driverProbed(d);
     m.modules.afterBoot();
     // VFs enabled at start (topology sriov.num): the PF driver enabled them as it probed.

@@ -1,5 +1,5 @@
-// The machine's resource assignment (pci/resources/assign.ts), made at boot for the functions
-// the topology describes; a rescan that finds functions again has
+// The machine's resource assignment (pci/resources/assign.ts), for the functions the topology
+// describes, made when first asked; a rescan that finds functions again has
 // Linux place them afresh (pci/resources/rescan.ts). The rescans are kept, in order, so a
 // restart from saved state replays them.
 
@@ -26,13 +26,12 @@ export class MachineResources {
     private readonly present: (f: PciFunction) => boolean,
   ) {}
 
-  /** The boot assignment, over the buses as the scan found them (Machine.boot). */
-  assignAtBoot(): void {
-    this.placedMap = assignResources(this.pci, INPUT);
-  }
-
+  /** The boot assignment (pcibios_assign_resources, after the scan), made the first time
+   * anything asks: grouping needs none of it. It is the same whenever it is made: it walks
+   * the functions the topology describes, which a removal leaves on their buses, and skips
+   * the VFs an enable added (assign.ts collect). */
   private map(): Map<PciFunction, FunctionResources> {
-    if (!this.placedMap) throw new Error('resources asked for before boot placed them');
+    this.placedMap ??= assignResources(this.pci, INPUT);
     return this.placedMap;
   }
 

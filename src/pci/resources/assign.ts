@@ -211,6 +211,9 @@ function collect(bus: PciBus, input: AssignInput, nodes: BusNode[]): BusNode {
   };
   nodes.push(node);
   for (const f of bus.devices) {
+    // A VF decodes inside its PF's SR-IOV BARs, placed with the PF below; and the VFs an
+    // enable put on the bus must not change what boot placed.
+    if (f.physfn) continue;
     const d = input.declared(f);
     for (const b of d.bars) {
       const type = typeOf(b);
