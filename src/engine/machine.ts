@@ -31,7 +31,6 @@ import { buildConfigSpace } from '../pci/config-space';
 import { MachineResources } from './resources';
 import { DriverEffectsRegistry } from './driver-effects';
 import type { DriverTraits } from './driver-traits';
-import { parentPath } from './paths';
 import { ChangeLog } from './change-log';
 import { driverEvent, membership, uevent } from './group-events';
 import { ModuleRegistry } from './modules';
@@ -187,7 +186,7 @@ export class Machine {
     };
     this.byFunction.set(f, dev);
     this.devices.set(dev.name, dev);
-    const parent = parentPath(f.sysfsPath);
+    const parent = f.parentDir;
     const siblings = this.children.get(parent) ?? [];
     siblings.push(dev);
     const before = siblings[siblings.length - 2];
@@ -210,7 +209,7 @@ export class Machine {
     if (dev.dmaAliasMask.size > 0) this.aliasMasked--;
     this.config.delete(dev);
     this.configWrites.delete(dev);
-    const parent = parentPath(dev.fn.sysfsPath);
+    const parent = dev.fn.parentDir;
     const siblings = (this.children.get(parent) ?? []).filter((d) => d !== dev);
     if (siblings.length > 0) this.children.set(parent, siblings);
     else this.children.delete(parent);

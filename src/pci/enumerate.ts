@@ -60,6 +60,9 @@ export interface PciFunction {
   vfIndex?: number;
   /** Where the device directory sits: "devices/pci0000:00/0000:00:1c.0/0000:01:00.0". */
   sysfsPath: string;
+  /** The directory it sits in (sysfsPath without its last name): the parent's own path
+   * string, shared, which the engine's index of directories hashes once. */
+  parentDir: string;
 }
 
 /** A type 1 header with a secondary bus (the topology's type table says which types). */
@@ -155,6 +158,7 @@ function makeFunction(bus: PciBus, spec: DeviceSpec, parentDir: string, ariBus: 
     ari: spec.ari,
     pasidBits: spec.pasidBits,
     sysfsPath: `${parentDir}/${name}`,
+    parentDir,
   };
 }
 
@@ -205,7 +209,7 @@ export function makeVf(pf: PciFunction, index: number, bus: PciBus): PciFunction
   const rid = vfRoutingId(pf, index);
   const devfn = rid & 0xff;
   const name = pciName(pf.segment, bus.number, devfn);
-  const parentDir = pf.sysfsPath.slice(0, pf.sysfsPath.lastIndexOf('/'));
+  const parentDir = pf.parentDir;
   return {
     name,
     segment: pf.segment,
@@ -227,5 +231,6 @@ export function makeVf(pf: PciFunction, index: number, bus: PciBus): PciFunction
     physfn: pf,
     vfIndex: index,
     sysfsPath: `${parentDir}/${name}`,
+    parentDir,
   };
 }
