@@ -113,7 +113,9 @@ export class Machine {
     for (const d of m.devices.values()) if (d.kind === 'platform') m.probePlatform(d);
     // Grouped without steps: `explain` asks for them (groupSteps), rarely, and making them for
     // every device was most of the grouping's time and memory.
-    const now = m.groupingNow();
+    // Every device exists, with its ACS control, before the loop, and grouping changes no
+    // control: a bridge's path answer holds for the whole loop.
+    const now: GroupingContext = { ...m.groupingNow(), acsPaths: new Map() };
     pciDevices.forEach((d, i) => {
       d.bootIndex = i;
       d.steps = null;

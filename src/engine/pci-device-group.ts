@@ -24,6 +24,22 @@ export interface GroupingContext {
   anyDmaAliasMask(): boolean;
   /** Where the steps go; without it no step is built. */
   steps?: GroupStep[];
+  /** Answers of pci_acs_path_enabled by bridge, for a run in which no ACS control changes
+   * (boot's probe loop asks the same bridges for every device below them). */
+  acsPaths?: Map<PciFunction, PciFunction | null>;
+}
+
+/** pci_acs_path_enabled(b, NULL, REQ_ACS_FLAGS): the first function on b's path to the root
+ * that fails, kept in ctx.acsPaths when the caller gave one. */
+function acsPathFailure(b: PciFunction, ctx: GroupingContext): PciFunction | undefined {
+  const memo = ctx.acsPaths;
+  if (!memo) return firstAcsFailureOnPath(b, REQ_ACS_FLAGS, ctx.acs);
+  let failing = memo.get(b);
+  if (failing === undefined) {
+    failing = firstAcsFailureOnPath(b, REQ_ACS_FLAGS, ctx.acs) ?? null;
+    memo.set(b, failing);
+  }
+  return failing ?? undefined;
 }
 
 interface AliasHop {
@@ -81,7 +97,7 @@ export function pciDeviceGroup(dev: PciDevice, ctx: GroupingContext): IommuGroup
       bus = bus.parent;
       continue;
     }
-    const failing = firstAcsFailureOnPath(b, REQ_ACS_FLAGS, ctx.acs);
+    const failing = acsPathFailure(b, ctx);
     if (!failing) {
       steps?.push({ kind: 'acs', text: `${b.name} and every bridge above it isolate with ACS (${describeAcs(b, ctx)})` });
       break;
