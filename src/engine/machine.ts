@@ -154,7 +154,7 @@ export class Machine {
       parentIsPcieNonPcieBridge: parentIsPcieButNotPciBridge(f),
     });
     // Most devices have no alias: they share one empty mask and one empty quirk list.
-    const aliases = f.physfn ? quirks.aliasDevfns : [...quirks.aliasDevfns, ...f.spec.dmaAlias];
+    const aliases = f.physfn || f.spec.dmaAlias.length === 0 ? quirks.aliasDevfns : [...quirks.aliasDevfns, ...f.spec.dmaAlias];
     const mask = aliases.length === 0 ? NO_ALIASES : new Set<number>(aliases);
     if (mask.size > 0) this.aliasMasked++;
     const unit = coveringUnit(this.units, f);

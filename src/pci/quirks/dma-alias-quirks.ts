@@ -170,12 +170,30 @@ function applyRow(row: DmaAliasQuirkRow, dev: DmaAliasSubject, out: DmaAliasResu
   }
 }
 
+/** Every device is asked about at its creation, and nearly none has a row: the rows naming
+ * an ID (vendor and device; subsystem and class are checked per device) are found once. */
+const rowsById = new Map<number, readonly DmaAliasQuirkRow[]>();
+function rowsNaming(vendor: number, device: number): readonly DmaAliasQuirkRow[] {
+  const key = vendor * 0x10000 + device;
+  let rows = rowsById.get(key);
+  if (rows === undefined) {
+    rows = DMA_ALIAS_QUIRK_ROWS.filter((row) => row.vendor === vendor && idInList(device, row.devices));
+    rowsById.set(key, rows);
+  }
+  return rows;
+}
+
+/** What a device no quirk names gets (shared: callers only read results). */
+const NO_QUIRK: DmaAliasResult = Object.freeze({ aliasDevfns: [], pcieBridgeAlias: false, bridgeXlateRoot: false, applied: [] });
+
 /** The DMA alias quirks that apply to a device and their combined effect. */
 export function dmaAliasQuirks(dev: DmaAliasSubject): DmaAliasResult {
+  const rows = rowsNaming(dev.vendor, dev.device);
+  if (rows.length === 0) return NO_QUIRK;
   const out: DmaAliasResult = { aliasDevfns: [], pcieBridgeAlias: false, bridgeXlateRoot: false, applied: [] };
   const mask = new Set<number>();
   for (const stage of ['header', 'final'] as const) {
-    for (const row of DMA_ALIAS_QUIRK_ROWS) {
+    for (const row of rows) {
       if (row.stage !== stage || !rowMatches(row, dev)) continue;
       if (applyRow(row, dev, out, mask)) out.applied.push({ quirk: LABELS[row.kind], source: row.source });
     }
