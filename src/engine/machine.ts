@@ -169,7 +169,7 @@ export class Machine {
       bridgeXlateRoot: quirks.bridgeXlateRoot,
       aliasQuirks: quirks.applied.length === 0 ? NO_QUIRKS : quirks.applied.map((q) => q.quirk),
       acsCtrl: enabledAcsCtrl(f.acsCap, {
-        requested: this.units.some((u) => u.active),
+        requested: this.acs.requested,
         noats: boot.noats,
         redirDisabled: matchesDeviceList(boot.disableAcsRedir, f),
       }),
@@ -189,11 +189,11 @@ export class Machine {
     this.byFunction.set(f, dev);
     this.devices.set(dev.name, dev);
     const parent = f.parentDir;
-    const siblings = this.children.get(parent) ?? [];
+    let siblings = this.children.get(parent);
+    if (!siblings) this.children.set(parent, (siblings = []));
     siblings.push(dev);
     const before = siblings[siblings.length - 2];
     if (before !== undefined && before.name > dev.name) siblings.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    this.children.set(parent, siblings);
     // device_add: KOBJ_ADD, before any driver probes it.
     this.changes.note({ device: dev, events: uevent('add', dev) });
     return dev;
