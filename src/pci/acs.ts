@@ -8,6 +8,7 @@ import { PCI_EXP_TYPE } from './pcie-type';
 import { acsQuirkVerdict } from './quirks/acs-quirks';
 import type { AcsQuirkDecision } from './quirks/acs-quirks';
 import type { PciFunction } from './enumerate';
+import { memoize } from './memo';
 
 /** What pci_device_group asks of every bridge and function (iommu.c REQ_ACS_FLAGS). */
 export const REQ_ACS_FLAGS = ACS.sv | ACS.rr | ACS.cr | ACS.uf;
@@ -117,15 +118,9 @@ const LACKS: AcsResult[] = NAMES_BY_BITS.map((names) => ({ ok: false, why: `ACS 
 const ENABLED: AcsResult[] = NAMES_BY_BITS.map((names) => ({ ok: true, why: `ACS enabled (${names || 'nothing needed'})` }));
 
 /** A quirk's answer in words, made once per decision (the table's decisions are shared). */
-const QUIRK_RESULTS = new Map<AcsQuirkDecision, AcsResult>();
-function quirkResult(q: AcsQuirkDecision): AcsResult {
-  let r = QUIRK_RESULTS.get(q);
-  if (!r) {
-    r = { ok: q.verdict === 'pass', why: `${q.verdict === 'pass' ? 'isolated' : 'not isolated'} by ${q.name}`, quirk: q.name };
-    QUIRK_RESULTS.set(q, r);
-  }
-  return r;
-}
+const quirkResult = memoize(
+  (q: AcsQuirkDecision): AcsResult => ({ ok: q.verdict === 'pass', why: `${q.verdict === 'pass' ? 'isolated' : 'not isolated'} by ${q.name}`, quirk: q.name }),
+);
 
 /** pci_acs_flags_enabled: bits the capability does not implement count as on (EC excepted). */
 function capOk(f: PciFunction, want: number, ctx: AcsContext): AcsResult {

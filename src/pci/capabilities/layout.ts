@@ -7,6 +7,7 @@ import { HARDWARE_MODELS } from './hardware-models';
 import { QEMU_MODELS } from './qemu-models';
 import type { QemuModel, Role, Shape } from './qemu-models';
 import type { PlacedStdCap, StdCap } from './standard';
+import { memoizeById } from '../memo';
 
 export interface RoleInput {
   headerType: 0 | 1;
@@ -39,11 +40,10 @@ type ModelChoice = { readonly model: QemuModel; readonly shape: Shape };
 
 /** Choices made so far, by ID and then by class and header (every image, every driver probe
  * and every subsystem ID asks; a machine has few distinct kinds of function). */
-const chosen = new Map<number, Map<number, ModelChoice>>();
+const chosenById = memoizeById((): Map<number, ModelChoice> => new Map());
 
 export function selectModel(f: RoleInput & { vendor: number; device: number }): ModelChoice {
-  const byId = chosen.get(f.vendor * 0x10000 + f.device) ?? new Map<number, ModelChoice>();
-  if (byId.size === 0) chosen.set(f.vendor * 0x10000 + f.device, byId);
+  const byId = chosenById(f.vendor, f.device);
   const kind = f.classCode * 64 + f.headerType * 32 + (f.pcie ? 16 : 0) + ((f.pcieType ?? 15) & 15);
   let choice = byId.get(kind);
   if (!choice) {

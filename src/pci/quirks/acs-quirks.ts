@@ -12,6 +12,7 @@ import { INTEL_PCH_ACS_ROOT_PORTS, INTEL_SPT_ACS_ROOT_PORTS } from './acs-quirk-
 import { ACS_QUIRK_EVALUATORS, ACS_QUIRK_LABELS } from './acs-quirk-kinds';
 import type { AcsContext, AcsQuirkKind, AcsSubject } from './acs-quirk-kinds';
 import { idInList } from './id-list';
+import { memoizeById } from '../memo';
 import type { IdList } from './id-list';
 
 export type { AcsContext, AcsQuirkKind, AcsSubject } from './acs-quirk-kinds';
@@ -113,21 +114,11 @@ export function acsQuirkRowName(row: AcsQuirkRow): string {
 
 /** Grouping asks about every function and bridge, many times over: the rows an ID matches,
  * in table order, are found once per ID, and each row's two decisions are made once. */
-const rowsById = new Map<number, readonly number[]>();
+const rowsMatching = memoizeById((vendor, device): readonly number[] => ACS_QUIRK_ROWS.flatMap((row, index) => (rowMatches(row, vendor, device) ? [index] : [])));
 const DECISIONS: ReadonlyArray<Readonly<Record<'pass' | 'fail', AcsQuirkDecision>>> = ACS_QUIRK_ROWS.map((row, index) => {
   const name = acsQuirkRowName(row);
   return { pass: { verdict: 'pass', name, row, index }, fail: { verdict: 'fail', name, row, index } };
 });
-
-function rowsMatching(vendor: number, device: number): readonly number[] {
-  const key = vendor * 0x10000 + device;
-  let rows = rowsById.get(key);
-  if (rows === undefined) {
-    rows = ACS_QUIRK_ROWS.flatMap((row, index) => (rowMatches(row, vendor, device) ? [index] : []));
-    rowsById.set(key, rows);
-  }
-  return rows;
-}
 
 /**
  * pci_dev_specific_acs_enabled(dev, want): the verdict of the first matching row whose

@@ -5,6 +5,7 @@
 
 import type { PciId } from '../../topology/model';
 import { idInList } from './id-list';
+import { memoizeById } from '../memo';
 import type { IdEntry, IdList } from './id-list';
 
 export type DmaAliasKind =
@@ -172,16 +173,7 @@ function applyRow(row: DmaAliasQuirkRow, dev: DmaAliasSubject, out: DmaAliasResu
 
 /** Every device is asked about at its creation, and nearly none has a row: the rows naming
  * an ID (vendor and device; subsystem and class are checked per device) are found once. */
-const rowsById = new Map<number, readonly DmaAliasQuirkRow[]>();
-function rowsNaming(vendor: number, device: number): readonly DmaAliasQuirkRow[] {
-  const key = vendor * 0x10000 + device;
-  let rows = rowsById.get(key);
-  if (rows === undefined) {
-    rows = DMA_ALIAS_QUIRK_ROWS.filter((row) => row.vendor === vendor && idInList(device, row.devices));
-    rowsById.set(key, rows);
-  }
-  return rows;
-}
+const rowsNaming = memoizeById((vendor, device): readonly DmaAliasQuirkRow[] => DMA_ALIAS_QUIRK_ROWS.filter((row) => row.vendor === vendor && idInList(device, row.devices)));
 
 /** What a device no quirk names gets (shared: callers only read results). */
 const NO_QUIRK: DmaAliasResult = Object.freeze({ aliasDevfns: [], pcieBridgeAlias: false, bridgeXlateRoot: false, applied: [] });

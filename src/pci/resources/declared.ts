@@ -4,6 +4,7 @@
 
 import type { BarSpec } from '../../topology/model';
 import type { PciFunction } from '../enumerate';
+import { memoize, memoizeById } from '../memo';
 
 export interface Declared {
   bars: BarSpec[];
@@ -90,27 +91,11 @@ const FALLBACK: ClassDefault = { what: 'any other function', code: 0, bits: 8, b
 
 // Every function's resources are worked out from these rows at boot, and again for each
 // `resource` file and config image: the row found for an ID or a class is kept.
-const qemuRowById = new Map<number, QemuBars | null>();
-const classRowByCode = new Map<number, ClassDefault>();
+export const qemuBarsFor = memoizeById((vendor, device): QemuBars | undefined =>
+  QEMU_BARS.find((r) => r.vendor === vendor && device >= r.devices[0] && device <= r.devices[1]),
+);
 
-export function qemuBarsFor(vendor: number, device: number): QemuBars | undefined {
-  const key = vendor * 0x10000 + device;
-  let row = qemuRowById.get(key);
-  if (row === undefined) {
-    row = QEMU_BARS.find((r) => r.vendor === vendor && device >= r.devices[0] && device <= r.devices[1]) ?? null;
-    qemuRowById.set(key, row);
-  }
-  return row ?? undefined;
-}
-
-export function classDefaultFor(classCode: number): ClassDefault {
-  let row = classRowByCode.get(classCode);
-  if (row === undefined) {
-    row = CLASS_DEFAULTS.find((c) => classCode >>> (24 - c.bits) === c.code) ?? FALLBACK;
-    classRowByCode.set(classCode, row);
-  }
-  return row;
-}
+export const classDefaultFor = memoize((classCode: number): ClassDefault => CLASS_DEFAULTS.find((c) => classCode >>> (24 - c.bits) === c.code) ?? FALLBACK);
 
 /** What a function decodes. A VF's BARs are its PF's VF BARs; it has no ROM of its own. */
 export function declaredOf(f: PciFunction): Declared {
